@@ -1,0 +1,290 @@
+use app::InfraError;
+use app::ports::{MemberRegistry, ProfileReader, ProfileRecord, ProfileSearch, RegisterError, Registered, ViewHistory};
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::listing::{Cursor, ProfileFilter};
+use domain::{Category, KstDay, MemberId, NewMember, ProfileId, Region};
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
+use sqlx::{MySql, QueryBuilder, Row};
+use std::time::Duration;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../infra/migrations");
+
+/// MySQL (MariaDB locally) store of members, profiles and the view history.
+#[derive(Clone)]
+pub struct MySqlStore {
+    pool: MySqlPool,
+}
+
+/// Pool sizing for one Lambda execution environment: it serves one request at a time,
+/// so one or two connections; connections are opened on demand and tested before use,
+/// because a frozen environment wakes up with dead sockets.
+pub fn lambda_pool(url: &str, max_connections: u32) -> Result<MySqlPool, InfraError> {
+    MySqlPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(3))
+        .test_before_acquire(true)
+        .connect_lazy(url)
+        .map_err(|e| InfraError::new("invalid DATABASE_URL", e))
+}
+
+fn infra(what: &'static str) -> impl FnOnce(sqlx::Error) -> InfraError {
+    move |e| InfraError::new(what, e)
+}
+
+/// The profile row plus the global flush watermark, read in one statement (one snapshot).
+macro_rules! profile_select {
+    () => {
+        "SELECT p.id, p.member_id, m.name, p.headline, p.category, p.career_years, p.region, \
+     p.introduction, p.created_at, p.view_count, p.views_flushed_through, \
+     (SELECT MAX(r.day) FROM view_flush_runs r) AS global_flushed_through \
+     FROM profiles p JOIN members m ON m.id = p.member_id"
+    };
+}
+
+fn profile_from_row(row: &sqlx::mysql::MySqlRow) -> Result<ProfileRecord, InfraError> {
+    let decode = |e: sqlx::Error| InfraError::new("profile row has an unexpected shape", e);
+    let category: String = row.try_get("category").map_err(decode)?;
+    let region: String = row.try_get("region").map_err(decode)?;
+    let own: Option<NaiveDate> = row.try_get("views_flushed_through").map_err(decode)?;
+    let global: Option<NaiveDate> = row.try_get("global_flushed_through").map_err(decode)?;
+    Ok(ProfileRecord {
+        id: ProfileId(row.try_get("id").map_err(decode)?),
+        member_id: MemberId(row.try_get("member_id").map_err(decode)?),
+        name: row.try_get("name").map_err(decode)?,
+        headline: row.try_get("headline").map_err(decode)?,
+        category: Category::parse(&category).map_err(|e| InfraError::new("unknown category in database", e))?,
+        career_years: row.try_get("career_years").map_err(decode)?,
+        region: Region::parse(&region).map_err(|e| InfraError::new("unknown region in database", e))?,
+        introduction: row.try_get("introduction").map_err(decode)?,
+        created_at: row.try_get("created_at").map_err(decode)?,
+        flushed_views: row.try_get("view_count").map_err(decode)?,
+        own_flushed_through: own.map(KstDay::from_date),
+        global_flushed_through: global.map(KstDay::from_date),
+    })
+}
+
+impl MySqlStore {
+    pub fn new(pool: MySqlPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    pub async fn migrate(&self) -> Result<(), InfraError> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| InfraError::new("database migration failed", e))
+    }
+}
+
+#[async_trait]
+impl MemberRegistry for MySqlStore {
+    async fn register(&self, member: &NewMember, now: DateTime<Utc>) -> Result<Registered, RegisterError> {
+        let mut tx = self.pool.begin().await.map_err(infra("could not start the signup transaction"))?;
+        let inserted = sqlx::query("INSERT INTO members (name, email, created_at) VALUES (?, ?, ?)")
+            .bind(&member.name)
+            .bind(member.email.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await;
+        let member_id = match inserted {
+            Ok(done) => done.last_insert_id(),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(RegisterError::DuplicateEmail),
+            Err(e) => return Err(InfraError::new("could not insert the member", e).into()),
+        };
+        let profile_id = sqlx::query(
+            "INSERT INTO profiles (member_id, headline, category, career_years, region, introduction, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(member_id)
+        .bind(&member.headline)
+        .bind(member.category.as_str())
+        .bind(member.career_years)
+        .bind(member.region.as_str())
+        .bind(&member.introduction)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(infra("could not insert the profile"))?
+        .last_insert_id();
+        tx.commit().await.map_err(infra("could not commit the signup"))?;
+        Ok(Registered {
+            member_id: MemberId(member_id),
+            profile_id: ProfileId(profile_id),
+        })
+    }
+}
+
+#[async_trait]
+impl ProfileReader for MySqlStore {
+    async fn find(&self, id: ProfileId) -> Result<Option<ProfileRecord>, InfraError> {
+        let row = sqlx::query(concat!(profile_select!(), " WHERE p.id = ?"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(infra("could not read the profile"))?;
+        row.as_ref().map(profile_from_row).transpose()
+    }
+}
+
+#[async_trait]
+impl ProfileSearch for MySqlStore {
+    async fn search(&self, filter: &ProfileFilter, cursor: Option<Cursor>, limit: u32) -> Result<Vec<ProfileRecord>, InfraError> {
+        let mut query: QueryBuilder<MySql> = QueryBuilder::new(profile_select!());
+        query.push(" WHERE 1 = 1");
+        if let Some(category) = filter.category {
+            query.push(" AND p.category = ").push_bind(category.as_str());
+        }
+        if let Some(region) = filter.region {
+            query.push(" AND p.region = ").push_bind(region.as_str());
+        }
+        if let Some(keyword) = &filter.name_keyword {
+            query
+                .push(" AND m.name LIKE ")
+                .push_bind(format!("%{}%", escape_like(keyword)))
+                .push(" ESCAPE '!'");
+        }
+        if let Some(years) = filter.min_career_years {
+            query.push(" AND p.career_years >= ").push_bind(years);
+        }
+        if let Some(cursor) = cursor {
+            query.push(" AND p.id < ").push_bind(cursor.before_id);
+        }
+        query.push(" ORDER BY p.id DESC LIMIT ").push_bind(limit);
+        let rows = query
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(infra("could not search profiles"))?;
+        rows.iter().map(profile_from_row).collect()
+    }
+}
+
+/// LIKE wildcards in a user's keyword are literal characters.
+fn escape_like(keyword: &str) -> String {
+    let mut out = String::with_capacity(keyword.len());
+    for c in keyword.chars() {
+        if matches!(c, '%' | '_' | '!') {
+            out.push('!');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[async_trait]
+impl ViewHistory for MySqlStore {
+    async fn last_completed_flush(&self) -> Result<Option<KstDay>, InfraError> {
+        let day: Option<NaiveDate> = sqlx::query_scalar("SELECT MAX(day) FROM view_flush_runs")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(infra("could not read the flush runs"))?;
+        Ok(day.map(KstDay::from_date))
+    }
+
+    async fn apply_flush_batch(&self, day: KstDay, deltas: &[(ProfileId, u64)]) -> Result<u64, InfraError> {
+        if deltas.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin().await.map_err(infra("could not start a flush batch"))?;
+        // A closed day's Redis value is final, so writing it again is harmless.
+        let mut daily: QueryBuilder<MySql> = QueryBuilder::new("INSERT INTO profile_view_daily (profile_id, day, redis_views) ");
+        daily.push_values(deltas, |mut row, (profile, views)| {
+            row.push_bind(profile.0).push_bind(day.date()).push_bind(*views);
+        });
+        daily.push(" ON DUPLICATE KEY UPDATE redis_views = VALUES(redis_views)");
+        daily.build().execute(&mut *tx).await.map_err(infra("could not write daily view rows"))?;
+
+        // The watermark guard makes a re-run (or an overlapping run) add nothing twice.
+        let mut totals: QueryBuilder<MySql> = QueryBuilder::new(
+            "UPDATE profiles p JOIN profile_view_daily d ON d.profile_id = p.id \
+             SET p.view_count = p.view_count + d.redis_views, p.views_flushed_through = ",
+        );
+        totals
+            .push_bind(day.date())
+            .push(" WHERE d.day = ")
+            .push_bind(day.date())
+            .push(" AND (p.views_flushed_through IS NULL OR p.views_flushed_through < ")
+            .push_bind(day.date())
+            .push(") AND p.id IN (");
+        let mut ids = totals.separated(", ");
+        for (profile, _) in deltas {
+            ids.push_bind(profile.0);
+        }
+        totals.push(")");
+        let applied = totals
+            .build()
+            .execute(&mut *tx)
+            .await
+            .map_err(infra("could not add flushed views to profiles"))?
+            .rows_affected();
+        tx.commit().await.map_err(infra("could not commit a flush batch"))?;
+        Ok(applied)
+    }
+
+    async fn complete_flush(&self, day: KstDay, profiles: u64, views: u64, now: DateTime<Utc>) -> Result<(), InfraError> {
+        sqlx::query(
+            "INSERT INTO view_flush_runs (day, viewed_profiles, views, completed_at) VALUES (?, ?, ?, ?) \
+             ON DUPLICATE KEY UPDATE viewed_profiles = VALUES(viewed_profiles), views = VALUES(views), completed_at = VALUES(completed_at)",
+        )
+        .bind(day.date())
+        .bind(profiles)
+        .bind(views)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(infra("could not record the flush run"))?;
+        Ok(())
+    }
+
+    async fn apply_loss(&self, profile: ProfileId, day: KstDay, lost: u64) -> Result<u64, InfraError> {
+        let mut tx = self.pool.begin().await.map_err(infra("could not start a loss recovery"))?;
+        sqlx::query("INSERT IGNORE INTO view_loss_applied (profile_id, day, applied) VALUES (?, ?, 0)")
+            .bind(profile.0)
+            .bind(day.date())
+            .execute(&mut *tx)
+            .await
+            .map_err(infra("could not create the applied-loss row"))?;
+        // The row lock serialises concurrent recoveries of the same entry.
+        let applied: u64 = sqlx::query_scalar("SELECT applied FROM view_loss_applied WHERE profile_id = ? AND day = ? FOR UPDATE")
+            .bind(profile.0)
+            .bind(day.date())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(infra("could not lock the applied-loss row"))?;
+        if lost <= applied {
+            return Ok(0);
+        }
+        let delta = lost - applied;
+        sqlx::query("UPDATE profiles SET view_count = view_count + ? WHERE id = ?")
+            .bind(delta)
+            .bind(profile.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(infra("could not add recovered views"))?;
+        sqlx::query(
+            "INSERT INTO profile_view_daily (profile_id, day, recovered_views) VALUES (?, ?, ?) \
+             ON DUPLICATE KEY UPDATE recovered_views = recovered_views + VALUES(recovered_views)",
+        )
+        .bind(profile.0)
+        .bind(day.date())
+        .bind(delta)
+        .execute(&mut *tx)
+        .await
+        .map_err(infra("could not add recovered views to the daily row"))?;
+        sqlx::query("UPDATE view_loss_applied SET applied = ? WHERE profile_id = ? AND day = ?")
+            .bind(lost)
+            .bind(profile.0)
+            .bind(day.date())
+            .execute(&mut *tx)
+            .await
+            .map_err(infra("could not record the applied losses"))?;
+        tx.commit().await.map_err(infra("could not commit a loss recovery"))?;
+        Ok(delta)
+    }
+}

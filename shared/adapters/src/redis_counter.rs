@@ -1,0 +1,183 @@
+use app::InfraError;
+use app::ports::ViewCounter;
+use async_trait::async_trait;
+use domain::views::{COUNTER_RETENTION_DAYS, CounterSlot};
+use domain::{KstDay, ProfileId};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::Script;
+use std::future::Future;
+use std::time::Duration;
+
+/// How long a caller waits for Redis. A page view must not hang on a sick cache (the
+/// loss ledger takes the view instead); the flush job can wait longer.
+#[derive(Debug, Clone, Copy)]
+pub struct RedisTimeouts {
+    pub connect: Duration,
+    /// Bound on one call including any reconnect attempt.
+    pub call: Duration,
+}
+
+impl RedisTimeouts {
+    pub const REQUEST: Self = Self {
+        connect: Duration::from_millis(250),
+        call: Duration::from_millis(500),
+    };
+    pub const JOB: Self = Self {
+        connect: Duration::from_secs(2),
+        call: Duration::from_secs(30),
+    };
+}
+
+/// Per-day view deltas in Redis (layout in `domain::views`).
+///
+/// Keys: `{prefix}pv:{<shard>}:<yyyyMMdd>:<bucket>` is a hash of bucket offset → views, and
+/// `{prefix}pv:{<shard>}:<yyyyMMdd>:idx` the set of that shard's buckets viewed that day,
+/// so the flush enumerates exactly the viewed profiles without scanning the keyspace.
+#[derive(Clone)]
+pub struct RedisViewCounter {
+    connection: ConnectionManager,
+    prefix: String,
+    call_timeout: Duration,
+    count_script: Script,
+    uncount_script: Script,
+}
+
+/// One atomic step per view: increment, register the bucket in the day's index and set
+/// the TTL the first time the profile is seen that day, and read the closed days asked
+/// for. All keys share the shard's hash tag, so this is valid on a cluster.
+const COUNT_VIEW_LUA: &str = r"
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+if n == 1 then
+  redis.call('SADD', KEYS[2], ARGV[2])
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
+local out = {n}
+for i = 3, #KEYS do
+  out[#out + 1] = tonumber(redis.call('HGET', KEYS[i], ARGV[1]) or '0')
+end
+return out
+";
+
+const UNCOUNT_VIEW_LUA: &str = r"
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
+if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return n
+";
+
+const SCAN_BUCKETS_PER_PIPELINE: usize = 512;
+
+impl RedisViewCounter {
+    /// Builds the client without connecting: the first command connects, and after a
+    /// Redis restart or a Lambda thaw the manager reconnects on its own.
+    pub fn new(url: &str, prefix: impl Into<String>, timeouts: RedisTimeouts) -> Result<Self, InfraError> {
+        let client = redis::Client::open(url).map_err(|e| InfraError::new("invalid REDIS_URL", e))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeouts.connect))
+            .set_response_timeout(Some(timeouts.call))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(20))
+            .set_max_delay(Duration::from_millis(100));
+        let connection = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| InfraError::new("could not create the Redis connection manager", e))?;
+        Ok(Self {
+            connection,
+            prefix: prefix.into(),
+            call_timeout: timeouts.call,
+            count_script: Script::new(COUNT_VIEW_LUA),
+            uncount_script: Script::new(UNCOUNT_VIEW_LUA),
+        })
+    }
+
+    fn bucket_key(&self, day: KstDay, slot: CounterSlot) -> String {
+        format!("{}pv:{{{}}}:{}:{}", self.prefix, slot.shard, day.compact(), slot.bucket)
+    }
+
+    fn index_key(&self, day: KstDay, shard: u64) -> String {
+        format!("{}pv:{{{}}}:{}:idx", self.prefix, shard, day.compact())
+    }
+
+    async fn bounded<T>(&self, what: &'static str, call: impl Future<Output = redis::RedisResult<T>>) -> Result<T, InfraError> {
+        match tokio::time::timeout(self.call_timeout, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(InfraError::new(what, e)),
+            Err(elapsed) => Err(InfraError::new(what, elapsed)),
+        }
+    }
+
+    /// A raw connection for tools (benchmarks, tests) that inspect Redis directly.
+    pub fn connection(&self) -> ConnectionManager {
+        self.connection.clone()
+    }
+}
+
+const TTL_SECONDS: u64 = COUNTER_RETENTION_DAYS as u64 * 24 * 3600;
+
+#[async_trait]
+impl ViewCounter for RedisViewCounter {
+    async fn count_view(&self, profile: ProfileId, today: KstDay, closed_days: &[KstDay]) -> Result<(u64, Vec<u64>), InfraError> {
+        let slot = CounterSlot::of(profile);
+        let mut invocation = self.count_script.prepare_invoke();
+        invocation.key(self.bucket_key(today, slot)).key(self.index_key(today, slot.shard));
+        for day in closed_days {
+            invocation.key(self.bucket_key(*day, slot));
+        }
+        invocation.arg(slot.field).arg(slot.bucket).arg(TTL_SECONDS);
+        let mut conn = self.connection.clone();
+        let counts: Vec<u64> = self.bounded("Redis view increment failed", invocation.invoke_async(&mut conn)).await?;
+        let (today_count, closed) = counts
+            .split_first()
+            .ok_or_else(|| InfraError::new("Redis view increment returned nothing", "empty reply"))?;
+        Ok((*today_count, closed.to_vec()))
+    }
+
+    async fn uncount_view(&self, profile: ProfileId, today: KstDay) -> Result<(), InfraError> {
+        let slot = CounterSlot::of(profile);
+        let mut invocation = self.uncount_script.prepare_invoke();
+        invocation.key(self.bucket_key(today, slot)).arg(slot.field);
+        let mut conn = self.connection.clone();
+        let _: i64 = self.bounded("Redis view take-back failed", invocation.invoke_async(&mut conn)).await?;
+        Ok(())
+    }
+
+    async fn sum_days(&self, wanted: &[(ProfileId, Vec<KstDay>)]) -> Result<Vec<u64>, InfraError> {
+        let mut pipe = redis::pipe();
+        for (profile, days) in wanted {
+            let slot = CounterSlot::of(*profile);
+            for day in days {
+                pipe.hget(self.bucket_key(*day, slot), slot.field);
+            }
+        }
+        let mut conn = self.connection.clone();
+        let values: Vec<Option<u64>> = self.bounded("Redis view count read failed", pipe.query_async(&mut conn)).await?;
+        let mut values = values.into_iter();
+        Ok(wanted
+            .iter()
+            .map(|(_, days)| values.by_ref().take(days.len()).map(|v| v.unwrap_or(0)).sum())
+            .collect())
+    }
+
+    async fn day_shard(&self, day: KstDay, shard: u64) -> Result<Vec<(ProfileId, u64)>, InfraError> {
+        let mut conn = self.connection.clone();
+        let buckets: Vec<u64> = self
+            .bounded("Redis bucket index read failed", redis::cmd("SMEMBERS").arg(self.index_key(day, shard)).query_async(&mut conn))
+            .await?;
+        let mut out = Vec::new();
+        for chunk in buckets.chunks(SCAN_BUCKETS_PER_PIPELINE) {
+            let mut pipe = redis::pipe();
+            for bucket in chunk {
+                pipe.hgetall(self.bucket_key(day, CounterSlot { shard, bucket: *bucket, field: 0 }));
+            }
+            let hashes: Vec<Vec<(u64, u64)>> = self.bounded("Redis bucket read failed", pipe.query_async(&mut conn)).await?;
+            for (bucket, fields) in chunk.iter().zip(hashes) {
+                out.extend(
+                    fields
+                        .into_iter()
+                        .filter(|(_, views)| *views > 0)
+                        .map(|(field, views)| (CounterSlot::profile(*bucket, field), views)),
+                );
+            }
+        }
+        Ok(out)
+    }
+}

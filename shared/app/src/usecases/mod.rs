@@ -1,0 +1,5 @@
+pub mod flush_views;
+pub mod list_profiles;
+pub mod recover_view_losses;
+pub mod signup;
+pub mod view_profile;

@@ -1,0 +1,162 @@
+use crate::error::{ErrorCode, ValidationError};
+use crate::profile::{Category, Region};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MemberId(pub u64);
+
+/// An e-mail address that passed RFC 5322 syntax checks, trimmed and lower-cased so that
+/// `A@x.com` and `a@x.com` are one member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub const MAX_LEN: usize = 254;
+
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let email = raw.trim().to_lowercase();
+        let bad = || ValidationError::new(ErrorCode::InvalidEmail, "email: 올바른 이메일 형식이 아닙니다.");
+        if email.is_empty() || email.len() > Self::MAX_LEN {
+            return Err(bad());
+        }
+        // The crate accepts quoted local parts and IP-literal domains that no mail
+        // provider hands out; a listing service wants a plain, deliverable-looking address.
+        let parsed = email_address::EmailAddress::parse_with_options(
+            &email,
+            email_address::Options::default().without_display_text(),
+        )
+        .map_err(|_| bad())?;
+        let domain = parsed.domain();
+        if email.contains('"') || domain.starts_with('[') || !domain.contains('.') {
+            return Err(bad());
+        }
+        Ok(Self(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The signup request as the client sent it; every field optional so that a missing field
+/// is reported by name instead of as a JSON error.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignupForm {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub headline: Option<String>,
+    pub category: Option<String>,
+    pub career_years: Option<i64>,
+    pub region: Option<String>,
+    pub introduction: Option<String>,
+}
+
+/// A member and its expert profile, valid in every field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMember {
+    pub name: String,
+    pub email: Email,
+    pub headline: String,
+    pub category: Category,
+    pub career_years: u8,
+    pub region: Region,
+    pub introduction: String,
+}
+
+pub const NAME_MAX_CHARS: usize = 50;
+pub const HEADLINE_MAX_CHARS: usize = 100;
+pub const INTRODUCTION_MAX_CHARS: usize = 2000;
+pub const CAREER_YEARS_MAX: i64 = 70;
+
+impl NewMember {
+    pub fn parse(form: SignupForm) -> Result<Self, ValidationError> {
+        let name = text(form.name, "name", 1, NAME_MAX_CHARS)?;
+        let email = Email::parse(&form.email.ok_or_else(|| ValidationError::missing("email"))?)?;
+        let headline = text(form.headline, "headline", 1, HEADLINE_MAX_CHARS)?;
+        let category = Category::parse(&form.category.ok_or_else(|| ValidationError::missing("category"))?)?;
+        let career_years = form.career_years.ok_or_else(|| ValidationError::missing("careerYears"))?;
+        if !(0..=CAREER_YEARS_MAX).contains(&career_years) {
+            return Err(ValidationError::invalid(
+                "careerYears",
+                format!("0 이상 {CAREER_YEARS_MAX} 이하여야 합니다."),
+            ));
+        }
+        let region = Region::parse(&form.region.ok_or_else(|| ValidationError::missing("region"))?)?;
+        let introduction = match form.introduction {
+            None => String::new(),
+            some => text(some, "introduction", 0, INTRODUCTION_MAX_CHARS)?,
+        };
+        Ok(Self {
+            name,
+            email,
+            headline,
+            category,
+            career_years: career_years as u8,
+            region,
+            introduction,
+        })
+    }
+}
+
+/// Trimmed text whose length in characters (not bytes: names are Korean) is within bounds,
+/// and which carries no control characters that would corrupt listings or logs.
+fn text(value: Option<String>, field: &str, min: usize, max: usize) -> Result<String, ValidationError> {
+    let value = value.ok_or_else(|| ValidationError::missing(field))?;
+    let value = value.trim();
+    let chars = value.chars().count();
+    if chars < min || chars > max {
+        return Err(ValidationError::invalid(field, format!("{min}자 이상 {max}자 이하여야 합니다.")));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(ValidationError::invalid(field, "제어 문자는 사용할 수 없습니다."));
+    }
+    Ok(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> SignupForm {
+        SignupForm {
+            name: Some(" 김철수 ".into()),
+            email: Some("Kim@Example.COM".into()),
+            headline: Some("백엔드 개발 10년".into()),
+            category: Some("DEVELOPMENT".into()),
+            career_years: Some(10),
+            region: Some("SEOUL".into()),
+            introduction: None,
+        }
+    }
+
+    #[test]
+    fn valid_form_is_normalised() {
+        let m = NewMember::parse(form()).unwrap();
+        assert_eq!(m.name, "김철수");
+        assert_eq!(m.email.as_str(), "kim@example.com");
+        assert_eq!(m.introduction, "");
+    }
+
+    #[test]
+    fn each_rule_has_its_code() {
+        let cases: Vec<(SignupForm, ErrorCode)> = vec![
+            (SignupForm { name: None, ..form() }, ErrorCode::MissingField),
+            (SignupForm { name: Some("  ".into()), ..form() }, ErrorCode::InvalidField),
+            (SignupForm { name: Some("가".repeat(51)), ..form() }, ErrorCode::InvalidField),
+            (SignupForm { name: Some("a\u{0}b".into()), ..form() }, ErrorCode::InvalidField),
+            (SignupForm { email: Some("not-an-email".into()), ..form() }, ErrorCode::InvalidEmail),
+            (SignupForm { email: Some("a@localhost".into()), ..form() }, ErrorCode::InvalidEmail),
+            (SignupForm { email: Some(format!("{}@x.com", "a".repeat(250))), ..form() }, ErrorCode::InvalidEmail),
+            (SignupForm { category: Some("ASTROLOGY".into()), ..form() }, ErrorCode::InvalidField),
+            (SignupForm { career_years: Some(-1), ..form() }, ErrorCode::InvalidField),
+            (SignupForm { career_years: Some(71), ..form() }, ErrorCode::InvalidField),
+            (SignupForm { region: None, ..form() }, ErrorCode::MissingField),
+            (SignupForm { introduction: Some("x".repeat(2001)), ..form() }, ErrorCode::InvalidField),
+        ];
+        for (input, code) in cases {
+            let err = NewMember::parse(input.clone()).expect_err(&format!("{input:?}"));
+            assert_eq!(err.code, code, "{input:?}");
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Where a profile's per-day view delta lives, and how the shown count is assembled.
+//!
+//! Counters are grouped: profiles `64·b … 64·b+63` share one small Redis hash ("bucket" b)
+//! per day, with the profile's offset as the field. Small hashes use Redis' compact
+//! listpack encoding, so a viewed profile-day costs a few bytes instead of a whole key
+//! with its own TTL. Buckets are spread over `SHARDS` shards; the shard is the cluster
+//! hash tag, so every key one profile touches (all its days, and the day's bucket index)
+//! lives in one slot and one request needs one round trip, while writes spread over
+//! `SHARDS` slots instead of one hot key.
+
+use crate::calendar::KstDay;
+use crate::profile::ProfileId;
+
+/// Profiles per bucket. Must stay under Redis' `hash-max-listpack-entries` (128).
+pub const BUCKET_WIDTH: u64 = 64;
+/// Number of shards (cluster hash tags) per day.
+pub const SHARDS: u64 = 64;
+/// How long a day's counters live. Longer than any plausible outage of the flush job;
+/// a day still unflushed after this is reported as lost by the flush job.
+pub const COUNTER_RETENTION_DAYS: u32 = 8;
+/// Closed days read together with today's increment, so the usual case (the flush ran,
+/// or it is between midnight and the 01:00 flush) needs no second round trip.
+pub const CLOSED_DAYS_READ_AHEAD: u32 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CounterSlot {
+    pub shard: u64,
+    pub bucket: u64,
+    pub field: u64,
+}
+
+impl CounterSlot {
+    pub fn of(profile: ProfileId) -> Self {
+        let bucket = profile.0 / BUCKET_WIDTH;
+        Self {
+            shard: bucket % SHARDS,
+            bucket,
+            field: profile.0 % BUCKET_WIDTH,
+        }
+    }
+
+    pub fn profile(bucket: u64, field: u64) -> ProfileId {
+        ProfileId(bucket * BUCKET_WIDTH + field)
+    }
+}
+
+/// The day through which a profile's MySQL `view_count` already includes Redis deltas:
+/// its own watermark, or the last day the flush job finished for everyone (a profile
+/// nobody viewed that day has nothing to flush, so its own watermark stays behind).
+pub fn flushed_through(own: Option<KstDay>, global: Option<KstDay>) -> Option<KstDay> {
+    own.max(global)
+}
+
+/// Closed days whose Redis deltas are not yet in MySQL, oldest first, bounded by the
+/// counter retention (older counters have expired).
+pub fn unflushed_closed_days(flushed: Option<KstDay>, today: KstDay) -> Vec<KstDay> {
+    let oldest_kept = today.minus_days(COUNTER_RETENTION_DAYS);
+    let after = flushed.map_or(oldest_kept, |d| d.max(oldest_kept));
+    after.days_after_through(today.previous())
+}
+
+/// Closed days read along with today's increment.
+pub fn read_ahead_days(today: KstDay) -> Vec<KstDay> {
+    (1..=CLOSED_DAYS_READ_AHEAD).rev().map(|n| today.minus_days(n)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn day(d: u32) -> KstDay {
+        KstDay::from_date(NaiveDate::from_ymd_opt(2026, 11, d).unwrap())
+    }
+
+    #[test]
+    fn slot_round_trips_and_shares_a_shard_per_bucket() {
+        for id in [1, 63, 64, 65, 4095, 4096, 1_000_003] {
+            let slot = CounterSlot::of(ProfileId(id));
+            assert_eq!(CounterSlot::profile(slot.bucket, slot.field), ProfileId(id));
+            assert!(slot.field < BUCKET_WIDTH && slot.shard < SHARDS);
+        }
+        assert_eq!(CounterSlot::of(ProfileId(64)).shard, CounterSlot::of(ProfileId(127)).shard);
+        assert_ne!(CounterSlot::of(ProfileId(64)).shard, CounterSlot::of(ProfileId(128)).shard);
+    }
+
+    #[test]
+    fn unflushed_days_between_watermark_and_today() {
+        assert_eq!(unflushed_closed_days(Some(day(23)), day(24)), vec![]);
+        assert_eq!(unflushed_closed_days(Some(day(22)), day(24)), vec![day(23)]);
+        // Never flushed: every day whose counters may still exist.
+        assert_eq!(unflushed_closed_days(None, day(24)).len(), COUNTER_RETENTION_DAYS as usize - 1);
+        assert_eq!(flushed_through(Some(day(20)), Some(day(22))), Some(day(22)));
+        assert_eq!(flushed_through(None, Some(day(22))), Some(day(22)));
+        assert_eq!(read_ahead_days(day(24)), vec![day(22), day(23)]);
+    }
+}
