@@ -1,0 +1,14 @@
+//! Everything the Lambda functions share: one way to parse requests, build the response
+//! envelope and map errors; the handler of every route and job; configuration and
+//! tracing. A function's `main` only builds `Services` and runs its handler.
+
+pub mod envelope;
+pub mod jobs;
+pub mod request;
+pub mod runtime;
+pub mod routes;
+pub mod services;
+pub mod telemetry;
+
+pub use envelope::ApiError;
+pub use services::Services;

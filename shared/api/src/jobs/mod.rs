@@ -1,0 +1,92 @@
+//! Scheduled jobs (EventBridge Scheduler, Asia/Seoul). Like `HttpFunction`, the single list
+//! the deployed functions, the local gateway's `/local/jobs/{function}` and the template
+//! check agree on.
+
+use crate::services::Services;
+use app::AppError;
+use app::usecases::flush_views::{FlushViewsDeps, flush_views};
+use app::usecases::recover_view_losses::{RecoverViewLossesDeps, recover_view_losses};
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use chrono::Utc;
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduledFunction {
+    FlushViews,
+    RecoverViewLosses,
+}
+
+impl ScheduledFunction {
+    pub const ALL: [ScheduledFunction; 2] = [ScheduledFunction::FlushViews, ScheduledFunction::RecoverViewLosses];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ScheduledFunction::FlushViews => "flush-views",
+            ScheduledFunction::RecoverViewLosses => "recover-view-losses",
+        }
+    }
+
+    /// EventBridge Scheduler expression, evaluated in Asia/Seoul.
+    pub fn schedule(self) -> &'static str {
+        match self {
+            ScheduledFunction::FlushViews => "cron(0 1 * * ? *)",
+            ScheduledFunction::RecoverViewLosses => "rate(5 minutes)",
+        }
+    }
+
+    pub fn by_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// Runs the job for the scheduled time in the event and returns its summary.
+    pub async fn handle(self, services: &Services, event: LambdaEvent<EventBridgeEvent>) -> Result<Value, JobError> {
+        let now = event.payload.time.unwrap_or_else(|| {
+            tracing::warn!("scheduled event without a time; using the clock");
+            Utc::now()
+        });
+        let recovery = RecoverViewLossesDeps {
+            ledger: &services.ledger,
+            history: &services.store,
+        };
+        let summary = match self {
+            ScheduledFunction::FlushViews => {
+                let flushed = flush_views(
+                    &FlushViewsDeps {
+                        counter: &services.counter,
+                        history: &services.store,
+                    },
+                    now,
+                )
+                .await?;
+                // Views recorded while Redis was down belong in the same totals; fold them in
+                // right away instead of waiting for the next recovery tick.
+                let recovered = recover_view_losses(&recovery, now).await?;
+                json!({ "flush": flushed, "lossRecovery": recovered })
+            }
+            ScheduledFunction::RecoverViewLosses => json!({ "lossRecovery": recover_view_losses(&recovery, now).await? }),
+        };
+        tracing::info!(job = self.name(), %summary, "job finished");
+        Ok(summary)
+    }
+}
+
+/// A failed job run. Every failure here is a dependency that did not answer, so the run
+/// is worth retrying; the error type says so for Lambda's retry and alarm tooling.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct JobError(#[from] AppError);
+
+impl From<JobError> for Diagnostic {
+    fn from(e: JobError) -> Self {
+        let error_type = match e.0 {
+            AppError::Unavailable(_) => "Retryable.DependencyUnavailable",
+            _ => "NonRetryable.InvalidState",
+        };
+        tracing::error!(error = %e.0, cause = ?std::error::Error::source(&e.0), "job failed");
+        Diagnostic {
+            error_type: error_type.into(),
+            error_message: e.to_string(),
+        }
+    }
+}

@@ -1,0 +1,24 @@
+use super::ProfileBody;
+use crate::envelope::{ApiError, finish};
+use crate::request::{path_param, request_time};
+use crate::services::Services;
+use app::usecases::view_profile::{ViewProfileDeps, view_profile};
+use domain::ProfileId;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+
+/// `GET /api/profiles/{profileId}`: the profile, counting this view.
+pub async fn handle(services: &Services, req: Request) -> Response<Body> {
+    let outcome = async {
+        let id = ProfileId::parse(&path_param(&req, "profileId").unwrap_or_default())?;
+        let deps = ViewProfileDeps {
+            profiles: &services.store,
+            counter: &services.counter,
+            ledger: &services.ledger,
+        };
+        let viewed = view_profile(&deps, id, request_time(&req)).await?;
+        Ok::<_, ApiError>(ProfileBody::new(viewed.profile, viewed.view_count))
+    }
+    .await;
+    finish(StatusCode::OK, outcome)
+}

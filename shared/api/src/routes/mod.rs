@@ -1,0 +1,89 @@
+//! HTTP routes. `HttpFunction` is the single list of them: each deployed function runs one
+//! variant, the local gateway serves all of them, and a test checks `template.yaml`
+//! declares exactly these.
+
+mod get_profile;
+mod list_profiles;
+mod signup;
+
+use crate::services::Services;
+use app::ports::ProfileRecord;
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpFunction {
+    Signup,
+    GetProfile,
+    ListProfiles,
+}
+
+impl HttpFunction {
+    pub const ALL: [HttpFunction; 3] = [HttpFunction::Signup, HttpFunction::GetProfile, HttpFunction::ListProfiles];
+
+    /// The function's name: its crate under `functions/` and its binary.
+    pub fn name(self) -> &'static str {
+        match self {
+            HttpFunction::Signup => "signup",
+            HttpFunction::GetProfile => "get-profile",
+            HttpFunction::ListProfiles => "list-profiles",
+        }
+    }
+
+    pub fn method(self) -> &'static str {
+        match self {
+            HttpFunction::Signup => "POST",
+            HttpFunction::GetProfile | HttpFunction::ListProfiles => "GET",
+        }
+    }
+
+    /// The API Gateway route path, with `{name}` path parameters.
+    pub fn path(self) -> &'static str {
+        match self {
+            HttpFunction::Signup => "/api/members/signup",
+            HttpFunction::GetProfile => "/api/profiles/{profileId}",
+            HttpFunction::ListProfiles => "/api/profiles",
+        }
+    }
+
+    pub async fn handle(self, services: &Services, req: Request) -> Response<Body> {
+        match self {
+            HttpFunction::Signup => signup::handle(services, req).await,
+            HttpFunction::GetProfile => get_profile::handle(services, req).await,
+            HttpFunction::ListProfiles => list_profiles::handle(services, req).await,
+        }
+    }
+}
+
+/// A profile as the API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileBody {
+    pub profile_id: u64,
+    pub member_id: u64,
+    pub name: String,
+    pub headline: String,
+    pub category: &'static str,
+    pub career_years: u8,
+    pub region: &'static str,
+    pub introduction: String,
+    pub created_at: String,
+    pub view_count: u64,
+}
+
+impl ProfileBody {
+    pub fn new(p: ProfileRecord, view_count: u64) -> Self {
+        Self {
+            profile_id: p.id.0,
+            member_id: p.member_id.0,
+            name: p.name,
+            headline: p.headline,
+            category: p.category.as_str(),
+            career_years: p.career_years,
+            region: p.region.as_str(),
+            introduction: p.introduction,
+            created_at: p.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            view_count,
+        }
+    }
+}
