@@ -1,0 +1,16 @@
+.PHONY: dev test bench-views fmt lint
+
+## Local stack (MariaDB, Redis, moto) + local gateway on :3000; Ctrl-C stops all.
+dev:
+	bash infra/local/dev.sh
+
+## Whole test suite against real servers started on free ports, then torn down.
+test:
+	bash infra/local/test.sh
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,255 @@
+//! A local stand-in for API Gateway (HTTP API, payload v2) in front of the Lambda
+//! functions. Each request becomes the event API Gateway would send, is parsed by
+//! `lambda_http` exactly as in Lambda, and is answered by the same handler the deployed
+//! function runs.
+//!
+//! Local-only extras (they do not exist in deployment):
+//! - `POST /local/jobs/{function}` runs a scheduled function with the EventBridge event in
+//!   the body (or an empty one); the event's `time` is "now".
+//! - Header `x-local-time: <RFC 3339>` sets the request time (`requestContext.timeEpoch`,
+//!   or the job's `time`), so the KST midnight rollover can be watched by hand.
+
+use api::jobs::ScheduledFunction;
+use api::routes::HttpFunction;
+use api::{ApiError, Services};
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use axum::Router;
+use axum::body::{Body as AxumBody, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use domain::ErrorCode;
+use serde_json::{Map, Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// API Gateway's own payload limit.
+const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+pub const LOCAL_TIME_HEADER: &str = "x-local-time";
+
+pub fn router(services: Arc<Services>) -> Router {
+    Router::new().fallback(dispatch).with_state(services)
+}
+
+/// Serves `router` on `listener` until the future resolves.
+pub async fn serve(listener: tokio::net::TcpListener, services: Arc<Services>) -> std::io::Result<()> {
+    axum::serve(listener, router(services).into_make_service_with_connect_info::<SocketAddr>()).await
+}
+
+async fn dispatch(State(services): State<Arc<Services>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_owned();
+    let bytes = match to_bytes(body, MAX_REQUEST_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return api_error(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, "요청 본문이 너무 큽니다.");
+        }
+    };
+    let time = match local_time(&parts.headers) {
+        Ok(time) => time,
+        Err(response) => return response,
+    };
+
+    if let Some(name) = path.strip_prefix("/local/jobs/") {
+        if parts.method != Method::POST {
+            return api_error(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed, "POST만 허용됩니다.");
+        }
+        return run_job(&services, name, &bytes, time).await;
+    }
+
+    let mut path_matched = false;
+    for function in HttpFunction::ALL {
+        let Some(params) = match_path(function.path(), &path) else {
+            continue;
+        };
+        path_matched = true;
+        if parts.method.as_str() != function.method() {
+            continue;
+        }
+        let event = http_api_event(function, &parts, &params, &bytes, time);
+        let request = match lambda_http::request::from_str(&event.to_string()) {
+            Ok(request) => request,
+            Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("local gateway built a bad event: {e}")).into_response(),
+        };
+        let response = function.handle(&services, request).await;
+        return into_axum(response);
+    }
+    if path_matched {
+        api_error(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed, "허용되지 않은 메서드입니다.")
+    } else {
+        api_error(StatusCode::NOT_FOUND, ErrorCode::RouteNotFound, "요청한 경로를 찾을 수 없습니다.")
+    }
+}
+
+fn api_error(status: StatusCode, code: ErrorCode, message: &str) -> Response {
+    into_axum(ApiError::new(status, code, message).into_response())
+}
+
+fn local_time(headers: &HeaderMap) -> Result<DateTime<Utc>, Response> {
+    match headers.get(LOCAL_TIME_HEADER) {
+        None => Ok(Utc::now()),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| {
+                api_error(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::InvalidField,
+                    "x-local-time: RFC 3339 시각이어야 합니다 (예: 2026-11-24T23:59:59+09:00).",
+                )
+            }),
+    }
+}
+
+/// `{name}` segments of a route template bound to the request path, or None.
+pub fn match_path(template: &str, path: &str) -> Option<Vec<(String, String)>> {
+    let mut params = Vec::new();
+    let mut template_parts = template.trim_end_matches('/').split('/');
+    let mut path_parts = path.trim_end_matches('/').split('/');
+    loop {
+        match (template_parts.next(), path_parts.next()) {
+            (None, None) => return Some(params),
+            (Some(t), Some(p)) if t.starts_with('{') && t.ends_with('}') && !p.is_empty() => {
+                let value = percent_decode(p);
+                params.push((t[1..t.len() - 1].to_owned(), value));
+            }
+            (Some(t), Some(p)) if t == p => {}
+            _ => return None,
+        }
+    }
+}
+
+fn percent_decode(segment: &str) -> String {
+    form_urlencoded::parse(format!("x={}", segment.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// The API Gateway HTTP API (payload 2.0) event for this request.
+fn http_api_event(
+    function: HttpFunction,
+    parts: &axum::http::request::Parts,
+    params: &[(String, String)],
+    body: &[u8],
+    time: DateTime<Utc>,
+) -> Value {
+    let mut headers = Map::new();
+    for (name, value) in &parts.headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        let joined = match headers.get(name.as_str()).and_then(Value::as_str) {
+            Some(existing) => format!("{existing},{value}"),
+            None => value,
+        };
+        headers.insert(name.as_str().to_owned(), Value::String(joined));
+    }
+    let raw_query = parts.uri.query().unwrap_or("");
+    let mut query = Map::new();
+    for (name, value) in form_urlencoded::parse(raw_query.as_bytes()) {
+        let joined = match query.get(name.as_ref()).and_then(Value::as_str) {
+            Some(existing) => format!("{existing},{value}"),
+            None => value.into_owned(),
+        };
+        query.insert(name.into_owned(), Value::String(joined));
+    }
+    let path_parameters: Map<String, Value> = params.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    let route_key = format!("{} {}", function.method(), function.path());
+    let (body, is_base64) = match std::str::from_utf8(body) {
+        _ if body.is_empty() => (Value::Null, false),
+        Ok(text) => (Value::String(text.to_owned()), false),
+        Err(_) => (Value::String(base64::engine::general_purpose::STANDARD.encode(body)), true),
+    };
+    json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": parts.uri.path(),
+        "rawQueryString": raw_query,
+        "headers": headers,
+        "queryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(query) },
+        "pathParameters": if path_parameters.is_empty() { Value::Null } else { Value::Object(path_parameters) },
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": "127.0.0.1",
+            "domainPrefix": "local",
+            "http": {
+                "method": parts.method.as_str(),
+                "path": parts.uri.path(),
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or(""),
+            },
+            "requestId": uuid::Uuid::new_v4().to_string(),
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": time.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+            "timeEpoch": time.timestamp_millis(),
+        },
+        "body": body,
+        "isBase64Encoded": is_base64,
+    })
+}
+
+async fn run_job(services: &Services, name: &str, body: &[u8], time: DateTime<Utc>) -> Response {
+    let Some(function) = ScheduledFunction::by_name(name) else {
+        return api_error(StatusCode::NOT_FOUND, ErrorCode::RouteNotFound, "그런 스케줄 함수가 없습니다.");
+    };
+    let mut event: Value = if body.is_empty() {
+        json!({ "detail-type": "Scheduled Event", "source": "aws.scheduler", "detail": {} })
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(value) => value,
+            Err(_) => return api_error(StatusCode::BAD_REQUEST, ErrorCode::InvalidJson, "EventBridge 이벤트 JSON이 아닙니다."),
+        }
+    };
+    if let Some(object) = event.as_object_mut() {
+        object.insert("time".into(), Value::String(time.to_rfc3339()));
+    }
+    let event: EventBridgeEvent = match serde_json::from_value(event) {
+        Ok(event) => event,
+        Err(e) => return api_error(StatusCode::BAD_REQUEST, ErrorCode::InvalidJson, &format!("EventBridge 이벤트 형식이 아닙니다: {e}")),
+    };
+    let invocation = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
+    match function.handle(services, invocation).await {
+        Ok(summary) => axum::Json(summary).into_response(),
+        Err(e) => {
+            let diagnostic = lambda_runtime::Diagnostic::from(e);
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(json!({ "errorType": diagnostic.error_type, "errorMessage": diagnostic.error_message })),
+            )
+                .into_response()
+        }
+    }
+}
+
+fn into_axum(response: lambda_http::Response<lambda_http::Body>) -> Response {
+    let (parts, body) = response.into_parts();
+    let bytes: Vec<u8> = match body {
+        lambda_http::Body::Text(text) => text.into_bytes(),
+        lambda_http::Body::Binary(bytes) => bytes,
+        _ => Vec::new(),
+    };
+    Response::from_parts(parts, AxumBody::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::match_path;
+
+    #[test]
+    fn path_templates_bind_parameters() {
+        assert_eq!(
+            match_path("/api/profiles/{profileId}", "/api/profiles/42"),
+            Some(vec![("profileId".to_owned(), "42".to_owned())])
+        );
+        assert_eq!(match_path("/api/profiles", "/api/profiles"), Some(vec![]));
+        assert_eq!(match_path("/api/profiles/{profileId}", "/api/profiles"), None);
+        assert_eq!(match_path("/api/profiles/{profileId}", "/api/profiles/1/x"), None);
+        assert_eq!(match_path("/api/profiles/{profileId}", "/api/profiles/%ED%95%9C"), Some(vec![("profileId".to_owned(), "한".to_owned())]));
+    }
+}

@@ -1,0 +1,51 @@
+//! `make dev`'s server: prepares the local database and table, then serves every route of
+//! `template.yaml` at http://127.0.0.1:$GATEWAY_PORT (3000 unless set).
+
+use adapters::{DynamoViewLossLedger, RedisTimeouts};
+use api::Services;
+use api::jobs::ScheduledFunction;
+use api::routes::HttpFunction;
+use api::services::Settings;
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    api::telemetry::init();
+    let settings = Settings::from_env()?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+    DynamoViewLossLedger::create_table(&dynamo, &settings.table_name).await?;
+    let services = Services::new(&settings, dynamo, RedisTimeouts::REQUEST)?;
+    services.store.migrate().await?;
+
+    let port: u16 = std::env::var("GATEWAY_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let base = format!("http://127.0.0.1:{port}");
+    println!("\nLocal gateway at {base} (Ctrl-C stops everything)\n\nRoutes:");
+    for f in HttpFunction::ALL {
+        println!("  {:<5} {base}{:<28} -> {}", f.method(), f.path(), f.name());
+    }
+    for f in ScheduledFunction::ALL {
+        println!("  POST  {base}/local/jobs/{:<17} -> {} ({} Asia/Seoul, local only)", f.name(), f.name(), f.schedule());
+    }
+    println!(
+        r#"
+Try:
+  curl -s -X POST {base}/api/members/signup -H 'content-type: application/json' \
+    -d '{{"name":"김민수","email":"minsu@example.com","headline":"백엔드 멘토","category":"DEVELOPMENT","careerYears":7,"region":"SEOUL","introduction":"Rust와 AWS"}}'
+  curl -s {base}/api/profiles/1
+  curl -s '{base}/api/profiles?category=DEVELOPMENT&size=10&sort=NAME'
+  curl -s {base}/api/profiles/1 -H 'x-local-time: 2026-11-24T23:59:59+09:00'
+  curl -s -X POST {base}/local/jobs/flush-views -H 'x-local-time: 2026-11-25T01:00:00+09:00'
+"#
+    );
+    api_serve(listener, Arc::new(services)).await
+}
+
+async fn api_serve(listener: tokio::net::TcpListener, services: Arc<Services>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    tokio::select! {
+        served = local_gateway::serve(listener, services) => served?,
+        _ = tokio::signal::ctrl_c() => println!("stopping"),
+    }
+    Ok(())
+}
