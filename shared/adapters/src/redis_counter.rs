@@ -59,9 +59,12 @@ end
 return out
 ";
 
+/// Takes one view back; when that empties the bucket, its index entry goes too, so an
+/// unknown profile leaves nothing behind. (Another profile's first view re-adds it.)
 const UNCOUNT_VIEW_LUA: &str = r"
 local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
 if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
 return n
 ";
 
@@ -134,7 +137,11 @@ impl ViewCounter for RedisViewCounter {
     async fn uncount_view(&self, profile: ProfileId, today: KstDay) -> Result<(), InfraError> {
         let slot = CounterSlot::of(profile);
         let mut invocation = self.uncount_script.prepare_invoke();
-        invocation.key(self.bucket_key(today, slot)).arg(slot.field);
+        invocation
+            .key(self.bucket_key(today, slot))
+            .key(self.index_key(today, slot.shard))
+            .arg(slot.field)
+            .arg(slot.bucket);
         let mut conn = self.connection.clone();
         let _: i64 = self.bounded("Redis view take-back failed", invocation.invoke_async(&mut conn)).await?;
         Ok(())

@@ -1,0 +1,8 @@
+//! Scenarios a product person would recognise, run against real MariaDB, Redis and the
+//! AWS emulator through the local gateway. One binary, one fresh database per test.
+
+mod flush;
+mod listing;
+mod redis_outage;
+mod signup_and_validation;
+mod view_counting;

@@ -1,0 +1,52 @@
+use integration_tests::{OwnRedis, TestApp, kst};
+
+/// Redis goes away mid-run and comes back: every request still answers 200, the views
+/// Redis could not take go to the DynamoDB loss ledger, the same process reconnects on
+/// its own, and after recovery (run twice) and the flush MySQL holds every view once.
+#[tokio::test]
+async fn views_during_a_redis_outage_are_recovered_exactly_once() {
+    let redis = OwnRedis::start();
+    let app = TestApp::spawn_with_redis(&redis.url()).await;
+    let profile = app.signup(serde_json::json!({})).await;
+    let day = kst("2026-11-24T14:00:00");
+    let mut sent = 0;
+
+    for _ in 0..10 {
+        app.view(profile, day).await;
+        sent += 1;
+    }
+
+    redis.stop();
+    for _ in 0..15 {
+        // `view` asserts the 200.
+        let shown = app.view(profile, day).await;
+        assert_eq!(shown, 1, "while Redis is down the count shown is MySQL's total plus this view");
+        sent += 1;
+    }
+    let ledgered = app.run_job("recover-view-losses", day).await;
+    assert_eq!(ledgered["lossRecovery"]["viewsRecovered"], 15);
+
+    redis.start_again();
+    for _ in 0..5 {
+        app.view(profile, day).await;
+        sent += 1;
+    }
+    // The manager reconnected by itself: the last view went to Redis again.
+    assert!(app.view(profile, day).await > 15, "counting resumed in Redis after the restart");
+    sent += 1;
+
+    // Recovery again (twice), then the nightly flush of the day.
+    let next_night = kst("2026-11-25T01:00:00");
+    app.run_job("recover-view-losses", next_night).await;
+    let again = app.run_job("recover-view-losses", next_night).await;
+    assert_eq!(again["lossRecovery"]["viewsRecovered"], 0, "nothing is applied twice");
+    app.run_job("flush-views", next_night).await;
+    app.run_job("flush-views", next_night).await;
+
+    assert_eq!(app.scalar(&format!("SELECT view_count FROM profiles WHERE id = {profile}")).await, sent);
+    assert_eq!(
+        app.scalar(&format!("SELECT SUM(redis_views + recovered_views) FROM profile_view_daily WHERE profile_id = {profile}")).await,
+        sent
+    );
+    assert_eq!(app.listed_count(profile, next_night).await, sent as u64);
+}
