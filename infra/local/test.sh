@@ -12,4 +12,4 @@ bash infra/local/stack.sh up "$STATE" free
 # shellcheck disable=SC1091
 source "$STATE/stack.env"
 export RUST_LOG=${RUST_LOG:-warn}
-cargo test --workspace --locked "$@"
+cargo test --workspace --locked --no-fail-fast "$@"

@@ -129,7 +129,7 @@ impl ProfileSort {
 }
 
 /// Korean dictionary order (가나다…) from the Unicode Collation Algorithm with the `ko`
-/// tailoring, so Hangul, Latin and digits interleave the way Korean users expect.
+/// tailoring: Hangul first in 가나다 order (ㄲ after ㄱ), then other scripts.
 pub struct KoreanCollator(icu_collator::CollatorBorrowed<'static>);
 
 impl KoreanCollator {
@@ -178,7 +178,8 @@ mod tests {
         let collator = KoreanCollator::new();
         let mut names = vec!["하나", "가을", "다람", "나비", "Alice", "까치"];
         names.sort_by(|a, b| collator.compare(a, b));
-        assert_eq!(names, ["Alice", "가을", "까치", "나비", "다람", "하나"]);
+        // CLDR's Korean tailoring puts Hangul before Latin, as Korean dictionaries do.
+        assert_eq!(names, ["가을", "까치", "나비", "다람", "하나", "Alice"]);
     }
 
     #[test]
