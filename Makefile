@@ -14,3 +14,7 @@ fmt:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+## View counting vs its baselines (ratios printed; see README "Benchmarks").
+bench-views:
+	bash infra/local/bench.sh views

@@ -108,6 +108,26 @@ impl RedisViewCounter {
         }
     }
 
+    /// Writes whole days of counts at once (restoring counters from a backup, loading a
+    /// benchmark), in the same layout and with the same TTL as counted views.
+    pub async fn load_day(&self, day: KstDay, counts: &[(ProfileId, u64)]) -> Result<(), InfraError> {
+        let mut conn = self.connection.clone();
+        for chunk in counts.chunks(10_000) {
+            let mut pipe = redis::pipe();
+            for (profile, views) in chunk {
+                let slot = CounterSlot::of(*profile);
+                let key = self.bucket_key(day, slot);
+                pipe.hset(&key, slot.field, *views).ignore();
+                pipe.expire(&key, TTL_SECONDS as i64).ignore();
+                let index = self.index_key(day, slot.shard);
+                pipe.sadd(&index, slot.bucket).ignore();
+                pipe.expire(&index, TTL_SECONDS as i64).ignore();
+            }
+            let () = self.bounded("Redis bulk load failed", pipe.query_async(&mut conn)).await?;
+        }
+        Ok(())
+    }
+
     /// A raw connection for tools (benchmarks, tests) that inspect Redis directly.
     pub fn connection(&self) -> ConnectionManager {
         self.connection.clone()
