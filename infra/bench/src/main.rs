@@ -7,7 +7,7 @@ use api::services::Settings;
 use app::ports::{ProfileReader, ViewCounter};
 use app::usecases::flush_views::{FlushViewsDeps, flush_views};
 use app::usecases::view_profile::{ViewProfileDeps, view_profile};
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use domain::{KstDay, ProfileId};
 use sqlx::Connection;
 use std::future::Future;
@@ -89,9 +89,14 @@ impl Figures {
 
 #[tokio::main]
 async fn main() {
+    // `bench views [detail] [hot] [flush] [memory]`: all sections unless some are named.
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    let run = |section: &str| args.is_empty() || args.iter().any(|a| a == section);
     let admin = env("MYSQL_ADMIN_URL");
     let database = format!("bench_{}", Utc::now().timestamp());
-    let mut conn = sqlx::MySqlConnection::connect(&admin).await.expect("MariaDB reachable");
+    let mut conn = sqlx::MySqlConnection::connect(&admin)
+        .await
+        .expect("MariaDB reachable");
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
         .execute(&mut conn)
         .await
@@ -106,12 +111,17 @@ async fn main() {
     };
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
-    adapters::DynamoViewLossLedger::create_table(&dynamo, &settings.table_name).await.unwrap();
+    adapters::DynamoViewLossLedger::create_table(&dynamo, &settings.table_name)
+        .await
+        .unwrap();
     let services = Arc::new(Services::new(&settings, dynamo, RedisTimeouts::JOB).unwrap());
     services.store.migrate().await.unwrap();
     let pool = services.store.pool().clone();
     // Production durability (RDS commits flush the redo log); the test stack relaxes it.
-    sqlx::query("SET GLOBAL innodb_flush_log_at_trx_commit = 1").execute(&pool).await.unwrap();
+    sqlx::query("SET GLOBAL innodb_flush_log_at_trx_commit = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
 
     println!("seeding {PROFILES} members and profiles …");
     let seeded = Instant::now();
@@ -139,21 +149,71 @@ async fn main() {
     .await
     .unwrap();
 
-    println!("1. detail use case with counting vs the bare MySQL primary-key read");
-    for concurrency in [1usize, 16] {
-        let ops = if concurrency == 1 { 4_000 } else { 30_000 };
-        let bare = {
-            let services = services.clone();
-            move |i: usize| {
+    if run("detail") {
+        println!("1. detail use case with counting vs the bare MySQL primary-key read");
+        for concurrency in [1usize, 16] {
+            let ops = if concurrency == 1 { 4_000 } else { 30_000 };
+            let bare = {
                 let services = services.clone();
-                async move {
-                    services.store.find(spread_id(i, PROFILES)).await.unwrap().expect("seeded");
+                move |i: usize| {
+                    let services = services.clone();
+                    async move {
+                        services
+                            .store
+                            .find(spread_id(i, PROFILES))
+                            .await
+                            .unwrap()
+                            .expect("seeded");
+                    }
                 }
-            }
-        };
-        let counted = {
+            };
+            let counted = {
+                let services = services.clone();
+                move |i: usize| {
+                    let services = services.clone();
+                    async move {
+                        let deps = ViewProfileDeps {
+                            profiles: &services.store,
+                            counter: &services.counter,
+                            ledger: &services.ledger,
+                        };
+                        view_profile(&deps, spread_id(i, PROFILES), now)
+                            .await
+                            .unwrap();
+                    }
+                }
+            };
+            throughput(ops / 4, concurrency, bare.clone()).await; // warm-up
+            throughput(ops / 4, concurrency, counted.clone()).await;
+            let (bare_rate, counted_rate) = compare(
+                3,
+                || throughput(ops, concurrency, bare.clone()),
+                || throughput(ops, concurrency, counted.clone()),
+            )
+            .await;
+            figures.add(
+                format!("detail, {concurrency} concurrent: bare read"),
+                format!("{bare_rate:.0}/s"),
+            );
+            figures.add(
+                format!("detail, {concurrency} concurrent: read + count"),
+                format!("{counted_rate:.0}/s"),
+            );
+            figures.add(
+                format!("detail, {concurrency} concurrent: ratio (goal >= 0.8x)"),
+                format!("{:.2}x", counted_rate / bare_rate),
+            );
+        }
+    }
+
+    if run("hot") {
+        println!(
+            "\n2. one hot profile, 32 concurrent viewers: this design vs UPDATE view_count + 1 per view"
+        );
+        let hot = ProfileId(424_242);
+        let ours = {
             let services = services.clone();
-            move |i: usize| {
+            move |_| {
                 let services = services.clone();
                 async move {
                     let deps = ViewProfileDeps {
@@ -161,198 +221,261 @@ async fn main() {
                         counter: &services.counter,
                         ledger: &services.ledger,
                     };
-                    view_profile(&deps, spread_id(i, PROFILES), now).await.unwrap();
+                    view_profile(&deps, hot, now).await.unwrap();
                 }
             }
         };
-        throughput(ops / 4, concurrency, bare.clone()).await; // warm-up
-        throughput(ops / 4, concurrency, counted.clone()).await;
-        let (bare_rate, counted_rate) = compare(
+        let naive = {
+            let services = services.clone();
+            move |_| {
+                let services = services.clone();
+                async move {
+                    sqlx::query("UPDATE profiles SET view_count = view_count + 1 WHERE id = ?")
+                        .bind(hot.0)
+                        .execute(services.store.pool())
+                        .await
+                        .unwrap();
+                    services.store.find(hot).await.unwrap().expect("seeded");
+                }
+            }
+        };
+        let (ours_rate, naive_rate) = compare(
             3,
-            || throughput(ops, concurrency, bare.clone()),
-            || throughput(ops, concurrency, counted.clone()),
+            || throughput(20_000, 32, ours.clone()),
+            || throughput(3_000, 32, naive.clone()),
         )
         .await;
-        figures.add(format!("detail, {concurrency} concurrent: bare read"), format!("{bare_rate:.0}/s"));
-        figures.add(format!("detail, {concurrency} concurrent: read + count"), format!("{counted_rate:.0}/s"));
         figures.add(
-            format!("detail, {concurrency} concurrent: ratio (goal >= 0.8x)"),
-            format!("{:.2}x", counted_rate / bare_rate),
+            "hot profile: per-day deltas in Redis",
+            format!("{ours_rate:.0}/s"),
+        );
+        figures.add(
+            "hot profile: UPDATE view_count = view_count + 1",
+            format!("{naive_rate:.0}/s"),
+        );
+        figures.add(
+            "hot profile: ratio, whole request (goal >= 10x)",
+            format!("{:.1}x", ours_rate / naive_rate),
+        );
+        let count_only = {
+            let services = services.clone();
+            move |_| {
+                let services = services.clone();
+                async move {
+                    services
+                        .counter
+                        .count_view(hot, KstDay::of(now), &[])
+                        .await
+                        .unwrap();
+                }
+            }
+        };
+        let update_only = {
+            let services = services.clone();
+            move |_| {
+                let services = services.clone();
+                async move {
+                    sqlx::query("UPDATE profiles SET view_count = view_count + 1 WHERE id = ?")
+                        .bind(hot.0)
+                        .execute(services.store.pool())
+                        .await
+                        .unwrap();
+                }
+            }
+        };
+        let (count_rate, update_rate) = compare(
+            3,
+            || throughput(40_000, 32, count_only.clone()),
+            || throughput(4_000, 32, update_only.clone()),
+        )
+        .await;
+        figures.add(
+            "hot profile, counting step only: Redis increment",
+            format!("{count_rate:.0}/s"),
+        );
+        figures.add(
+            "hot profile, counting step only: UPDATE + 1",
+            format!("{update_rate:.0}/s"),
+        );
+        figures.add(
+            "hot profile, counting step only: ratio (goal >= 10x)",
+            format!("{:.1}x", count_rate / update_rate),
         );
     }
 
-    println!("\n2. one hot profile, 32 concurrent viewers: this design vs UPDATE view_count + 1 per view");
-    let hot = ProfileId(424_242);
-    let ours = {
-        let services = services.clone();
-        move |_| {
-            let services = services.clone();
-            async move {
-                let deps = ViewProfileDeps {
-                    profiles: &services.store,
-                    counter: &services.counter,
-                    ledger: &services.ledger,
-                };
-                view_profile(&deps, hot, now).await.unwrap();
+    if run("flush") {
+        println!("\n3. flush of {PROFILES} viewed profiles: batched vs one UPDATE per profile");
+        // Today's counters: the views above are overwritten, so exactly the million remain.
+        let day = KstDay::of(now);
+        let counts: Vec<(ProfileId, u64)> = (1..=PROFILES)
+            .map(|id| (ProfileId(id), id % 7 + 1))
+            .collect();
+        services.counter.load_day(day, &counts).await.unwrap();
+        drop(counts);
+        let mut sample = Vec::new();
+        for shard in 0..domain::views::SHARDS {
+            sample.extend(services.counter.day_shard(day, shard).await.unwrap());
+            if sample.len() >= FLUSH_BASELINE_SAMPLE {
+                break;
             }
         }
-    };
-    let naive = {
-        let services = services.clone();
-        move |_| {
-            let services = services.clone();
-            async move {
-                sqlx::query("UPDATE profiles SET view_count = view_count + 1 WHERE id = ?")
-                    .bind(hot.0)
-                    .execute(services.store.pool())
-                    .await
-                    .unwrap();
-                services.store.find(hot).await.unwrap().expect("seeded");
-            }
+        sample.truncate(FLUSH_BASELINE_SAMPLE);
+        // The baseline writes an earlier day, so the batched flush below still has every
+        // profile to do.
+        let baseline_day = day.previous().date();
+        let started = Instant::now();
+        for (profile, views) in &sample {
+            sqlx::query(
+                "UPDATE profiles SET view_count = view_count + ?, views_flushed_through = ? \
+             WHERE id = ? AND (views_flushed_through IS NULL OR views_flushed_through < ?)",
+            )
+            .bind(*views)
+            .bind(baseline_day)
+            .bind(profile.0)
+            .bind(baseline_day)
+            .execute(&pool)
+            .await
+            .unwrap();
         }
-    };
-    let (ours_rate, naive_rate) = compare(3, || throughput(20_000, 32, ours.clone()), || throughput(3_000, 32, naive.clone())).await;
-    figures.add("hot profile: per-day deltas in Redis", format!("{ours_rate:.0}/s"));
-    figures.add("hot profile: UPDATE view_count = view_count + 1", format!("{naive_rate:.0}/s"));
-    figures.add("hot profile: ratio, whole request (goal >= 10x)", format!("{:.1}x", ours_rate / naive_rate));
-    let count_only = {
-        let services = services.clone();
-        move |_| {
-            let services = services.clone();
-            async move {
-                services.counter.count_view(hot, KstDay::of(now), &[]).await.unwrap();
-            }
-        }
-    };
-    let update_only = {
-        let services = services.clone();
-        move |_| {
-            let services = services.clone();
-            async move {
-                sqlx::query("UPDATE profiles SET view_count = view_count + 1 WHERE id = ?")
-                    .bind(hot.0)
-                    .execute(services.store.pool())
-                    .await
-                    .unwrap();
-            }
-        }
-    };
-    let (count_rate, update_rate) =
-        compare(3, || throughput(40_000, 32, count_only.clone()), || throughput(4_000, 32, update_only.clone())).await;
-    figures.add("hot profile, counting step only: Redis increment", format!("{count_rate:.0}/s"));
-    figures.add("hot profile, counting step only: UPDATE + 1", format!("{update_rate:.0}/s"));
-    figures.add("hot profile, counting step only: ratio (goal >= 10x)", format!("{:.1}x", count_rate / update_rate));
+        let per_profile = started.elapsed().as_secs_f64() / sample.len() as f64;
+        let baseline_total = per_profile * PROFILES as f64;
 
-    println!("\n3. flush of {PROFILES} viewed profiles: batched vs one UPDATE per profile");
-    let day = KstDay::from_date(NaiveDate::from_ymd_opt(2026, 1, 10).unwrap());
-    let counts: Vec<(ProfileId, u64)> = (1..=PROFILES).map(|id| (ProfileId(id), id % 7 + 1)).collect();
-    services.counter.load_day(day, &counts).await.unwrap();
-    drop(counts);
-    let mut sample = Vec::new();
-    for shard in 0..domain::views::SHARDS {
-        sample.extend(services.counter.day_shard(day, shard).await.unwrap());
-        if sample.len() >= FLUSH_BASELINE_SAMPLE {
-            break;
+        let flush_at: DateTime<Utc> = Utc
+            .from_utc_datetime(&day.next().date().and_hms_opt(1, 0, 0).unwrap())
+            - chrono::Duration::hours(9);
+        let started = Instant::now();
+        let summary = flush_views(
+            &FlushViewsDeps {
+                counter: &services.counter,
+                history: &services.store,
+            },
+            flush_at,
+        )
+        .await
+        .unwrap();
+        let batched = started.elapsed().as_secs_f64();
+        let flushed = summary
+            .days
+            .iter()
+            .find(|d| d.day == day.to_string())
+            .expect("day flushed");
+        assert_eq!(flushed.viewed_profiles, PROFILES);
+        assert_eq!(flushed.applied_profiles, PROFILES);
+        figures.add(
+            format!(
+                "flush {PROFILES}: one UPDATE per profile ({FLUSH_BASELINE_SAMPLE} timed, scaled)"
+            ),
+            format!("{baseline_total:.1} s"),
+        );
+        figures.add(
+            format!(
+                "flush {PROFILES}: batched ({} rows/transaction)",
+                app::usecases::flush_views::FLUSH_BATCH_ROWS
+            ),
+            format!("{batched:.1} s"),
+        );
+        figures.add(
+            "flush: ratio (goal >= 20x, batched < 60 s)",
+            format!("{:.1}x", baseline_total / batched),
+        );
+        let rerun = Instant::now();
+        let again = flush_views(
+            &FlushViewsDeps {
+                counter: &services.counter,
+                history: &services.store,
+            },
+            flush_at,
+        )
+        .await
+        .unwrap();
+        assert!(
+            again.days.is_empty(),
+            "a completed day is not flushed again"
+        );
+        figures.add(
+            "flush: second run of the same night",
+            format!("{:.2} s, 0 days", rerun.elapsed().as_secs_f64()),
+        );
+    }
+
+    if run("memory") {
+        println!("\n4. Redis bytes per viewed profile-day vs one key per profile per day");
+        // A database of its own, emptied before each layout, so neither layout pays for the
+        // other's keyspace growth.
+        let memory_db = format!("{}/9", settings.redis_url);
+        let mut redis = redis::Client::open(memory_db.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let counter = RedisViewCounter::new(&memory_db, "", RedisTimeouts::JOB).unwrap();
+        let mem_day = KstDay::of(now);
+        for (label, stride) in [
+            ("every profile viewed", 1u64),
+            ("1 in 10 profiles viewed", 10),
+        ] {
+            let id = move |i: u64| stride * i + 1;
+            let _: () = redis::cmd("FLUSHDB")
+                .arg("SYNC")
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            let before = used_memory(&mut redis).await;
+            let counter = counter.clone();
+            throughput(MEMORY_PROFILES as usize, 32, move |i| {
+                let counter = counter.clone();
+                async move {
+                    counter
+                        .count_view(ProfileId(id(i as u64)), mem_day, &[])
+                        .await
+                        .unwrap();
+                }
+            })
+            .await;
+            let ours = (used_memory(&mut redis).await - before) as f64 / MEMORY_PROFILES as f64;
+
+            let _: () = redis::cmd("FLUSHDB")
+                .arg("SYNC")
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            let before = used_memory(&mut redis).await;
+            for chunk in (0..MEMORY_PROFILES).collect::<Vec<_>>().chunks(10_000) {
+                let mut pipe = redis::pipe();
+                for i in chunk {
+                    let key = format!("profile:view:{}:{}", id(*i), mem_day.compact());
+                    pipe.incr(&key, 1)
+                        .ignore()
+                        .expire(&key, 8 * 24 * 3600)
+                        .ignore();
+                }
+                let () = pipe.query_async(&mut redis).await.unwrap();
+            }
+            let naive = (used_memory(&mut redis).await - before) as f64 / MEMORY_PROFILES as f64;
+            let _: () = redis::cmd("FLUSHDB")
+                .arg("SYNC")
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            figures.add(
+                format!("memory, {label}: bucketed hashes"),
+                format!("{ours:.1} B/profile-day"),
+            );
+            figures.add(
+                format!("memory, {label}: one key per profile-day"),
+                format!("{naive:.1} B/profile-day"),
+            );
+            figures.add(
+                format!("memory, {label}: ratio (goal <= 0.5x)"),
+                format!("{:.2}x", ours / naive),
+            );
         }
     }
-    sample.truncate(FLUSH_BASELINE_SAMPLE);
-    // The baseline writes an earlier day, so the batched flush below still has every
-    // profile to do.
-    let baseline_day = day.previous().date();
-    let started = Instant::now();
-    for (profile, views) in &sample {
-        sqlx::query(
-            "UPDATE profiles SET view_count = view_count + ?, views_flushed_through = ? \
-             WHERE id = ? AND (views_flushed_through IS NULL OR views_flushed_through < ?)",
-        )
-        .bind(*views)
-        .bind(baseline_day)
-        .bind(profile.0)
-        .bind(baseline_day)
+
+    sqlx::query("SET GLOBAL innodb_flush_log_at_trx_commit = 2")
         .execute(&pool)
         .await
-        .unwrap();
-    }
-    let per_profile = started.elapsed().as_secs_f64() / sample.len() as f64;
-    let baseline_total = per_profile * PROFILES as f64;
-
-    let flush_at: DateTime<Utc> = Utc.from_utc_datetime(&day.next().date().and_hms_opt(1, 0, 0).unwrap()) - chrono::Duration::hours(9);
-    let started = Instant::now();
-    let summary = flush_views(
-        &FlushViewsDeps {
-            counter: &services.counter,
-            history: &services.store,
-        },
-        flush_at,
-    )
-    .await
-    .unwrap();
-    let batched = started.elapsed().as_secs_f64();
-    let flushed = summary.days.iter().find(|d| d.day == day.to_string()).expect("day flushed");
-    assert_eq!(flushed.viewed_profiles, PROFILES);
-    assert_eq!(flushed.applied_profiles, PROFILES);
-    figures.add(
-        format!("flush {PROFILES}: one UPDATE per profile ({FLUSH_BASELINE_SAMPLE} timed, scaled)"),
-        format!("{baseline_total:.1} s"),
-    );
-    figures.add(format!("flush {PROFILES}: batched ({} rows/transaction)", app::usecases::flush_views::FLUSH_BATCH_ROWS), format!("{batched:.1} s"));
-    figures.add("flush: ratio (goal >= 20x, batched < 60 s)", format!("{:.1}x", baseline_total / batched));
-    let rerun = Instant::now();
-    let again = flush_views(
-        &FlushViewsDeps {
-            counter: &services.counter,
-            history: &services.store,
-        },
-        flush_at,
-    )
-    .await
-    .unwrap();
-    assert!(again.days.is_empty(), "a completed day is not flushed again");
-    figures.add("flush: second run of the same night", format!("{:.2} s, 0 days", rerun.elapsed().as_secs_f64()));
-
-    println!("\n4. Redis bytes per viewed profile-day vs one key per profile per day");
-    // A database of its own, emptied before each layout, so neither layout pays for the
-    // other's keyspace growth.
-    let memory_db = format!("{}/9", settings.redis_url);
-    let mut redis = redis::Client::open(memory_db.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let counter = RedisViewCounter::new(&memory_db, "", RedisTimeouts::JOB).unwrap();
-    let mem_day = KstDay::of(now);
-    for (label, stride) in [("every profile viewed", 1u64), ("1 in 10 profiles viewed", 10)] {
-        let id = move |i: u64| stride * i + 1;
-        let _: () = redis::cmd("FLUSHDB").arg("SYNC").query_async(&mut redis).await.unwrap();
-        let before = used_memory(&mut redis).await;
-        let counter = counter.clone();
-        throughput(MEMORY_PROFILES as usize, 32, move |i| {
-            let counter = counter.clone();
-            async move {
-                counter.count_view(ProfileId(id(i as u64)), mem_day, &[]).await.unwrap();
-            }
-        })
-        .await;
-        let ours = (used_memory(&mut redis).await - before) as f64 / MEMORY_PROFILES as f64;
-
-        let _: () = redis::cmd("FLUSHDB").arg("SYNC").query_async(&mut redis).await.unwrap();
-        let before = used_memory(&mut redis).await;
-        for chunk in (0..MEMORY_PROFILES).collect::<Vec<_>>().chunks(10_000) {
-            let mut pipe = redis::pipe();
-            for i in chunk {
-                let key = format!("profile:view:{}:{}", id(*i), mem_day.compact());
-                pipe.incr(&key, 1).ignore().expire(&key, 8 * 24 * 3600).ignore();
-            }
-            let () = pipe.query_async(&mut redis).await.unwrap();
-        }
-        let naive = (used_memory(&mut redis).await - before) as f64 / MEMORY_PROFILES as f64;
-        let _: () = redis::cmd("FLUSHDB").arg("SYNC").query_async(&mut redis).await.unwrap();
-        figures.add(format!("memory, {label}: bucketed hashes"), format!("{ours:.1} B/profile-day"));
-        figures.add(format!("memory, {label}: one key per profile-day"), format!("{naive:.1} B/profile-day"));
-        figures.add(format!("memory, {label}: ratio (goal <= 0.5x)"), format!("{:.2}x", ours / naive));
-    }
-
-    sqlx::query("SET GLOBAL innodb_flush_log_at_trx_commit = 2").execute(&pool).await.ok();
+        .ok();
     println!("\nSummary (copy into the README):\n");
     println!("| measurement | figure |\n|---|---|");
     for (name, value) in &figures.0 {
@@ -361,7 +484,11 @@ async fn main() {
 }
 
 async fn used_memory(conn: &mut redis::aio::MultiplexedConnection) -> i64 {
-    let info: String = redis::cmd("INFO").arg("memory").query_async(conn).await.unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query_async(conn)
+        .await
+        .unwrap();
     info.lines()
         .find_map(|l| l.strip_prefix("used_memory:"))
         .and_then(|v| v.trim().parse().ok())

@@ -34,8 +34,15 @@ pub fn router(services: Arc<Services>) -> Router {
 }
 
 /// Serves `router` on `listener` until the future resolves.
-pub async fn serve(listener: tokio::net::TcpListener, services: Arc<Services>) -> std::io::Result<()> {
-    axum::serve(listener, router(services).into_make_service_with_connect_info::<SocketAddr>()).await
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    services: Arc<Services>,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(services).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
 }
 
 async fn dispatch(State(services): State<Arc<Services>>, req: Request) -> Response {
@@ -44,17 +51,25 @@ async fn dispatch(State(services): State<Arc<Services>>, req: Request) -> Respon
     let bytes = match to_bytes(body, MAX_REQUEST_BYTES).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            return api_error(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, "요청 본문이 너무 큽니다.");
+            return api_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                "요청 본문이 너무 큽니다.",
+            );
         }
     };
     let time = match local_time(&parts.headers) {
         Ok(time) => time,
-        Err(response) => return response,
+        Err(e) => return into_axum(e.into_response()),
     };
 
     if let Some(name) = path.strip_prefix("/local/jobs/") {
         if parts.method != Method::POST {
-            return api_error(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed, "POST만 허용됩니다.");
+            return api_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::MethodNotAllowed,
+                "POST만 허용됩니다.",
+            );
         }
         return run_job(&services, name, &bytes, time).await;
     }
@@ -71,15 +86,29 @@ async fn dispatch(State(services): State<Arc<Services>>, req: Request) -> Respon
         let event = http_api_event(function, &parts, &params, &bytes, time);
         let request = match lambda_http::request::from_str(&event.to_string()) {
             Ok(request) => request,
-            Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("local gateway built a bad event: {e}")).into_response(),
+            Err(e) => {
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("local gateway built a bad event: {e}"),
+                )
+                    .into_response();
+            }
         };
         let response = function.handle(&services, request).await;
         return into_axum(response);
     }
     if path_matched {
-        api_error(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed, "허용되지 않은 메서드입니다.")
+        api_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::MethodNotAllowed,
+            "허용되지 않은 메서드입니다.",
+        )
     } else {
-        api_error(StatusCode::NOT_FOUND, ErrorCode::RouteNotFound, "요청한 경로를 찾을 수 없습니다.")
+        api_error(
+            StatusCode::NOT_FOUND,
+            ErrorCode::RouteNotFound,
+            "요청한 경로를 찾을 수 없습니다.",
+        )
     }
 }
 
@@ -87,7 +116,7 @@ fn api_error(status: StatusCode, code: ErrorCode, message: &str) -> Response {
     into_axum(ApiError::new(status, code, message).into_response())
 }
 
-fn local_time(headers: &HeaderMap) -> Result<DateTime<Utc>, Response> {
+fn local_time(headers: &HeaderMap) -> Result<DateTime<Utc>, ApiError> {
     match headers.get(LOCAL_TIME_HEADER) {
         None => Ok(Utc::now()),
         Some(value) => value
@@ -96,7 +125,7 @@ fn local_time(headers: &HeaderMap) -> Result<DateTime<Utc>, Response> {
             .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
             .map(|t| t.with_timezone(&Utc))
             .ok_or_else(|| {
-                api_error(
+                ApiError::new(
                     StatusCode::BAD_REQUEST,
                     ErrorCode::InvalidField,
                     "x-local-time: RFC 3339 시각이어야 합니다 (예: 2026-11-24T23:59:59+09:00).",
@@ -156,12 +185,18 @@ fn http_api_event(
         };
         query.insert(name.into_owned(), Value::String(joined));
     }
-    let path_parameters: Map<String, Value> = params.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    let path_parameters: Map<String, Value> = params
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
     let route_key = format!("{} {}", function.method(), function.path());
     let (body, is_base64) = match std::str::from_utf8(body) {
         _ if body.is_empty() => (Value::Null, false),
         Ok(text) => (Value::String(text.to_owned()), false),
-        Err(_) => (Value::String(base64::engine::general_purpose::STANDARD.encode(body)), true),
+        Err(_) => (
+            Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
+            true,
+        ),
     };
     json!({
         "version": "2.0",
@@ -196,14 +231,24 @@ fn http_api_event(
 
 async fn run_job(services: &Services, name: &str, body: &[u8], time: DateTime<Utc>) -> Response {
     let Some(function) = ScheduledFunction::by_name(name) else {
-        return api_error(StatusCode::NOT_FOUND, ErrorCode::RouteNotFound, "그런 스케줄 함수가 없습니다.");
+        return api_error(
+            StatusCode::NOT_FOUND,
+            ErrorCode::RouteNotFound,
+            "그런 스케줄 함수가 없습니다.",
+        );
     };
     let mut event: Value = if body.is_empty() {
         json!({ "detail-type": "Scheduled Event", "source": "aws.scheduler", "detail": {} })
     } else {
         match serde_json::from_slice(body) {
             Ok(value) => value,
-            Err(_) => return api_error(StatusCode::BAD_REQUEST, ErrorCode::InvalidJson, "EventBridge 이벤트 JSON이 아닙니다."),
+            Err(_) => {
+                return api_error(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::InvalidJson,
+                    "EventBridge 이벤트 JSON이 아닙니다.",
+                );
+            }
         }
     };
     if let Some(object) = event.as_object_mut() {
@@ -211,7 +256,13 @@ async fn run_job(services: &Services, name: &str, body: &[u8], time: DateTime<Ut
     }
     let event: EventBridgeEvent = match serde_json::from_value(event) {
         Ok(event) => event,
-        Err(e) => return api_error(StatusCode::BAD_REQUEST, ErrorCode::InvalidJson, &format!("EventBridge 이벤트 형식이 아닙니다: {e}")),
+        Err(e) => {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidJson,
+                &format!("EventBridge 이벤트 형식이 아닙니다: {e}"),
+            );
+        }
     };
     let invocation = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
     match function.handle(services, invocation).await {
@@ -248,8 +299,17 @@ mod tests {
             Some(vec![("profileId".to_owned(), "42".to_owned())])
         );
         assert_eq!(match_path("/api/profiles", "/api/profiles"), Some(vec![]));
-        assert_eq!(match_path("/api/profiles/{profileId}", "/api/profiles"), None);
-        assert_eq!(match_path("/api/profiles/{profileId}", "/api/profiles/1/x"), None);
-        assert_eq!(match_path("/api/profiles/{profileId}", "/api/profiles/%ED%95%9C"), Some(vec![("profileId".to_owned(), "한".to_owned())]));
+        assert_eq!(
+            match_path("/api/profiles/{profileId}", "/api/profiles"),
+            None
+        );
+        assert_eq!(
+            match_path("/api/profiles/{profileId}", "/api/profiles/1/x"),
+            None
+        );
+        assert_eq!(
+            match_path("/api/profiles/{profileId}", "/api/profiles/%ED%95%9C"),
+            Some(vec![("profileId".to_owned(), "한".to_owned())])
+        );
     }
 }

@@ -18,7 +18,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let services = Services::new(&settings, dynamo, RedisTimeouts::REQUEST)?;
     services.store.migrate().await?;
 
-    let port: u16 = std::env::var("GATEWAY_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let port: u16 = std::env::var("GATEWAY_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let base = format!("http://127.0.0.1:{port}");
     println!("\nLocal gateway at {base} (Ctrl-C stops everything)\n\nRoutes:");
@@ -26,7 +29,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         println!("  {:<5} {base}{:<28} -> {}", f.method(), f.path(), f.name());
     }
     for f in ScheduledFunction::ALL {
-        println!("  POST  {base}/local/jobs/{:<17} -> {} ({} Asia/Seoul, local only)", f.name(), f.name(), f.schedule());
+        println!(
+            "  POST  {base}/local/jobs/{:<17} -> {} ({} Asia/Seoul, local only)",
+            f.name(),
+            f.name(),
+            f.schedule()
+        );
     }
     println!(
         r#"
@@ -42,7 +50,10 @@ Try:
     api_serve(listener, Arc::new(services)).await
 }
 
-async fn api_serve(listener: tokio::net::TcpListener, services: Arc<Services>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn api_serve(
+    listener: tokio::net::TcpListener,
+    services: Arc<Services>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     tokio::select! {
         served = local_gateway::serve(listener, services) => served?,
         _ = tokio::signal::ctrl_c() => println!("stopping"),

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the suite with `make test`"))
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run the suite with `make test`"))
 }
 
 pub struct TestApp {
@@ -35,7 +36,9 @@ impl TestApp {
         let admin_url = env("MYSQL_ADMIN_URL");
         let id = uuid::Uuid::new_v4().simple().to_string();
         let database = format!("t_{id}");
-        let mut admin = sqlx::MySqlConnection::connect(&admin_url).await.expect("MariaDB reachable");
+        let mut admin = sqlx::MySqlConnection::connect(&admin_url)
+            .await
+            .expect("MariaDB reachable");
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "CREATE DATABASE {database} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
         )))
@@ -66,7 +69,10 @@ impl TestApp {
         tokio::spawn(local_gateway::serve(listener, services.clone()));
         Self {
             base,
-            http: reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap(),
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()
+                .unwrap(),
             services,
             db,
             redis_prefix: settings.redis_key_prefix,
@@ -108,13 +114,17 @@ impl TestApp {
         for (k, v) in fields.as_object().expect("object").iter() {
             body[k] = v.clone();
         }
-        let (status, reply) = self.post_json("/api/members/signup", &body.to_string()).await;
+        let (status, reply) = self
+            .post_json("/api/members/signup", &body.to_string())
+            .await;
         assert_eq!(status, 201, "{reply}");
         reply["result"]["profileId"].as_u64().expect("profileId")
     }
 
     pub async fn view(&self, profile: u64, at: DateTime<Utc>) -> u64 {
-        let (status, reply) = self.get(&format!("/api/profiles/{profile}"), Some(at)).await;
+        let (status, reply) = self
+            .get(&format!("/api/profiles/{profile}"), Some(at))
+            .await;
         assert_eq!(status, 200, "{reply}");
         reply["result"]["viewCount"].as_u64().expect("viewCount")
     }
@@ -147,10 +157,12 @@ impl TestApp {
     }
 
     pub async fn scalar(&self, sql: &str) -> i64 {
-        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT CAST(({sql}) AS SIGNED)")))
-            .fetch_one(&self.db)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+            "SELECT CAST(({sql}) AS SIGNED)"
+        )))
+        .fetch_one(&self.db)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
     /// Redis keys this test created.
@@ -175,7 +187,9 @@ async fn read(response: reqwest::Response) -> (u16, Value) {
 
 /// `yyyy-mm-ddThh:mm:ss` in Asia/Seoul as an instant.
 pub fn kst(local: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(&format!("{local}+09:00")).expect("KST time").with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(&format!("{local}+09:00"))
+        .expect("KST time")
+        .with_timezone(&Utc)
 }
 
 /// A Redis server of the test's own, which it can stop and start again on the same port
@@ -187,8 +201,15 @@ pub struct OwnRedis {
 
 impl OwnRedis {
     pub fn start() -> Self {
-        let port = StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let dir = std::env::temp_dir().join(format!("redis-test-{port}-{}", uuid::Uuid::new_v4().simple()));
+        let port = StdListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = std::env::temp_dir().join(format!(
+            "redis-test-{port}-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let redis = Self { port, dir };
         redis.start_again();
@@ -201,7 +222,18 @@ impl OwnRedis {
 
     pub fn start_again(&self) {
         let status = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "yes"])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "yes",
+            ])
             .arg("--dir")
             .arg(&self.dir)
             .arg("--logfile")
@@ -235,14 +267,19 @@ impl OwnRedis {
             .args(["-p", &self.port.to_string()])
             .args(args)
             .output()
-            .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "PONG" || args != ["ping"] && o.status.success())
+            .map(|o| {
+                o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "PONG"
+                    || args != ["ping"] && o.status.success()
+            })
             .unwrap_or(false)
     }
 }
 
 impl Drop for OwnRedis {
     fn drop(&mut self) {
-        let _ = Command::new("redis-cli").args(["-p", &self.port.to_string(), "shutdown", "nosave"]).output();
+        let _ = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "shutdown", "nosave"])
+            .output();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

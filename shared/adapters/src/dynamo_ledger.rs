@@ -3,7 +3,8 @@ use app::ports::{ViewLoss, ViewLossLedger};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType, TimeToLiveSpecification,
 };
 use chrono::Utc;
 use domain::{KstDay, ProfileId};
@@ -64,7 +65,12 @@ impl DynamoViewLossLedger {
             .await;
         match created {
             Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => return Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_in_use_exception()) =>
+            {
+                return Ok(());
+            }
             Err(e) => return Err(InfraError::new("could not create the DynamoDB table", e)),
         }
         client
@@ -98,7 +104,10 @@ impl ViewLossLedger for DynamoViewLossLedger {
         self.client
             .update_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(Self::partition(day, profile.0 % LEDGER_SHARDS)))
+            .key(
+                "pk",
+                AttributeValue::S(Self::partition(day, profile.0 % LEDGER_SHARDS)),
+            )
             .key("sk", AttributeValue::S(profile.0.to_string()))
             .update_expression("ADD lost :one SET expires_at = if_not_exists(expires_at, :expires)")
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
@@ -122,9 +131,14 @@ impl ViewLossLedger for DynamoViewLossLedger {
                 .into_paginator()
                 .send();
             while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| InfraError::new("could not read the view-loss ledger", e))?;
+                let page =
+                    page.map_err(|e| InfraError::new("could not read the view-loss ledger", e))?;
                 for item in page.items() {
-                    let Some(profile) = item.get("sk").and_then(|v| v.as_s().ok()).and_then(|s| s.parse().ok()) else {
+                    let Some(profile) = item
+                        .get("sk")
+                        .and_then(|v| v.as_s().ok())
+                        .and_then(|s| s.parse().ok())
+                    else {
                         tracing::warn!("skipping a malformed view-loss ledger item");
                         continue;
                     };
@@ -145,17 +159,30 @@ impl ViewLossLedger for DynamoViewLossLedger {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(Self::partition(loss.day, loss.profile.0 % LEDGER_SHARDS)))
+            .key(
+                "pk",
+                AttributeValue::S(Self::partition(loss.day, loss.profile.0 % LEDGER_SHARDS)),
+            )
             .key("sk", AttributeValue::S(loss.profile.0.to_string()))
             .update_expression("SET applied = :n")
-            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(applied) OR applied < :n)")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(applied) OR applied < :n)",
+            )
             .expression_attribute_values(":n", AttributeValue::N(applied.to_string()))
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(InfraError::new("could not note applied losses in DynamoDB", e)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(InfraError::new(
+                "could not note applied losses in DynamoDB",
+                e,
+            )),
         }
     }
 }

@@ -1,5 +1,8 @@
 use app::InfraError;
-use app::ports::{MemberRegistry, ProfileReader, ProfileRecord, ProfileSearch, RegisterError, Registered, ViewHistory};
+use app::ports::{
+    MemberRegistry, ProfileReader, ProfileRecord, ProfileSearch, RegisterError, Registered,
+    ViewHistory,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::listing::{Cursor, ProfileFilter};
@@ -54,9 +57,11 @@ fn profile_from_row(row: &sqlx::mysql::MySqlRow) -> Result<ProfileRecord, InfraE
         member_id: MemberId(row.try_get("member_id").map_err(decode)?),
         name: row.try_get("name").map_err(decode)?,
         headline: row.try_get("headline").map_err(decode)?,
-        category: Category::parse(&category).map_err(|e| InfraError::new("unknown category in database", e))?,
+        category: Category::parse(&category)
+            .map_err(|e| InfraError::new("unknown category in database", e))?,
         career_years: row.try_get("career_years").map_err(decode)?,
-        region: Region::parse(&region).map_err(|e| InfraError::new("unknown region in database", e))?,
+        region: Region::parse(&region)
+            .map_err(|e| InfraError::new("unknown region in database", e))?,
         introduction: row.try_get("introduction").map_err(decode)?,
         created_at: row.try_get("created_at").map_err(decode)?,
         flushed_views: row.try_get("view_count").map_err(decode)?,
@@ -84,17 +89,28 @@ impl MySqlStore {
 
 #[async_trait]
 impl MemberRegistry for MySqlStore {
-    async fn register(&self, member: &NewMember, now: DateTime<Utc>) -> Result<Registered, RegisterError> {
-        let mut tx = self.pool.begin().await.map_err(infra("could not start the signup transaction"))?;
-        let inserted = sqlx::query("INSERT INTO members (name, email, created_at) VALUES (?, ?, ?)")
-            .bind(&member.name)
-            .bind(member.email.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await;
+    async fn register(
+        &self,
+        member: &NewMember,
+        now: DateTime<Utc>,
+    ) -> Result<Registered, RegisterError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(infra("could not start the signup transaction"))?;
+        let inserted =
+            sqlx::query("INSERT INTO members (name, email, created_at) VALUES (?, ?, ?)")
+                .bind(&member.name)
+                .bind(member.email.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await;
         let member_id = match inserted {
             Ok(done) => done.last_insert_id(),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(RegisterError::DuplicateEmail),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(RegisterError::DuplicateEmail);
+            }
             Err(e) => return Err(InfraError::new("could not insert the member", e).into()),
         };
         let profile_id = sqlx::query(
@@ -112,7 +128,9 @@ impl MemberRegistry for MySqlStore {
         .await
         .map_err(infra("could not insert the profile"))?
         .last_insert_id();
-        tx.commit().await.map_err(infra("could not commit the signup"))?;
+        tx.commit()
+            .await
+            .map_err(infra("could not commit the signup"))?;
         Ok(Registered {
             member_id: MemberId(member_id),
             profile_id: ProfileId(profile_id),
@@ -134,11 +152,18 @@ impl ProfileReader for MySqlStore {
 
 #[async_trait]
 impl ProfileSearch for MySqlStore {
-    async fn search(&self, filter: &ProfileFilter, cursor: Option<Cursor>, limit: u32) -> Result<Vec<ProfileRecord>, InfraError> {
+    async fn search(
+        &self,
+        filter: &ProfileFilter,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> Result<Vec<ProfileRecord>, InfraError> {
         let mut query: QueryBuilder<MySql> = QueryBuilder::new(profile_select!());
         query.push(" WHERE 1 = 1");
         if let Some(category) = filter.category {
-            query.push(" AND p.category = ").push_bind(category.as_str());
+            query
+                .push(" AND p.category = ")
+                .push_bind(category.as_str());
         }
         if let Some(region) = filter.region {
             query.push(" AND p.region = ").push_bind(region.as_str());
@@ -187,18 +212,33 @@ impl ViewHistory for MySqlStore {
         Ok(day.map(KstDay::from_date))
     }
 
-    async fn apply_flush_batch(&self, day: KstDay, deltas: &[(ProfileId, u64)]) -> Result<u64, InfraError> {
+    async fn apply_flush_batch(
+        &self,
+        day: KstDay,
+        deltas: &[(ProfileId, u64)],
+    ) -> Result<u64, InfraError> {
         if deltas.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.pool.begin().await.map_err(infra("could not start a flush batch"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(infra("could not start a flush batch"))?;
         // A closed day's Redis value is final, so writing it again is harmless.
-        let mut daily: QueryBuilder<MySql> = QueryBuilder::new("INSERT INTO profile_view_daily (profile_id, day, redis_views) ");
+        let mut daily: QueryBuilder<MySql> =
+            QueryBuilder::new("INSERT INTO profile_view_daily (profile_id, day, redis_views) ");
         daily.push_values(deltas, |mut row, (profile, views)| {
-            row.push_bind(profile.0).push_bind(day.date()).push_bind(*views);
+            row.push_bind(profile.0)
+                .push_bind(day.date())
+                .push_bind(*views);
         });
         daily.push(" ON DUPLICATE KEY UPDATE redis_views = VALUES(redis_views)");
-        daily.build().execute(&mut *tx).await.map_err(infra("could not write daily view rows"))?;
+        daily
+            .build()
+            .execute(&mut *tx)
+            .await
+            .map_err(infra("could not write daily view rows"))?;
 
         // The watermark guard makes a re-run (or an overlapping run) add nothing twice.
         let mut totals: QueryBuilder<MySql> = QueryBuilder::new(
@@ -223,11 +263,19 @@ impl ViewHistory for MySqlStore {
             .await
             .map_err(infra("could not add flushed views to profiles"))?
             .rows_affected();
-        tx.commit().await.map_err(infra("could not commit a flush batch"))?;
+        tx.commit()
+            .await
+            .map_err(infra("could not commit a flush batch"))?;
         Ok(applied)
     }
 
-    async fn complete_flush(&self, day: KstDay, profiles: u64, views: u64, now: DateTime<Utc>) -> Result<(), InfraError> {
+    async fn complete_flush(
+        &self,
+        day: KstDay,
+        profiles: u64,
+        views: u64,
+        now: DateTime<Utc>,
+    ) -> Result<(), InfraError> {
         sqlx::query(
             "INSERT INTO view_flush_runs (day, viewed_profiles, views, completed_at) VALUES (?, ?, ?, ?) \
              ON DUPLICATE KEY UPDATE viewed_profiles = VALUES(viewed_profiles), views = VALUES(views), completed_at = VALUES(completed_at)",
@@ -242,21 +290,34 @@ impl ViewHistory for MySqlStore {
         Ok(())
     }
 
-    async fn apply_loss(&self, profile: ProfileId, day: KstDay, lost: u64) -> Result<u64, InfraError> {
-        let mut tx = self.pool.begin().await.map_err(infra("could not start a loss recovery"))?;
-        sqlx::query("INSERT IGNORE INTO view_loss_applied (profile_id, day, applied) VALUES (?, ?, 0)")
-            .bind(profile.0)
-            .bind(day.date())
-            .execute(&mut *tx)
+    async fn apply_loss(
+        &self,
+        profile: ProfileId,
+        day: KstDay,
+        lost: u64,
+    ) -> Result<u64, InfraError> {
+        let mut tx = self
+            .pool
+            .begin()
             .await
-            .map_err(infra("could not create the applied-loss row"))?;
+            .map_err(infra("could not start a loss recovery"))?;
+        sqlx::query(
+            "INSERT IGNORE INTO view_loss_applied (profile_id, day, applied) VALUES (?, ?, 0)",
+        )
+        .bind(profile.0)
+        .bind(day.date())
+        .execute(&mut *tx)
+        .await
+        .map_err(infra("could not create the applied-loss row"))?;
         // The row lock serialises concurrent recoveries of the same entry.
-        let applied: u64 = sqlx::query_scalar("SELECT applied FROM view_loss_applied WHERE profile_id = ? AND day = ? FOR UPDATE")
-            .bind(profile.0)
-            .bind(day.date())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(infra("could not lock the applied-loss row"))?;
+        let applied: u64 = sqlx::query_scalar(
+            "SELECT applied FROM view_loss_applied WHERE profile_id = ? AND day = ? FOR UPDATE",
+        )
+        .bind(profile.0)
+        .bind(day.date())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(infra("could not lock the applied-loss row"))?;
         if lost <= applied {
             return Ok(0);
         }
@@ -284,7 +345,9 @@ impl ViewHistory for MySqlStore {
             .execute(&mut *tx)
             .await
             .map_err(infra("could not record the applied losses"))?;
-        tx.commit().await.map_err(infra("could not commit a loss recovery"))?;
+        tx.commit()
+            .await
+            .map_err(infra("could not commit a loss recovery"))?;
         Ok(delta)
     }
 }

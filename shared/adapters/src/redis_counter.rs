@@ -3,8 +3,8 @@ use app::ports::ViewCounter;
 use async_trait::async_trait;
 use domain::views::{COUNTER_RETENTION_DAYS, CounterSlot};
 use domain::{KstDay, ProfileId};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::future::Future;
 use std::time::Duration;
 
@@ -73,8 +73,13 @@ const SCAN_BUCKETS_PER_PIPELINE: usize = 512;
 impl RedisViewCounter {
     /// Builds the client without connecting: the first command connects, and after a
     /// Redis restart or a Lambda thaw the manager reconnects on its own.
-    pub fn new(url: &str, prefix: impl Into<String>, timeouts: RedisTimeouts) -> Result<Self, InfraError> {
-        let client = redis::Client::open(url).map_err(|e| InfraError::new("invalid REDIS_URL", e))?;
+    pub fn new(
+        url: &str,
+        prefix: impl Into<String>,
+        timeouts: RedisTimeouts,
+    ) -> Result<Self, InfraError> {
+        let client =
+            redis::Client::open(url).map_err(|e| InfraError::new("invalid REDIS_URL", e))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeouts.connect))
             .set_response_timeout(Some(timeouts.call))
@@ -93,14 +98,24 @@ impl RedisViewCounter {
     }
 
     fn bucket_key(&self, day: KstDay, slot: CounterSlot) -> String {
-        format!("{}pv:{{{}}}:{}:{}", self.prefix, slot.shard, day.compact(), slot.bucket)
+        format!(
+            "{}pv:{{{}}}:{}:{}",
+            self.prefix,
+            slot.shard,
+            day.compact(),
+            slot.bucket
+        )
     }
 
     fn index_key(&self, day: KstDay, shard: u64) -> String {
         format!("{}pv:{{{}}}:{}:idx", self.prefix, shard, day.compact())
     }
 
-    async fn bounded<T>(&self, what: &'static str, call: impl Future<Output = redis::RedisResult<T>>) -> Result<T, InfraError> {
+    async fn bounded<T>(
+        &self,
+        what: &'static str,
+        call: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, InfraError> {
         match tokio::time::timeout(self.call_timeout, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(InfraError::new(what, e)),
@@ -110,7 +125,11 @@ impl RedisViewCounter {
 
     /// Writes whole days of counts at once (restoring counters from a backup, loading a
     /// benchmark), in the same layout and with the same TTL as counted views.
-    pub async fn load_day(&self, day: KstDay, counts: &[(ProfileId, u64)]) -> Result<(), InfraError> {
+    pub async fn load_day(
+        &self,
+        day: KstDay,
+        counts: &[(ProfileId, u64)],
+    ) -> Result<(), InfraError> {
         let mut conn = self.connection.clone();
         for chunk in counts.chunks(10_000) {
             let mut pipe = redis::pipe();
@@ -123,7 +142,9 @@ impl RedisViewCounter {
                 pipe.sadd(&index, slot.bucket).ignore();
                 pipe.expire(&index, TTL_SECONDS as i64).ignore();
             }
-            let () = self.bounded("Redis bulk load failed", pipe.query_async(&mut conn)).await?;
+            let () = self
+                .bounded("Redis bulk load failed", pipe.query_async(&mut conn))
+                .await?;
         }
         Ok(())
     }
@@ -138,19 +159,31 @@ const TTL_SECONDS: u64 = COUNTER_RETENTION_DAYS as u64 * 24 * 3600;
 
 #[async_trait]
 impl ViewCounter for RedisViewCounter {
-    async fn count_view(&self, profile: ProfileId, today: KstDay, closed_days: &[KstDay]) -> Result<(u64, Vec<u64>), InfraError> {
+    async fn count_view(
+        &self,
+        profile: ProfileId,
+        today: KstDay,
+        closed_days: &[KstDay],
+    ) -> Result<(u64, Vec<u64>), InfraError> {
         let slot = CounterSlot::of(profile);
         let mut invocation = self.count_script.prepare_invoke();
-        invocation.key(self.bucket_key(today, slot)).key(self.index_key(today, slot.shard));
+        invocation
+            .key(self.bucket_key(today, slot))
+            .key(self.index_key(today, slot.shard));
         for day in closed_days {
             invocation.key(self.bucket_key(*day, slot));
         }
         invocation.arg(slot.field).arg(slot.bucket).arg(TTL_SECONDS);
         let mut conn = self.connection.clone();
-        let counts: Vec<u64> = self.bounded("Redis view increment failed", invocation.invoke_async(&mut conn)).await?;
-        let (today_count, closed) = counts
-            .split_first()
-            .ok_or_else(|| InfraError::new("Redis view increment returned nothing", "empty reply"))?;
+        let counts: Vec<u64> = self
+            .bounded(
+                "Redis view increment failed",
+                invocation.invoke_async(&mut conn),
+            )
+            .await?;
+        let (today_count, closed) = counts.split_first().ok_or_else(|| {
+            InfraError::new("Redis view increment returned nothing", "empty reply")
+        })?;
         Ok((*today_count, closed.to_vec()))
     }
 
@@ -163,7 +196,12 @@ impl ViewCounter for RedisViewCounter {
             .arg(slot.field)
             .arg(slot.bucket);
         let mut conn = self.connection.clone();
-        let _: i64 = self.bounded("Redis view take-back failed", invocation.invoke_async(&mut conn)).await?;
+        let _: i64 = self
+            .bounded(
+                "Redis view take-back failed",
+                invocation.invoke_async(&mut conn),
+            )
+            .await?;
         Ok(())
     }
 
@@ -176,26 +214,52 @@ impl ViewCounter for RedisViewCounter {
             }
         }
         let mut conn = self.connection.clone();
-        let values: Vec<Option<u64>> = self.bounded("Redis view count read failed", pipe.query_async(&mut conn)).await?;
+        let values: Vec<Option<u64>> = self
+            .bounded("Redis view count read failed", pipe.query_async(&mut conn))
+            .await?;
         let mut values = values.into_iter();
         Ok(wanted
             .iter()
-            .map(|(_, days)| values.by_ref().take(days.len()).map(|v| v.unwrap_or(0)).sum())
+            .map(|(_, days)| {
+                values
+                    .by_ref()
+                    .take(days.len())
+                    .map(|v| v.unwrap_or(0))
+                    .sum()
+            })
             .collect())
     }
 
-    async fn day_shard(&self, day: KstDay, shard: u64) -> Result<Vec<(ProfileId, u64)>, InfraError> {
+    async fn day_shard(
+        &self,
+        day: KstDay,
+        shard: u64,
+    ) -> Result<Vec<(ProfileId, u64)>, InfraError> {
         let mut conn = self.connection.clone();
         let buckets: Vec<u64> = self
-            .bounded("Redis bucket index read failed", redis::cmd("SMEMBERS").arg(self.index_key(day, shard)).query_async(&mut conn))
+            .bounded(
+                "Redis bucket index read failed",
+                redis::cmd("SMEMBERS")
+                    .arg(self.index_key(day, shard))
+                    .query_async(&mut conn),
+            )
             .await?;
         let mut out = Vec::new();
         for chunk in buckets.chunks(SCAN_BUCKETS_PER_PIPELINE) {
             let mut pipe = redis::pipe();
             for bucket in chunk {
-                pipe.hgetall(self.bucket_key(day, CounterSlot { shard, bucket: *bucket, field: 0 }));
+                pipe.hgetall(self.bucket_key(
+                    day,
+                    CounterSlot {
+                        shard,
+                        bucket: *bucket,
+                        field: 0,
+                    },
+                ));
             }
-            let hashes: Vec<Vec<(u64, u64)>> = self.bounded("Redis bucket read failed", pipe.query_async(&mut conn)).await?;
+            let hashes: Vec<Vec<(u64, u64)>> = self
+                .bounded("Redis bucket read failed", pipe.query_async(&mut conn))
+                .await?;
             for (bucket, fields) in chunk.iter().zip(hashes) {
                 out.extend(
                     fields

@@ -15,7 +15,12 @@ struct Envelope<'a, T: Serialize> {
     result: Option<T>,
 }
 
-fn respond<T: Serialize>(status: StatusCode, code: &str, message: &str, result: Option<T>) -> Response<Body> {
+fn respond<T: Serialize>(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    result: Option<T>,
+) -> Response<Body> {
     let body = serde_json::to_string(&Envelope {
         status: status.as_u16(),
         message,
@@ -66,8 +71,16 @@ impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
         match e {
             AppError::Invalid(v) => v.into(),
-            AppError::DuplicateEmail => Self::new(StatusCode::CONFLICT, ErrorCode::DuplicateEmail, "이미 가입된 이메일입니다."),
-            AppError::ProfileNotFound => Self::new(StatusCode::NOT_FOUND, ErrorCode::ProfileNotFound, "프로필을 찾을 수 없습니다."),
+            AppError::DuplicateEmail => Self::new(
+                StatusCode::CONFLICT,
+                ErrorCode::DuplicateEmail,
+                "이미 가입된 이메일입니다.",
+            ),
+            AppError::ProfileNotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::ProfileNotFound,
+                "프로필을 찾을 수 없습니다.",
+            ),
             AppError::Unavailable(infra) => {
                 // The cause chain goes to the log only; the caller learns nothing internal.
                 tracing::error!(error = %infra, cause = ?std::error::Error::source(&infra), "dependency unavailable");

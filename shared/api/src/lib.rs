@@ -5,8 +5,8 @@
 pub mod envelope;
 pub mod jobs;
 pub mod request;
-pub mod runtime;
 pub mod routes;
+pub mod runtime;
 pub mod services;
 pub mod telemetry;
 

@@ -16,7 +16,13 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     if let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
         let is_json = content_type
             .to_str()
-            .map(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"))
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("application/json")
+            })
             .unwrap_or(false);
         if !is_json {
             return Err(ApiError::new(
@@ -39,29 +45,48 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
             format!("요청 본문은 {MAX_BODY_BYTES} 바이트 이하여야 합니다."),
         ));
     }
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidJson, "요청 본문이 올바른 JSON이 아닙니다."))?;
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidJson,
+            "요청 본문이 올바른 JSON이 아닙니다.",
+        )
+    })?;
     if !value.is_object() {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidJson, "요청 본문은 JSON 객체여야 합니다."));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidJson,
+            "요청 본문은 JSON 객체여야 합니다.",
+        ));
     }
     serde_json::from_value(value).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidField, format!("요청 필드의 형식이 올바르지 않습니다: {e}"))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidField,
+            format!("요청 필드의 형식이 올바르지 않습니다: {e}"),
+        )
     })
 }
 
 pub fn path_param(req: &Request, name: &str) -> Option<String> {
-    req.path_parameters_ref().and_then(|p| p.first(name)).map(str::to_owned)
+    req.path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .map(str::to_owned)
 }
 
 pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.query_string_parameters_ref().and_then(|q| q.first(name))
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name))
 }
 
 /// When API Gateway received the request (`requestContext.timeEpoch`), so the KST day a
 /// view belongs to does not depend on a function's clock, and tests can pick the time.
 pub fn request_time(req: &Request) -> DateTime<Utc> {
     match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) if ctx.time_epoch > 0 => Utc.timestamp_millis_opt(ctx.time_epoch).single().unwrap_or_else(Utc::now),
+        Some(RequestContext::ApiGatewayV2(ctx)) if ctx.time_epoch > 0 => Utc
+            .timestamp_millis_opt(ctx.time_epoch)
+            .single()
+            .unwrap_or_else(Utc::now),
         _ => Utc::now(),
     }
 }

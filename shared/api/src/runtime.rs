@@ -24,5 +24,8 @@ pub async fn serve_job(function: ScheduledFunction) -> Result<(), Error> {
     telemetry::init();
     let services = Services::from_env(RedisTimeouts::JOB).await?;
     let services = &services;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move { function.handle(services, event).await })).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
+        function.handle(services, event).await
+    }))
+    .await
 }

@@ -48,13 +48,28 @@ impl Services {
     pub async fn from_env(redis_timeouts: RedisTimeouts) -> Result<Self, InfraError> {
         let settings = Settings::from_env()?;
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::new(&settings, aws_sdk_dynamodb::Client::new(&aws), redis_timeouts)
+        Self::new(
+            &settings,
+            aws_sdk_dynamodb::Client::new(&aws),
+            redis_timeouts,
+        )
     }
 
-    pub fn new(settings: &Settings, dynamo: aws_sdk_dynamodb::Client, redis_timeouts: RedisTimeouts) -> Result<Self, InfraError> {
+    pub fn new(
+        settings: &Settings,
+        dynamo: aws_sdk_dynamodb::Client,
+        redis_timeouts: RedisTimeouts,
+    ) -> Result<Self, InfraError> {
         Ok(Self {
-            store: MySqlStore::new(lambda_pool(&settings.database_url, settings.database_max_connections)?),
-            counter: RedisViewCounter::new(&settings.redis_url, settings.redis_key_prefix.clone(), redis_timeouts)?,
+            store: MySqlStore::new(lambda_pool(
+                &settings.database_url,
+                settings.database_max_connections,
+            )?),
+            counter: RedisViewCounter::new(
+                &settings.redis_url,
+                settings.redis_key_prefix.clone(),
+                redis_timeouts,
+            )?,
             ledger: DynamoViewLossLedger::new(dynamo, settings.table_name.clone()),
             collator: KoreanCollator::new(),
         })

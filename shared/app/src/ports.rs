@@ -23,7 +23,11 @@ pub enum RegisterError {
 #[async_trait]
 pub trait MemberRegistry: Send + Sync {
     /// Creates the member and its profile together, or neither.
-    async fn register(&self, member: &NewMember, now: DateTime<Utc>) -> Result<Registered, RegisterError>;
+    async fn register(
+        &self,
+        member: &NewMember,
+        now: DateTime<Utc>,
+    ) -> Result<Registered, RegisterError>;
 }
 
 /// A profile row as stored, with what the view count needs: the flushed total and the
@@ -81,7 +85,8 @@ pub trait ViewCounter: Send + Sync {
     async fn sum_days(&self, wanted: &[(ProfileId, Vec<KstDay>)]) -> Result<Vec<u64>, InfraError>;
 
     /// Every profile viewed on `day` in one shard, with its delta.
-    async fn day_shard(&self, day: KstDay, shard: u64) -> Result<Vec<(ProfileId, u64)>, InfraError>;
+    async fn day_shard(&self, day: KstDay, shard: u64)
+    -> Result<Vec<(ProfileId, u64)>, InfraError>;
 }
 
 /// Durable record of views that could not be counted in Redis (DynamoDB).
@@ -109,9 +114,24 @@ pub trait ViewHistory: Send + Sync {
     async fn last_completed_flush(&self) -> Result<Option<KstDay>, InfraError>;
     /// Adds each profile's delta for `day` unless that profile already has `day` flushed.
     /// Returns how many profiles were updated.
-    async fn apply_flush_batch(&self, day: KstDay, deltas: &[(ProfileId, u64)]) -> Result<u64, InfraError>;
-    async fn complete_flush(&self, day: KstDay, profiles: u64, views: u64, now: DateTime<Utc>) -> Result<(), InfraError>;
+    async fn apply_flush_batch(
+        &self,
+        day: KstDay,
+        deltas: &[(ProfileId, u64)],
+    ) -> Result<u64, InfraError>;
+    async fn complete_flush(
+        &self,
+        day: KstDay,
+        profiles: u64,
+        views: u64,
+        now: DateTime<Utc>,
+    ) -> Result<(), InfraError>;
     /// Brings MySQL up to `lost` views for this ledger entry; returns how many views this
     /// call added (0 when already applied). Exactly once however often it is called.
-    async fn apply_loss(&self, profile: ProfileId, day: KstDay, lost: u64) -> Result<u64, InfraError>;
+    async fn apply_loss(
+        &self,
+        profile: ProfileId,
+        day: KstDay,
+        lost: u64,
+    ) -> Result<u64, InfraError>;
 }

@@ -34,7 +34,12 @@ impl KstDay {
 
     /// `yyyyMMdd`, the form used in counter keys and ledger keys.
     pub fn compact(self) -> String {
-        format!("{:04}{:02}{:02}", self.0.year(), self.0.month(), self.0.day())
+        format!(
+            "{:04}{:02}{:02}",
+            self.0.year(),
+            self.0.month(),
+            self.0.day()
+        )
     }
 
     /// Days strictly after `self` up to and including `last`, oldest first.

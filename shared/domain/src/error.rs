@@ -66,7 +66,10 @@ impl ValidationError {
     }
 
     pub fn missing(field: &str) -> Self {
-        Self::new(ErrorCode::MissingField, format!("{field}: 필수 항목입니다."))
+        Self::new(
+            ErrorCode::MissingField,
+            format!("{field}: 필수 항목입니다."),
+        )
     }
 
     pub fn invalid(field: &str, why: impl fmt::Display) -> Self {

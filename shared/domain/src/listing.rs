@@ -41,7 +41,12 @@ impl ProfileFilter {
                 raw.parse::<u8>()
                     .ok()
                     .filter(|y| i64::from(*y) <= crate::member::CAREER_YEARS_MAX)
-                    .ok_or_else(|| ValidationError::invalid("minCareerYears", "0 이상 70 이하의 정수여야 합니다."))
+                    .ok_or_else(|| {
+                        ValidationError::invalid(
+                            "minCareerYears",
+                            "0 이상 70 이하의 정수여야 합니다.",
+                        )
+                    })
             })
             .transpose()?;
         Ok(Self {
@@ -95,8 +100,15 @@ impl Cursor {
     }
 
     pub fn decode(raw: &str) -> Result<Self, ValidationError> {
-        let bad = || ValidationError::new(ErrorCode::InvalidCursor, "cursor: 올바르지 않은 커서입니다.");
-        let bytes = URL_SAFE_NO_PAD.decode(raw.trim_end_matches('=')).map_err(|_| bad())?;
+        let bad = || {
+            ValidationError::new(
+                ErrorCode::InvalidCursor,
+                "cursor: 올바르지 않은 커서입니다.",
+            )
+        };
+        let bytes = URL_SAFE_NO_PAD
+            .decode(raw.trim_end_matches('='))
+            .map_err(|_| bad())?;
         let text = String::from_utf8(bytes).map_err(|_| bad())?;
         let id = text
             .strip_prefix(CURSOR_VERSION)
@@ -123,7 +135,10 @@ impl ProfileSort {
             None | Some("LATEST") => Ok(Self::Latest),
             Some("VIEWS") => Ok(Self::Views),
             Some("NAME") => Ok(Self::Name),
-            Some(_) => Err(ValidationError::invalid("sort", "LATEST, VIEWS, NAME 중 하나여야 합니다.")),
+            Some(_) => Err(ValidationError::invalid(
+                "sort",
+                "LATEST, VIEWS, NAME 중 하나여야 합니다.",
+            )),
         }
     }
 }
@@ -135,8 +150,11 @@ pub struct KoreanCollator(icu_collator::CollatorBorrowed<'static>);
 impl KoreanCollator {
     pub fn new() -> Self {
         let prefs = icu_collator::CollatorPreferences::from(icu_locale::locale!("ko"));
-        let collator = icu_collator::Collator::try_new(prefs, icu_collator::options::CollatorOptions::default())
-            .expect("the compiled-in data has a Korean collation");
+        let collator = icu_collator::Collator::try_new(
+            prefs,
+            icu_collator::options::CollatorOptions::default(),
+        )
+        .expect("the compiled-in data has a Korean collation");
         Self(collator)
     }
 
@@ -159,8 +177,18 @@ mod tests {
     fn cursor_round_trips_and_rejects_garbage() {
         let c = Cursor { before_id: 12345 };
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
-        for bad in ["", "!!!", "cDE6", &URL_SAFE_NO_PAD.encode("p1:abc"), &URL_SAFE_NO_PAD.encode("p1:0")] {
-            assert_eq!(Cursor::decode(bad).unwrap_err().code, ErrorCode::InvalidCursor, "{bad}");
+        for bad in [
+            "",
+            "!!!",
+            "cDE6",
+            &URL_SAFE_NO_PAD.encode("p1:abc"),
+            &URL_SAFE_NO_PAD.encode("p1:0"),
+        ] {
+            assert_eq!(
+                Cursor::decode(bad).unwrap_err().code,
+                ErrorCode::InvalidCursor,
+                "{bad}"
+            );
         }
     }
 
@@ -169,7 +197,10 @@ mod tests {
         assert_eq!(PageSize::parse(None).unwrap().get(), 20);
         assert_eq!(PageSize::parse(Some("100")).unwrap().get(), 100);
         for bad in ["0", "101", "-1", "x"] {
-            assert_eq!(PageSize::parse(Some(bad)).unwrap_err().code, ErrorCode::InvalidPageSize);
+            assert_eq!(
+                PageSize::parse(Some(bad)).unwrap_err().code,
+                ErrorCode::InvalidPageSize
+            );
         }
     }
 

@@ -15,7 +15,12 @@ impl Email {
 
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
         let email = raw.trim().to_lowercase();
-        let bad = || ValidationError::new(ErrorCode::InvalidEmail, "email: 올바른 이메일 형식이 아닙니다.");
+        let bad = || {
+            ValidationError::new(
+                ErrorCode::InvalidEmail,
+                "email: 올바른 이메일 형식이 아닙니다.",
+            )
+        };
         if email.is_empty() || email.len() > Self::MAX_LEN {
             return Err(bad());
         }
@@ -72,17 +77,31 @@ pub const CAREER_YEARS_MAX: i64 = 70;
 impl NewMember {
     pub fn parse(form: SignupForm) -> Result<Self, ValidationError> {
         let name = text(form.name, "name", 1, NAME_MAX_CHARS)?;
-        let email = Email::parse(&form.email.ok_or_else(|| ValidationError::missing("email"))?)?;
+        let email = Email::parse(
+            &form
+                .email
+                .ok_or_else(|| ValidationError::missing("email"))?,
+        )?;
         let headline = text(form.headline, "headline", 1, HEADLINE_MAX_CHARS)?;
-        let category = Category::parse(&form.category.ok_or_else(|| ValidationError::missing("category"))?)?;
-        let career_years = form.career_years.ok_or_else(|| ValidationError::missing("careerYears"))?;
+        let category = Category::parse(
+            &form
+                .category
+                .ok_or_else(|| ValidationError::missing("category"))?,
+        )?;
+        let career_years = form
+            .career_years
+            .ok_or_else(|| ValidationError::missing("careerYears"))?;
         if !(0..=CAREER_YEARS_MAX).contains(&career_years) {
             return Err(ValidationError::invalid(
                 "careerYears",
                 format!("0 이상 {CAREER_YEARS_MAX} 이하여야 합니다."),
             ));
         }
-        let region = Region::parse(&form.region.ok_or_else(|| ValidationError::missing("region"))?)?;
+        let region = Region::parse(
+            &form
+                .region
+                .ok_or_else(|| ValidationError::missing("region"))?,
+        )?;
         let introduction = match form.introduction {
             None => String::new(),
             some => text(some, "introduction", 0, INTRODUCTION_MAX_CHARS)?,
@@ -101,15 +120,29 @@ impl NewMember {
 
 /// Trimmed text whose length in characters (not bytes: names are Korean) is within bounds,
 /// and which carries no control characters that would corrupt listings or logs.
-fn text(value: Option<String>, field: &str, min: usize, max: usize) -> Result<String, ValidationError> {
+fn text(
+    value: Option<String>,
+    field: &str,
+    min: usize,
+    max: usize,
+) -> Result<String, ValidationError> {
     let value = value.ok_or_else(|| ValidationError::missing(field))?;
     let value = value.trim();
     let chars = value.chars().count();
     if chars < min || chars > max {
-        return Err(ValidationError::invalid(field, format!("{min}자 이상 {max}자 이하여야 합니다.")));
+        return Err(ValidationError::invalid(
+            field,
+            format!("{min}자 이상 {max}자 이하여야 합니다."),
+        ));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(ValidationError::invalid(field, "제어 문자는 사용할 수 없습니다."));
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(ValidationError::invalid(
+            field,
+            "제어 문자는 사용할 수 없습니다.",
+        ));
     }
     Ok(value.to_owned())
 }
@@ -141,18 +174,90 @@ mod tests {
     #[test]
     fn each_rule_has_its_code() {
         let cases: Vec<(SignupForm, ErrorCode)> = vec![
-            (SignupForm { name: None, ..form() }, ErrorCode::MissingField),
-            (SignupForm { name: Some("  ".into()), ..form() }, ErrorCode::InvalidField),
-            (SignupForm { name: Some("가".repeat(51)), ..form() }, ErrorCode::InvalidField),
-            (SignupForm { name: Some("a\u{0}b".into()), ..form() }, ErrorCode::InvalidField),
-            (SignupForm { email: Some("not-an-email".into()), ..form() }, ErrorCode::InvalidEmail),
-            (SignupForm { email: Some("a@localhost".into()), ..form() }, ErrorCode::InvalidEmail),
-            (SignupForm { email: Some(format!("{}@x.com", "a".repeat(250))), ..form() }, ErrorCode::InvalidEmail),
-            (SignupForm { category: Some("ASTROLOGY".into()), ..form() }, ErrorCode::InvalidField),
-            (SignupForm { career_years: Some(-1), ..form() }, ErrorCode::InvalidField),
-            (SignupForm { career_years: Some(71), ..form() }, ErrorCode::InvalidField),
-            (SignupForm { region: None, ..form() }, ErrorCode::MissingField),
-            (SignupForm { introduction: Some("x".repeat(2001)), ..form() }, ErrorCode::InvalidField),
+            (
+                SignupForm {
+                    name: None,
+                    ..form()
+                },
+                ErrorCode::MissingField,
+            ),
+            (
+                SignupForm {
+                    name: Some("  ".into()),
+                    ..form()
+                },
+                ErrorCode::InvalidField,
+            ),
+            (
+                SignupForm {
+                    name: Some("가".repeat(51)),
+                    ..form()
+                },
+                ErrorCode::InvalidField,
+            ),
+            (
+                SignupForm {
+                    name: Some("a\u{0}b".into()),
+                    ..form()
+                },
+                ErrorCode::InvalidField,
+            ),
+            (
+                SignupForm {
+                    email: Some("not-an-email".into()),
+                    ..form()
+                },
+                ErrorCode::InvalidEmail,
+            ),
+            (
+                SignupForm {
+                    email: Some("a@localhost".into()),
+                    ..form()
+                },
+                ErrorCode::InvalidEmail,
+            ),
+            (
+                SignupForm {
+                    email: Some(format!("{}@x.com", "a".repeat(250))),
+                    ..form()
+                },
+                ErrorCode::InvalidEmail,
+            ),
+            (
+                SignupForm {
+                    category: Some("ASTROLOGY".into()),
+                    ..form()
+                },
+                ErrorCode::InvalidField,
+            ),
+            (
+                SignupForm {
+                    career_years: Some(-1),
+                    ..form()
+                },
+                ErrorCode::InvalidField,
+            ),
+            (
+                SignupForm {
+                    career_years: Some(71),
+                    ..form()
+                },
+                ErrorCode::InvalidField,
+            ),
+            (
+                SignupForm {
+                    region: None,
+                    ..form()
+                },
+                ErrorCode::MissingField,
+            ),
+            (
+                SignupForm {
+                    introduction: Some("x".repeat(2001)),
+                    ..form()
+                },
+                ErrorCode::InvalidField,
+            ),
         ];
         for (input, code) in cases {
             let err = NewMember::parse(input.clone()).expect_err(&format!("{input:?}"));

@@ -111,7 +111,11 @@ mod tests {
     fn profile_id_accepts_only_positive_integers() {
         assert_eq!(ProfileId::parse("42").unwrap(), ProfileId(42));
         for bad in ["0", "-1", "+1", "abc", "", "1.5", "99999999999999999999999"] {
-            assert_eq!(ProfileId::parse(bad).unwrap_err().code, ErrorCode::InvalidProfileId, "{bad}");
+            assert_eq!(
+                ProfileId::parse(bad).unwrap_err().code,
+                ErrorCode::InvalidProfileId,
+                "{bad}"
+            );
         }
     }
 

@@ -61,7 +61,10 @@ pub fn unflushed_closed_days(flushed: Option<KstDay>, today: KstDay) -> Vec<KstD
 
 /// Closed days read along with today's increment.
 pub fn read_ahead_days(today: KstDay) -> Vec<KstDay> {
-    (1..=CLOSED_DAYS_READ_AHEAD).rev().map(|n| today.minus_days(n)).collect()
+    (1..=CLOSED_DAYS_READ_AHEAD)
+        .rev()
+        .map(|n| today.minus_days(n))
+        .collect()
 }
 
 #[cfg(test)]
@@ -80,8 +83,14 @@ mod tests {
             assert_eq!(CounterSlot::profile(slot.bucket, slot.field), ProfileId(id));
             assert!(slot.field < BUCKET_WIDTH && slot.shard < SHARDS);
         }
-        assert_eq!(CounterSlot::of(ProfileId(64)).shard, CounterSlot::of(ProfileId(127)).shard);
-        assert_ne!(CounterSlot::of(ProfileId(64)).shard, CounterSlot::of(ProfileId(128)).shard);
+        assert_eq!(
+            CounterSlot::of(ProfileId(64)).shard,
+            CounterSlot::of(ProfileId(127)).shard
+        );
+        assert_ne!(
+            CounterSlot::of(ProfileId(64)).shard,
+            CounterSlot::of(ProfileId(128)).shard
+        );
     }
 
     #[test]
@@ -89,7 +98,10 @@ mod tests {
         assert_eq!(unflushed_closed_days(Some(day(23)), day(24)), vec![]);
         assert_eq!(unflushed_closed_days(Some(day(22)), day(24)), vec![day(23)]);
         // Never flushed: every day whose counters may still exist.
-        assert_eq!(unflushed_closed_days(None, day(24)).len(), COUNTER_RETENTION_DAYS as usize - 1);
+        assert_eq!(
+            unflushed_closed_days(None, day(24)).len(),
+            COUNTER_RETENTION_DAYS as usize - 1
+        );
         assert_eq!(flushed_through(Some(day(20)), Some(day(22))), Some(day(22)));
         assert_eq!(flushed_through(None, Some(day(22))), Some(day(22)));
         assert_eq!(read_ahead_days(day(24)), vec![day(22), day(23)]);

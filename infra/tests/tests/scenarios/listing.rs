@@ -4,7 +4,12 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
 fn ids(page: &Value) -> Vec<u64> {
-    page["result"]["items"].as_array().unwrap().iter().map(|p| p["profileId"].as_u64().unwrap()).collect()
+    page["result"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["profileId"].as_u64().unwrap())
+        .collect()
 }
 
 #[tokio::test]
@@ -31,7 +36,10 @@ async fn keyset_pages_return_every_profile_exactly_once_while_new_profiles_arriv
         assert_eq!(status, 200, "{page}");
         assert_eq!(inserted.len(), 3);
         let page_ids = ids(&page);
-        assert!(page_ids.windows(2).all(|w| w[0] > w[1]), "newest first within a page");
+        assert!(
+            page_ids.windows(2).all(|w| w[0] > w[1]),
+            "newest first within a page"
+        );
         for id in page_ids {
             *seen.entry(id).or_default() += 1;
         }
@@ -54,8 +62,14 @@ async fn filters_combine_in_one_query() {
     let wanted = app
         .signup(json!({ "name": "김개발", "category": "DEVELOPMENT", "region": "BUSAN", "careerYears": 12 }))
         .await;
-    app.signup(json!({ "name": "김개발", "category": "DEVELOPMENT", "region": "BUSAN", "careerYears": 3 })).await;
-    app.signup(json!({ "name": "김개발", "category": "DESIGN", "region": "BUSAN", "careerYears": 12 })).await;
+    app.signup(
+        json!({ "name": "김개발", "category": "DEVELOPMENT", "region": "BUSAN", "careerYears": 3 }),
+    )
+    .await;
+    app.signup(
+        json!({ "name": "김개발", "category": "DESIGN", "region": "BUSAN", "careerYears": 12 }),
+    )
+    .await;
     app.signup(json!({ "name": "김개발", "category": "DEVELOPMENT", "region": "SEOUL", "careerYears": 12 })).await;
     app.signup(json!({ "name": "이디자인", "category": "DEVELOPMENT", "region": "BUSAN", "careerYears": 12 })).await;
     // A LIKE wildcard in the keyword is a literal character.
@@ -76,7 +90,13 @@ async fn in_page_sort_by_views_and_by_korean_name() {
     let app = TestApp::spawn().await;
     let at = kst("2026-11-24T12:00:00");
     let mut by_name = BTreeMap::new();
-    for (name, views) in [("하지원", 1), ("가나다", 4), ("나비", 0), ("Zed", 2), ("다람쥐", 3)] {
+    for (name, views) in [
+        ("하지원", 1),
+        ("가나다", 4),
+        ("나비", 0),
+        ("Zed", 2),
+        ("다람쥐", 3),
+    ] {
         let id = app.signup(json!({ "name": name })).await;
         for _ in 0..views {
             app.view(id, at).await;
@@ -84,12 +104,22 @@ async fn in_page_sort_by_views_and_by_korean_name() {
         by_name.insert(name, id);
     }
     let names = |page: &Value| -> Vec<String> {
-        page["result"]["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_owned()).collect()
+        page["result"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
     };
     let (_, page) = app.get("/api/profiles?sort=NAME", Some(at)).await;
     assert_eq!(names(&page), ["가나다", "나비", "다람쥐", "하지원", "Zed"]);
     let (_, page) = app.get("/api/profiles?sort=VIEWS", Some(at)).await;
     assert_eq!(names(&page), ["가나다", "다람쥐", "Zed", "하지원", "나비"]);
-    let counts: Vec<u64> = page["result"]["items"].as_array().unwrap().iter().map(|p| p["viewCount"].as_u64().unwrap()).collect();
+    let counts: Vec<u64> = page["result"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["viewCount"].as_u64().unwrap())
+        .collect();
     assert_eq!(counts, [4, 3, 2, 1, 0]);
 }

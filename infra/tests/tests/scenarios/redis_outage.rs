@@ -20,7 +20,10 @@ async fn views_during_a_redis_outage_are_recovered_exactly_once() {
     for _ in 0..15 {
         // `view` asserts the 200.
         let shown = app.view(profile, day).await;
-        assert_eq!(shown, 1, "while Redis is down the count shown is MySQL's total plus this view");
+        assert_eq!(
+            shown, 1,
+            "while Redis is down the count shown is MySQL's total plus this view"
+        );
         sent += 1;
     }
     let ledgered = app.run_job("recover-view-losses", day).await;
@@ -32,18 +35,30 @@ async fn views_during_a_redis_outage_are_recovered_exactly_once() {
         sent += 1;
     }
     // The manager reconnected by itself: the last view went to Redis again.
-    assert!(app.view(profile, day).await > 15, "counting resumed in Redis after the restart");
+    assert!(
+        app.view(profile, day).await > 15,
+        "counting resumed in Redis after the restart"
+    );
     sent += 1;
 
     // Recovery again (twice), then the nightly flush of the day.
     let next_night = kst("2026-11-25T01:00:00");
     app.run_job("recover-view-losses", next_night).await;
     let again = app.run_job("recover-view-losses", next_night).await;
-    assert_eq!(again["lossRecovery"]["viewsRecovered"], 0, "nothing is applied twice");
+    assert_eq!(
+        again["lossRecovery"]["viewsRecovered"], 0,
+        "nothing is applied twice"
+    );
     app.run_job("flush-views", next_night).await;
     app.run_job("flush-views", next_night).await;
 
-    assert_eq!(app.scalar(&format!("SELECT view_count FROM profiles WHERE id = {profile}")).await, sent);
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT view_count FROM profiles WHERE id = {profile}"
+        ))
+        .await,
+        sent
+    );
     assert_eq!(
         app.scalar(&format!("SELECT SUM(redis_views + recovered_views) FROM profile_view_daily WHERE profile_id = {profile}")).await,
         sent

@@ -2,16 +2,31 @@ use integration_tests::TestApp;
 use serde_json::{Value, json};
 
 async fn nothing_written(app: &TestApp) {
-    assert_eq!(app.scalar("SELECT COUNT(*) FROM members").await, 0, "no member written");
-    assert_eq!(app.scalar("SELECT COUNT(*) FROM profiles").await, 0, "no profile written");
-    assert!(app.redis_keys().await.is_empty(), "no counter written: {:?}", app.redis_keys().await);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM members").await,
+        0,
+        "no member written"
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM profiles").await,
+        0,
+        "no profile written"
+    );
+    assert!(
+        app.redis_keys().await.is_empty(),
+        "no counter written: {:?}",
+        app.redis_keys().await
+    );
 }
 
 fn assert_envelope(status: u16, body: &Value, expected_status: u16, code: &str) {
     assert_eq!(status, expected_status, "{body}");
     assert_eq!(body["status"], expected_status, "{body}");
     assert_eq!(body["code"], code, "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     assert!(body["result"].is_null(), "{body}");
 }
 
@@ -48,8 +63,16 @@ async fn bad_signups_get_a_4xx_envelope_and_write_nothing() {
         (without("careerYears"), 400, "MISSING_FIELD"),
         (with("name", json!("가".repeat(51))), 400, "INVALID_FIELD"),
         (with("name", json!("   ")), 400, "INVALID_FIELD"),
-        (with("headline", json!("h".repeat(101))), 400, "INVALID_FIELD"),
-        (with("introduction", json!("i".repeat(2001))), 400, "INVALID_FIELD"),
+        (
+            with("headline", json!("h".repeat(101))),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            with("introduction", json!("i".repeat(2001))),
+            400,
+            "INVALID_FIELD",
+        ),
         (with("email", json!("not-an-email")), 400, "INVALID_EMAIL"),
         (with("email", json!("a@b")), 400, "INVALID_EMAIL"),
         (with("careerYears", json!("ten")), 400, "INVALID_FIELD"),
@@ -78,10 +101,20 @@ async fn bad_signups_get_a_4xx_envelope_and_write_nothing() {
 #[tokio::test]
 async fn duplicate_email_is_409_whatever_its_case() {
     let app = TestApp::spawn().await;
-    let (status, first) = app.post_json("/api/members/signup", &valid().to_string()).await;
+    let (status, first) = app
+        .post_json("/api/members/signup", &valid().to_string())
+        .await;
     assert_eq!(status, 201, "{first}");
-    assert!(first["result"]["memberId"].as_u64().is_some() && first["result"]["profileId"].as_u64().is_some());
-    let (status, reply) = app.post_json("/api/members/signup", &with("email", json!("SeoJun@Example.com"))).await;
+    assert!(
+        first["result"]["memberId"].as_u64().is_some()
+            && first["result"]["profileId"].as_u64().is_some()
+    );
+    let (status, reply) = app
+        .post_json(
+            "/api/members/signup",
+            &with("email", json!("SeoJun@Example.com")),
+        )
+        .await;
     assert_envelope(status, &reply, 409, "DUPLICATE_EMAIL");
     assert_eq!(app.scalar("SELECT COUNT(*) FROM members").await, 1);
     assert_eq!(app.scalar("SELECT COUNT(*) FROM profiles").await, 1);
@@ -94,7 +127,11 @@ async fn bad_profile_requests_get_a_4xx_envelope_and_count_nothing() {
         ("/api/profiles/abc", 400, "INVALID_PROFILE_ID"),
         ("/api/profiles/0", 400, "INVALID_PROFILE_ID"),
         ("/api/profiles/-5", 400, "INVALID_PROFILE_ID"),
-        ("/api/profiles/99999999999999999999999", 400, "INVALID_PROFILE_ID"),
+        (
+            "/api/profiles/99999999999999999999999",
+            400,
+            "INVALID_PROFILE_ID",
+        ),
         ("/api/profiles/12345", 404, "PROFILE_NOT_FOUND"),
         ("/api/profiles/1", 404, "PROFILE_NOT_FOUND"),
         ("/api/profiles?cursor=garbage", 400, "INVALID_CURSOR"),

@@ -35,27 +35,72 @@ async fn views_at_2359_and_0001_kst_land_on_different_days_and_flush_moves_the_c
     assert_eq!(before_flush, 5);
 
     let first = app.run_job("flush-views", flush_time).await;
-    let day = first["flush"]["days"].as_array().unwrap().iter().find(|d| d["day"] == "2026-11-24").expect("24th flushed").clone();
-    assert_eq!((day["viewedProfiles"].as_u64(), day["views"].as_u64(), day["appliedProfiles"].as_u64()), (Some(1), Some(3), Some(1)));
+    let day = first["flush"]["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["day"] == "2026-11-24")
+        .expect("24th flushed")
+        .clone();
+    assert_eq!(
+        (
+            day["viewedProfiles"].as_u64(),
+            day["views"].as_u64(),
+            day["appliedProfiles"].as_u64()
+        ),
+        (Some(1), Some(3), Some(1))
+    );
 
     // Only the closed day moved into MySQL; the 25th's two views are still in Redis.
-    assert_eq!(app.scalar(&format!("SELECT view_count FROM profiles WHERE id = {profile}")).await, 3);
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT view_count FROM profiles WHERE id = {profile}"
+        ))
+        .await,
+        3
+    );
     assert_eq!(app.scalar(&format!("SELECT redis_views FROM profile_view_daily WHERE profile_id = {profile} AND day = '2026-11-24'")).await, 3);
     assert_eq!(app.scalar(&format!("SELECT COUNT(*) FROM profile_view_daily WHERE profile_id = {profile} AND day = '2026-11-25'")).await, 0);
-    assert_eq!(app.listed_count(profile, flush_time).await, before_flush, "the shown count does not move at flush");
+    assert_eq!(
+        app.listed_count(profile, flush_time).await,
+        before_flush,
+        "the shown count does not move at flush"
+    );
 
     // Running it again adds nothing.
     app.run_job("flush-views", flush_time).await;
     app.run_job("flush-views", flush_time).await;
-    assert_eq!(app.scalar(&format!("SELECT view_count FROM profiles WHERE id = {profile}")).await, 3);
-    assert_eq!(app.scalar(&format!("SELECT SUM(redis_views) FROM profile_view_daily WHERE profile_id = {profile}")).await, 3);
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT view_count FROM profiles WHERE id = {profile}"
+        ))
+        .await,
+        3
+    );
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT SUM(redis_views) FROM profile_view_daily WHERE profile_id = {profile}"
+        ))
+        .await,
+        3
+    );
     assert_eq!(app.listed_count(profile, flush_time).await, 5);
-    assert_eq!(app.view(profile, flush_time).await, 6, "detail agrees with the list after the flush");
+    assert_eq!(
+        app.view(profile, flush_time).await,
+        6,
+        "detail agrees with the list after the flush"
+    );
 
     // The next night closes the 25th (2 views at 00:00:01 and 1 at 01:00).
     let next_night = kst("2026-11-26T01:00:00");
     app.run_job("flush-views", next_night).await;
-    assert_eq!(app.scalar(&format!("SELECT view_count FROM profiles WHERE id = {profile}")).await, 6);
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT view_count FROM profiles WHERE id = {profile}"
+        ))
+        .await,
+        6
+    );
     assert_eq!(app.scalar(&format!("SELECT redis_views FROM profile_view_daily WHERE profile_id = {profile} AND day = '2026-11-25'")).await, 3);
     assert_eq!(app.listed_count(profile, next_night).await, 6);
 }
@@ -68,15 +113,39 @@ async fn unflushed_days_from_a_missed_night_still_show_and_catch_up_oldest_first
     app.view(profile, kst("2026-11-20T10:00:00")).await;
     app.view(profile, kst("2026-11-21T10:00:00")).await;
     app.view(profile, kst("2026-11-21T11:00:00")).await;
-    assert_eq!(app.view(profile, kst("2026-11-23T09:00:00")).await, 4, "days beyond the read-ahead still count");
+    assert_eq!(
+        app.view(profile, kst("2026-11-23T09:00:00")).await,
+        4,
+        "days beyond the read-ahead still count"
+    );
 
     let summary = app.run_job("flush-views", kst("2026-11-24T01:00:00")).await;
-    let days: Vec<&str> = summary["flush"]["days"].as_array().unwrap().iter().map(|d| d["day"].as_str().unwrap()).collect();
+    let days: Vec<&str> = summary["flush"]["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["day"].as_str().unwrap())
+        .collect();
     let mut sorted = days.clone();
     sorted.sort();
     assert_eq!(days, sorted, "oldest day first");
     assert!(days.ends_with(&["2026-11-21", "2026-11-22", "2026-11-23"]));
-    assert_eq!(app.scalar(&format!("SELECT view_count FROM profiles WHERE id = {profile}")).await, 4);
-    assert_eq!(app.scalar(&format!("SELECT views_flushed_through = '2026-11-23' FROM profiles WHERE id = {profile}")).await, 1);
-    assert_eq!(app.listed_count(profile, kst("2026-11-24T02:00:00")).await, 4);
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT view_count FROM profiles WHERE id = {profile}"
+        ))
+        .await,
+        4
+    );
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT views_flushed_through = '2026-11-23' FROM profiles WHERE id = {profile}"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.listed_count(profile, kst("2026-11-24T02:00:00")).await,
+        4
+    );
 }

@@ -18,7 +18,10 @@ pub enum ScheduledFunction {
 }
 
 impl ScheduledFunction {
-    pub const ALL: [ScheduledFunction; 2] = [ScheduledFunction::FlushViews, ScheduledFunction::RecoverViewLosses];
+    pub const ALL: [ScheduledFunction; 2] = [
+        ScheduledFunction::FlushViews,
+        ScheduledFunction::RecoverViewLosses,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -40,7 +43,11 @@ impl ScheduledFunction {
     }
 
     /// Runs the job for the scheduled time in the event and returns its summary.
-    pub async fn handle(self, services: &Services, event: LambdaEvent<EventBridgeEvent>) -> Result<Value, JobError> {
+    pub async fn handle(
+        self,
+        services: &Services,
+        event: LambdaEvent<EventBridgeEvent>,
+    ) -> Result<Value, JobError> {
         let now = event.payload.time.unwrap_or_else(|| {
             tracing::warn!("scheduled event without a time; using the clock");
             Utc::now()
@@ -64,7 +71,9 @@ impl ScheduledFunction {
                 let recovered = recover_view_losses(&recovery, now).await?;
                 json!({ "flush": flushed, "lossRecovery": recovered })
             }
-            ScheduledFunction::RecoverViewLosses => json!({ "lossRecovery": recover_view_losses(&recovery, now).await? }),
+            ScheduledFunction::RecoverViewLosses => {
+                json!({ "lossRecovery": recover_view_losses(&recovery, now).await? })
+            }
         };
         tracing::info!(job = self.name(), %summary, "job finished");
         Ok(summary)

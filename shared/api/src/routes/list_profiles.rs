@@ -22,7 +22,12 @@ pub async fn handle(services: &Services, req: Request) -> Response<Body> {
     let outcome = async {
         let q = |name| query_param(&req, name);
         let query = ListQuery {
-            filter: ProfileFilter::parse(q("category"), q("region"), q("keyword"), q("minCareerYears"))?,
+            filter: ProfileFilter::parse(
+                q("category"),
+                q("region"),
+                q("keyword"),
+                q("minCareerYears"),
+            )?,
             cursor: q("cursor").map(Cursor::decode).transpose()?,
             size: PageSize::parse(q("size"))?,
             sort: ProfileSort::parse(q("sort"))?,
@@ -34,7 +39,11 @@ pub async fn handle(services: &Services, req: Request) -> Response<Body> {
         };
         let page = list_profiles(&deps, query, request_time(&req)).await?;
         Ok::<_, ApiError>(Page {
-            items: page.items.into_iter().map(|(p, views)| ProfileBody::new(p, views)).collect(),
+            items: page
+                .items
+                .into_iter()
+                .map(|(p, views)| ProfileBody::new(p, views))
+                .collect(),
             next_cursor: page.next_cursor.map(Cursor::encode),
             counts_live: page.counts_live,
         })

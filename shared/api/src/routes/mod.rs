@@ -19,7 +19,11 @@ pub enum HttpFunction {
 }
 
 impl HttpFunction {
-    pub const ALL: [HttpFunction; 3] = [HttpFunction::Signup, HttpFunction::GetProfile, HttpFunction::ListProfiles];
+    pub const ALL: [HttpFunction; 3] = [
+        HttpFunction::Signup,
+        HttpFunction::GetProfile,
+        HttpFunction::ListProfiles,
+    ];
 
     /// The function's name: its crate under `functions/` and its binary.
     pub fn name(self) -> &'static str {
@@ -82,7 +86,9 @@ impl ProfileBody {
             career_years: p.career_years,
             region: p.region.as_str(),
             introduction: p.introduction,
-            created_at: p.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            created_at: p
+                .created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             view_count,
         }
     }

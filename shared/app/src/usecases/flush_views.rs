@@ -40,7 +40,10 @@ pub struct FlushViewsDeps<'a> {
 /// would be skipped). Restartable and idempotent: a profile already holding a day is not
 /// added again, and a day is recorded as complete only after all its batches.
 #[tracing::instrument(name = "flush_views", skip_all)]
-pub async fn flush_views(deps: &FlushViewsDeps<'_>, now: DateTime<Utc>) -> Result<FlushSummary, AppError> {
+pub async fn flush_views(
+    deps: &FlushViewsDeps<'_>,
+    now: DateTime<Utc>,
+) -> Result<FlushSummary, AppError> {
     let today = KstDay::of(now);
     let last = deps.history.last_completed_flush().await?;
     let mut summary = FlushSummary::default();
@@ -64,7 +67,11 @@ pub async fn flush_views(deps: &FlushViewsDeps<'_>, now: DateTime<Utc>) -> Resul
     Ok(summary)
 }
 
-async fn flush_day(deps: &FlushViewsDeps<'_>, day: KstDay, now: DateTime<Utc>) -> Result<DayFlush, AppError> {
+async fn flush_day(
+    deps: &FlushViewsDeps<'_>,
+    day: KstDay,
+    now: DateTime<Utc>,
+) -> Result<DayFlush, AppError> {
     let started = Instant::now();
     let (mut viewed_profiles, mut views, mut applied_profiles) = (0u64, 0u64, 0u64);
     let mut batch: Vec<(ProfileId, u64)> = Vec::with_capacity(FLUSH_BATCH_ROWS);
@@ -85,7 +92,9 @@ async fn flush_day(deps: &FlushViewsDeps<'_>, day: KstDay, now: DateTime<Utc>) -
     if !batch.is_empty() {
         applied_profiles += deps.history.apply_flush_batch(day, &batch).await?;
     }
-    deps.history.complete_flush(day, viewed_profiles, views, now).await?;
+    deps.history
+        .complete_flush(day, viewed_profiles, views, now)
+        .await?;
     Ok(DayFlush {
         day: day.to_string(),
         viewed_profiles,

@@ -29,10 +29,17 @@ pub struct ListProfilesDeps<'a> {
 }
 
 #[tracing::instrument(name = "list_profiles", skip_all)]
-pub async fn list_profiles(deps: &ListProfilesDeps<'_>, query: ListQuery, now: DateTime<Utc>) -> Result<ProfilePage, AppError> {
+pub async fn list_profiles(
+    deps: &ListProfilesDeps<'_>,
+    query: ListQuery,
+    now: DateTime<Utc>,
+) -> Result<ProfilePage, AppError> {
     let limit = query.size.get();
     // One extra row tells whether another page exists without a COUNT query.
-    let mut rows = deps.search.search(&query.filter, query.cursor, limit + 1).await?;
+    let mut rows = deps
+        .search
+        .search(&query.filter, query.cursor, limit + 1)
+        .await?;
     let has_more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let next_cursor = has_more.then(|| Cursor {
@@ -43,7 +50,10 @@ pub async fn list_profiles(deps: &ListProfilesDeps<'_>, query: ListQuery, now: D
     let wanted: Vec<_> = rows
         .iter()
         .map(|p| {
-            let mut days = unflushed_closed_days(flushed_through(p.own_flushed_through, p.global_flushed_through), today);
+            let mut days = unflushed_closed_days(
+                flushed_through(p.own_flushed_through, p.global_flushed_through),
+                today,
+            );
             days.push(today);
             (p.id, days)
         })
@@ -70,7 +80,11 @@ pub async fn list_profiles(deps: &ListProfilesDeps<'_>, query: ListQuery, now: D
     match query.sort {
         ProfileSort::Latest => {}
         ProfileSort::Views => items.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.id.cmp(&a.0.id))),
-        ProfileSort::Name => items.sort_by(|a, b| deps.collator.compare(&a.0.name, &b.0.name).then(b.0.id.cmp(&a.0.id))),
+        ProfileSort::Name => items.sort_by(|a, b| {
+            deps.collator
+                .compare(&a.0.name, &b.0.name)
+                .then(b.0.id.cmp(&a.0.id))
+        }),
     }
     Ok(ProfilePage {
         items,

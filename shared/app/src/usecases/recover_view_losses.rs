@@ -23,16 +23,25 @@ pub struct RecoverViewLossesDeps<'a> {
 /// in the same transaction, so any number of runs (even concurrent ones) apply each view
 /// exactly once.
 #[tracing::instrument(name = "recover_view_losses", skip_all)]
-pub async fn recover_view_losses(deps: &RecoverViewLossesDeps<'_>, now: DateTime<Utc>) -> Result<RecoverySummary, AppError> {
+pub async fn recover_view_losses(
+    deps: &RecoverViewLossesDeps<'_>,
+    now: DateTime<Utc>,
+) -> Result<RecoverySummary, AppError> {
     let today = KstDay::of(now);
     let mut summary = RecoverySummary::default();
-    for day in today.minus_days(COUNTER_RETENTION_DAYS).days_after_through(today) {
+    for day in today
+        .minus_days(COUNTER_RETENTION_DAYS)
+        .days_after_through(today)
+    {
         for loss in deps.ledger.losses(day).await? {
             summary.ledger_entries += 1;
             if loss.applied_hint >= loss.lost {
                 continue;
             }
-            let added = deps.history.apply_loss(loss.profile, loss.day, loss.lost).await?;
+            let added = deps
+                .history
+                .apply_loss(loss.profile, loss.day, loss.lost)
+                .await?;
             if added > 0 {
                 summary.entries_applied += 1;
                 summary.views_recovered += added;
@@ -42,6 +51,11 @@ pub async fn recover_view_losses(deps: &RecoverViewLossesDeps<'_>, now: DateTime
             }
         }
     }
-    tracing::info!(entries = summary.ledger_entries, applied = summary.entries_applied, views = summary.views_recovered, "view loss recovery finished");
+    tracing::info!(
+        entries = summary.ledger_entries,
+        applied = summary.entries_applied,
+        views = summary.views_recovered,
+        "view loss recovery finished"
+    );
     Ok(summary)
 }

@@ -12,7 +12,11 @@ pub async fn signup(
     let member = NewMember::parse(form)?;
     match registry.register(&member, now).await {
         Ok(registered) => {
-            tracing::info!(member_id = registered.member_id.0, profile_id = registered.profile_id.0, "member signed up");
+            tracing::info!(
+                member_id = registered.member_id.0,
+                profile_id = registered.profile_id.0,
+                "member signed up"
+            );
             Ok(registered)
         }
         Err(RegisterError::DuplicateEmail) => Err(AppError::DuplicateEmail),

@@ -32,18 +32,25 @@ pub struct ViewProfileDeps<'a> {
 /// round trip's latency instead of two. The price is that an unknown id is counted for a
 /// moment; that increment is taken back before answering 404.
 #[tracing::instrument(name = "view_profile", skip_all, fields(profile_id = id.0))]
-pub async fn view_profile(deps: &ViewProfileDeps<'_>, id: ProfileId, now: DateTime<Utc>) -> Result<ProfileView, AppError> {
+pub async fn view_profile(
+    deps: &ViewProfileDeps<'_>,
+    id: ProfileId,
+    now: DateTime<Utc>,
+) -> Result<ProfileView, AppError> {
     let today = KstDay::of(now);
     let read_ahead = read_ahead_days(today);
-    let (row, counted) = futures::join!(deps.profiles.find(id), deps.counter.count_view(id, today, &read_ahead));
+    let (row, counted) = futures::join!(
+        deps.profiles.find(id),
+        deps.counter.count_view(id, today, &read_ahead)
+    );
 
     let profile = match row {
         Ok(Some(profile)) => profile,
         Ok(None) | Err(_) => {
-            if counted.is_ok() {
-                if let Err(e) = deps.counter.uncount_view(id, today).await {
-                    tracing::warn!(error = %e, "could not take back the view of an unreadable profile");
-                }
+            if counted.is_ok()
+                && let Err(e) = deps.counter.uncount_view(id, today).await
+            {
+                tracing::warn!(error = %e, "could not take back the view of an unreadable profile");
             }
             return Err(match row {
                 Err(e) => e.into(),
@@ -54,7 +61,8 @@ pub async fn view_profile(deps: &ViewProfileDeps<'_>, id: ProfileId, now: DateTi
 
     match counted {
         Ok((today_views, read_ahead_views)) => {
-            let flushed = flushed_through(profile.own_flushed_through, profile.global_flushed_through);
+            let flushed =
+                flushed_through(profile.own_flushed_through, profile.global_flushed_through);
             let unflushed = unflushed_closed_days(flushed, today);
             let mut pending: u64 = 0;
             let mut not_read = Vec::new();

@@ -1,0 +1,176 @@
+//! What is deployed and what is tested are the same thing: `template.yaml` declares exactly
+//! the routes and schedules the code (and the local gateway) serves, one function per
+//! crate under `functions/`, and every function has a sample event that its handler takes.
+
+use api::jobs::ScheduledFunction;
+use api::routes::HttpFunction;
+use integration_tests::TestApp;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn template() -> Yaml {
+    let text = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
+    YamlLoader::load_from_str(&text)
+        .expect("template.yaml is YAML")
+        .remove(0)
+}
+
+fn text(yaml: &Yaml) -> String {
+    match yaml {
+        Yaml::String(s) => s.clone(),
+        Yaml::Integer(i) => i.to_string(),
+        other => panic!("expected a string, found {other:?}"),
+    }
+}
+
+struct Declared {
+    binaries: BTreeSet<String>,
+    routes: BTreeSet<(String, String, String)>,
+    schedules: BTreeSet<(String, String, String)>,
+}
+
+fn declared() -> Declared {
+    let template = template();
+    let mut declared = Declared {
+        binaries: BTreeSet::new(),
+        routes: BTreeSet::new(),
+        schedules: BTreeSet::new(),
+    };
+    for (_, resource) in template["Resources"].as_hash().expect("Resources") {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        assert_eq!(
+            resource["Metadata"]["BuildMethod"].as_str(),
+            Some("rust-cargolambda")
+        );
+        let binary = text(&resource["Metadata"]["BuildProperties"]["Binary"]);
+        declared.binaries.insert(binary.clone());
+        let Some(events) = resource["Properties"]["Events"].as_hash() else {
+            continue;
+        };
+        for (_, event) in events {
+            let props = &event["Properties"];
+            match event["Type"].as_str() {
+                Some("HttpApi") => {
+                    assert_eq!(
+                        props["PayloadFormatVersion"].as_str(),
+                        Some("2.0"),
+                        "{binary}: payload v2"
+                    );
+                    declared.routes.insert((
+                        text(&props["Method"]),
+                        text(&props["Path"]),
+                        binary.clone(),
+                    ));
+                }
+                Some("ScheduleV2") => {
+                    assert_eq!(
+                        props["ScheduleExpressionTimezone"].as_str(),
+                        Some("Asia/Seoul"),
+                        "{binary}"
+                    );
+                    declared.schedules.insert((
+                        text(&props["ScheduleExpression"]),
+                        binary.clone(),
+                        "Asia/Seoul".into(),
+                    ));
+                }
+                other => panic!("{binary}: unexpected event type {other:?}"),
+            }
+        }
+    }
+    declared
+}
+
+#[test]
+fn template_declares_exactly_the_functions_routes_and_schedules_the_code_serves() {
+    let declared = declared();
+    let served_routes: BTreeSet<_> = HttpFunction::ALL
+        .iter()
+        .map(|f| {
+            (
+                f.method().to_owned(),
+                f.path().to_owned(),
+                f.name().to_owned(),
+            )
+        })
+        .collect();
+    let served_schedules: BTreeSet<_> = ScheduledFunction::ALL
+        .iter()
+        .map(|f| {
+            (
+                f.schedule().to_owned(),
+                f.name().to_owned(),
+                "Asia/Seoul".to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(declared.routes, served_routes);
+    assert_eq!(declared.schedules, served_schedules);
+
+    let crates: BTreeSet<String> = std::fs::read_dir(repo_root().join("functions"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let code: BTreeSet<String> = HttpFunction::ALL
+        .iter()
+        .map(|f| f.name())
+        .chain(ScheduledFunction::ALL.iter().map(|f| f.name()))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        declared.binaries, crates,
+        "template functions = crates under functions/"
+    );
+    assert_eq!(
+        code, crates,
+        "HttpFunction + ScheduledFunction = crates under functions/"
+    );
+}
+
+#[tokio::test]
+async fn every_sample_event_is_handled_by_its_function() {
+    let app = TestApp::spawn().await;
+    app.signup(serde_json::json!({})).await; // profile 1, which the samples ask for
+    for function in HttpFunction::ALL {
+        let path = repo_root()
+            .join("events")
+            .join(format!("{}.json", function.name()));
+        let event = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{path:?}"));
+        let request =
+            lambda_http::request::from_str(&event).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        let response = function.handle(&app.services, request).await;
+        let status = response.status().as_u16();
+        let body: serde_json::Value = match response.body() {
+            lambda_http::Body::Text(text) => serde_json::from_str(text).unwrap(),
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            status == 200 || status == 201,
+            "{}: {status} {body}",
+            function.name()
+        );
+        assert_eq!(body["code"], "SUCCESS", "{}", function.name());
+    }
+    for function in ScheduledFunction::ALL {
+        let path = repo_root()
+            .join("events")
+            .join(format!("{}.json", function.name()));
+        let event: aws_lambda_events::eventbridge::EventBridgeEvent =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+                .unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        assert!(event.time.is_some(), "{path:?} carries the scheduled time");
+        let invocation =
+            lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
+        function
+            .handle(&app.services, invocation)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", function.name()));
+    }
+}
