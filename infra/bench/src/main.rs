@@ -149,6 +149,45 @@ async fn main() {
     .await
     .unwrap();
 
+    if run("breakdown") {
+        println!("0. one view, alone: where the time goes (mean of 5,000 sequential calls)");
+        let today = KstDay::of(now);
+        let ahead = domain::views::read_ahead_days(today);
+        let mean = |started: Instant| started.elapsed().as_micros() as f64 / 5_000.0;
+        let t = Instant::now();
+        for i in 0..5_000 {
+            services.store.find(spread_id(i, PROFILES)).await.unwrap();
+        }
+        figures.add(
+            "breakdown: MySQL profile read",
+            format!("{:.0} us", mean(t)),
+        );
+        let t = Instant::now();
+        for i in 0..5_000 {
+            services
+                .counter
+                .count_view(spread_id(i + 7, PROFILES), today, &ahead)
+                .await
+                .unwrap();
+        }
+        figures.add("breakdown: Redis count", format!("{:.0} us", mean(t)));
+        let t = Instant::now();
+        for i in 0..5_000 {
+            let (row, count) = futures::join!(
+                services.store.find(spread_id(i, PROFILES)),
+                services
+                    .counter
+                    .count_view(spread_id(i + 7, PROFILES), today, &ahead)
+            );
+            row.unwrap();
+            count.unwrap();
+        }
+        figures.add(
+            "breakdown: both, concurrently",
+            format!("{:.0} us", mean(t)),
+        );
+    }
+
     if run("detail") {
         println!("1. detail use case with counting vs the bare MySQL primary-key read");
         for concurrency in [1usize, 16] {

@@ -42,13 +42,13 @@ pub struct RedisViewCounter {
     uncount_script: Script,
 }
 
-/// One atomic step per view: increment, register the bucket in the day's index and set
-/// the TTL the first time the profile is seen that day, and read the closed days asked
-/// for. All keys share the shard's hash tag, so this is valid on a cluster.
+/// One atomic step per view: increment; the first view of a profile that day registers
+/// its bucket in the day's index, and the bucket's first registration sets the TTLs (so
+/// the common view runs one write). Then read the closed days asked for. All keys share
+/// the shard's hash tag, so this is valid on a cluster.
 const COUNT_VIEW_LUA: &str = r"
 local n = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-if n == 1 then
-  redis.call('SADD', KEYS[2], ARGV[2])
+if n == 1 and redis.call('SADD', KEYS[2], ARGV[2]) == 1 then
   redis.call('EXPIRE', KEYS[1], ARGV[3])
   redis.call('EXPIRE', KEYS[2], ARGV[3])
 end
