@@ -135,3 +135,150 @@ pub trait ViewHistory: Send + Sync {
         lost: u64,
     ) -> Result<u64, InfraError>;
 }
+
+// ---------------------------------------------------------------- payments
+
+use domain::payment::{Amount, OrderId, PaymentStatus};
+
+/// A payment row as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRecord {
+    pub order_id: OrderId,
+    pub member_id: MemberId,
+    pub order_name: String,
+    pub amount: Amount,
+    pub status: PaymentStatus,
+    pub payment_key: Option<String>,
+    pub confirm_key: Option<String>,
+    pub confirm_attempts: u32,
+    pub recovery_attempts: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub authenticated_at: Option<DateTime<Utc>>,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    pub approved_amount: Option<u64>,
+    pub points_charged: u64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPayment {
+    pub order_id: OrderId,
+    pub member_id: MemberId,
+    pub order_name: String,
+    pub amount: Amount,
+}
+
+/// How a claim takes a payment for one attempt at Toss.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// A member's confirm: `READY` → `IN_PROGRESS`, remembering the key and the
+    /// Idempotency-Key before Toss is called.
+    Confirm {
+        payment_key: String,
+        confirm_key: String,
+        lease_until: DateTime<Utc>,
+    },
+    /// Recovery: an `UNKNOWN` payment due for a look, or an `IN_PROGRESS` one whose lease
+    /// ran out (its confirm died), observed in `seen` with `seen_next_attempt_at`.
+    Recover {
+        seen: PaymentStatus,
+        seen_next_attempt_at: Option<DateTime<Utc>>,
+        lease_until: DateTime<Utc>,
+    },
+}
+
+/// The end of an attempt, written in one transaction together with its event row and,
+/// where it applies, the point charge and the outbox event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    Done { approved_amount: u64, approved_at: Option<String> },
+    Failed { code: String, message: String },
+    Unknown { retry_at: DateTime<Utc>, note: String },
+    NeedsAttention { reason: String, approved_amount: Option<u64> },
+    Expired,
+}
+
+impl Settlement {
+    pub fn status(&self) -> PaymentStatus {
+        match self {
+            Settlement::Done { .. } => PaymentStatus::Done,
+            Settlement::Failed { .. } => PaymentStatus::Failed,
+            Settlement::Unknown { .. } => PaymentStatus::Unknown,
+            Settlement::NeedsAttention { .. } => PaymentStatus::NeedsAttention,
+            Settlement::Expired => PaymentStatus::Expired,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEvent {
+    pub id: u64,
+    pub event_id: String,
+    pub detail_type: String,
+    pub detail: String,
+}
+
+#[async_trait]
+pub trait PaymentStore: Send + Sync {
+    async fn member_exists(&self, member: MemberId) -> Result<bool, InfraError>;
+    async fn create(&self, payment: &NewPayment, now: DateTime<Utc>) -> Result<(), InfraError>;
+    async fn find(&self, order_id: &OrderId) -> Result<Option<PaymentRecord>, InfraError>;
+    /// Takes the payment for one attempt; false when someone else holds it or its state
+    /// moved on (the conditional update matched no row).
+    async fn claim(&self, order_id: &OrderId, claim: Claim, now: DateTime<Utc>) -> Result<bool, InfraError>;
+    /// Replaces the confirm Idempotency-Key (after a definitive transient error, which the
+    /// old key would only replay). Stored before the next call.
+    async fn rotate_confirm_key(&self, order_id: &OrderId, from: &str, to: &str, now: DateTime<Utc>) -> Result<bool, InfraError>;
+    /// Moves the payment from one of `from` to the settlement's status; false if it was
+    /// no longer in one of them (someone else settled it).
+    async fn settle(
+        &self,
+        order_id: &OrderId,
+        from: &[PaymentStatus],
+        settlement: &Settlement,
+        now: DateTime<Utc>,
+    ) -> Result<bool, InfraError>;
+    /// Payments recovery should look at now: due `UNKNOWN`, lease-expired `IN_PROGRESS`,
+    /// and `READY` ones created before `ready_before`.
+    async fn due_for_recovery(&self, now: DateTime<Utc>, ready_before: DateTime<Utc>, limit: u32) -> Result<Vec<PaymentRecord>, InfraError>;
+    async fn unpublished_events(&self, limit: u32) -> Result<Vec<OutboxEvent>, InfraError>;
+    async fn mark_published(&self, ids: &[u64], now: DateTime<Utc>) -> Result<(), InfraError>;
+}
+
+/// Toss' view of a payment (the fields we decide on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TossPayment {
+    pub payment_key: String,
+    pub order_id: String,
+    pub status: String,
+    pub total_amount: u64,
+    pub approved_at: Option<String>,
+    pub failure: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayError {
+    /// Toss answered with an error object.
+    #[error("Toss answered {http_status} {code}")]
+    Rejected { http_status: u16, code: String, message: String },
+    /// No usable answer: timeout, reset, dropped connection, 5xx without a body.
+    #[error("no answer from Toss: {0}")]
+    NoAnswer(String),
+}
+
+/// Toss Payments' server API.
+#[async_trait]
+pub trait PaymentGateway: Send + Sync {
+    async fn confirm(&self, payment_key: &str, order_id: &OrderId, amount: Amount, idempotency_key: &str) -> Result<TossPayment, GatewayError>;
+    /// `None` when Toss has no payment for the order.
+    async fn lookup(&self, order_id: &OrderId) -> Result<Option<TossPayment>, GatewayError>;
+    async fn cancel(&self, payment_key: &str, reason: &str, idempotency_key: &str) -> Result<TossPayment, GatewayError>;
+}
+
+/// Where domain events go (EventBridge).
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    /// Publishes what it can; returns the ids of the events it published.
+    async fn publish(&self, events: &[OutboxEvent]) -> Result<Vec<u64>, InfraError>;
+}

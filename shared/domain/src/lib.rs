@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod error;
 pub mod listing;
 pub mod member;
+pub mod payment;
 pub mod profile;
 pub mod views;
 

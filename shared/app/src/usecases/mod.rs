@@ -1,5 +1,6 @@
 pub mod flush_views;
 pub mod list_profiles;
+pub mod payments;
 pub mod recover_view_losses;
 pub mod signup;
 pub mod view_profile;

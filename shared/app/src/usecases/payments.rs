@@ -1,0 +1,504 @@
+//! Points purchases through Toss: checkout, confirm, status and recovery, following the
+//! state machine of `domain::payment`. The Toss call always happens outside any database
+//! transaction; what is known before it (the claim and its Idempotency-Key) is written
+//! first, and what it returns is written in one transaction after it.
+
+use crate::error::AppError;
+use crate::ports::{
+    Claim, EventPublisher, GatewayError, NewPayment, PaymentGateway, PaymentRecord, PaymentStore, Settlement, TossPayment,
+};
+use backon::{BackoffBuilder, ExponentialBuilder};
+use chrono::{DateTime, Duration, Utc};
+use domain::payment::{
+    Amount, ConfirmErrorClass, OrderId, PaymentKey, PaymentStatus, TOSS_CHECKOUT_WINDOW_SECS, TOSS_CONFIRM_WINDOW_SECS,
+    TossVerdict, parse_order_name, verdict,
+};
+use domain::{MemberId, ValidationError};
+use serde::{Deserialize, Serialize};
+use std::time::Duration as StdDuration;
+
+/// What the client needs to open the Toss payment window.
+#[derive(Debug, Clone)]
+pub struct CheckoutSettings {
+    pub client_key: String,
+    pub success_url: String,
+    pub fail_url: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckoutForm {
+    pub amount: Option<i64>,
+    pub order_name: Option<String>,
+    pub member_id: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Checkout {
+    pub order_id: String,
+    pub amount: u64,
+    pub order_name: String,
+    pub member_id: u64,
+    pub success_url: String,
+    pub fail_url: String,
+    pub client_key: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentError {
+    #[error("member not found")]
+    MemberNotFound,
+    #[error("payment not found")]
+    PaymentNotFound,
+    #[error("another member's order")]
+    NotYourOrder,
+    #[error("amount differs from the order")]
+    AmountMismatch,
+    #[error("a different payment key is already attached to this order")]
+    PaymentKeyMismatch,
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+impl From<ValidationError> for PaymentError {
+    fn from(e: ValidationError) -> Self {
+        PaymentError::App(e.into())
+    }
+}
+
+impl From<crate::InfraError> for PaymentError {
+    fn from(e: crate::InfraError) -> Self {
+        PaymentError::App(e.into())
+    }
+}
+
+fn required<T>(value: Option<T>, field: &str) -> Result<T, ValidationError> {
+    value.ok_or_else(|| ValidationError::missing(field))
+}
+
+fn member_id(raw: u64) -> Result<MemberId, ValidationError> {
+    if raw == 0 {
+        return Err(ValidationError::invalid("memberId", "양의 정수여야 합니다."));
+    }
+    Ok(MemberId(raw))
+}
+
+#[tracing::instrument(name = "checkout", skip_all)]
+pub async fn checkout(
+    store: &dyn PaymentStore,
+    settings: &CheckoutSettings,
+    form: CheckoutForm,
+    order_id_seed: &str,
+    now: DateTime<Utc>,
+) -> Result<Checkout, PaymentError> {
+    let amount = Amount::parse(required(form.amount, "amount")?)?;
+    let order_name = parse_order_name(&required(form.order_name, "orderName")?)?;
+    let member = member_id(required(form.member_id, "memberId")?)?;
+    if !store.member_exists(member).await? {
+        return Err(PaymentError::MemberNotFound);
+    }
+    let payment = NewPayment {
+        order_id: OrderId::new_random(order_id_seed),
+        member_id: member,
+        order_name,
+        amount,
+    };
+    store.create(&payment, now).await?;
+    tracing::info!(order_id = %payment.order_id, member_id = member.0, amount = amount.won(), "checkout created");
+    Ok(Checkout {
+        order_id: payment.order_id.to_string(),
+        amount: amount.won(),
+        order_name: payment.order_name,
+        member_id: member.0,
+        success_url: settings.success_url.clone(),
+        fail_url: settings.fail_url.clone(),
+        client_key: settings.client_key.clone(),
+    })
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfirmForm {
+    pub member_id: Option<u64>,
+    pub payment_key: Option<String>,
+    pub order_id: Option<String>,
+    pub amount: Option<i64>,
+}
+
+/// How long a claim may talk to Toss before recovery may take the payment over: longer
+/// than the Toss read timeout plus the final transaction, shorter than Toss' window.
+#[derive(Debug, Clone, Copy)]
+pub struct PaymentTimings {
+    pub lease: Duration,
+    /// Confirms sent again within one request after a transient answer.
+    pub in_call_retries: usize,
+    pub in_call_first_delay: StdDuration,
+    /// Recovery looks again after this, doubling, up to `recovery_max_delay`…
+    pub recovery_first_delay: StdDuration,
+    pub recovery_max_delay: StdDuration,
+    /// …and hands the payment to a person after this many looks.
+    pub recovery_max_attempts: u32,
+}
+
+impl Default for PaymentTimings {
+    fn default() -> Self {
+        Self {
+            lease: Duration::seconds(90),
+            in_call_retries: 2,
+            in_call_first_delay: StdDuration::from_millis(300),
+            recovery_first_delay: StdDuration::from_secs(30),
+            recovery_max_delay: StdDuration::from_secs(30 * 60),
+            recovery_max_attempts: 12,
+        }
+    }
+}
+
+pub struct PaymentDeps<'a> {
+    pub store: &'a dyn PaymentStore,
+    pub gateway: &'a dyn PaymentGateway,
+    pub publisher: &'a dyn EventPublisher,
+    pub timings: PaymentTimings,
+}
+
+/// Confirms a payment the member authenticated at Toss (DESIGN §4) and returns the
+/// payment as it stands afterwards: `DONE` (points charged), `FAILED`, or — while the
+/// outcome is unknown — `IN_PROGRESS`/`UNKNOWN` for recovery to finish.
+#[tracing::instrument(name = "confirm", skip_all, fields(order_id))]
+pub async fn confirm(deps: &PaymentDeps<'_>, form: ConfirmForm, now: DateTime<Utc>) -> Result<PaymentRecord, PaymentError> {
+    let member = member_id(required(form.member_id, "memberId")?)?;
+    let payment_key = PaymentKey::parse(&required(form.payment_key, "paymentKey")?)?;
+    let order_id = OrderId::parse(&required(form.order_id, "orderId")?)?;
+    let amount = required(form.amount, "amount")?;
+    tracing::Span::current().record("order_id", order_id.as_str());
+
+    let payment = deps.store.find(&order_id).await?.ok_or(PaymentError::PaymentNotFound)?;
+    if payment.member_id != member {
+        return Err(PaymentError::NotYourOrder);
+    }
+    if i64::try_from(payment.amount.won()).ok() != Some(amount) {
+        tracing::warn!(stored = payment.amount.won(), sent = amount, "confirm amount differs from the order; Toss not called");
+        return Err(PaymentError::AmountMismatch);
+    }
+    if let Some(existing) = &payment.payment_key
+        && existing != payment_key.as_str()
+    {
+        return Err(PaymentError::PaymentKeyMismatch);
+    }
+
+    let confirm_key = format!("confirm-{order_id}-1");
+    let claimed = deps
+        .store
+        .claim(
+            &order_id,
+            Claim::Confirm {
+                payment_key: payment_key.as_str().to_owned(),
+                confirm_key: confirm_key.clone(),
+                lease_until: now + deps.timings.lease,
+            },
+            now,
+        )
+        .await?;
+    if !claimed {
+        // Someone else confirmed or is confirming: answer from the stored state.
+        let current = deps.store.find(&order_id).await?.ok_or(PaymentError::PaymentNotFound)?;
+        if current.payment_key.as_deref().is_some_and(|k| k != payment_key.as_str()) {
+            return Err(PaymentError::PaymentKeyMismatch);
+        }
+        return Ok(current);
+    }
+    let claimed = deps.store.find(&order_id).await?.ok_or(PaymentError::PaymentNotFound)?;
+    drive(deps, claimed, Start::Confirm, now).await?;
+    publish_pending(deps).await;
+    Ok(deps.store.find(&order_id).await?.ok_or(PaymentError::PaymentNotFound)?)
+}
+
+pub async fn payment_status(store: &dyn PaymentStore, order_id: &str) -> Result<PaymentRecord, PaymentError> {
+    let order_id = OrderId::parse(order_id)?;
+    store.find(&order_id).await?.ok_or(PaymentError::PaymentNotFound)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    Confirm,
+    Lookup,
+}
+
+/// What the last confirm answer was, which decides the key of the next confirm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LastAnswer {
+    /// No answer, or "still processing": the same key is safe and right.
+    None,
+    /// A definitive transient error: the same key would replay it; use a new one.
+    TransientError,
+}
+
+/// Takes a claimed (`IN_PROGRESS`) payment to its next state and returns that state (or
+/// the state another worker settled it in first).
+async fn drive(deps: &PaymentDeps<'_>, payment: PaymentRecord, start: Start, now: DateTime<Utc>) -> Result<PaymentStatus, AppError> {
+    let order_id = payment.order_id.clone();
+    let payment_key = payment.payment_key.clone().unwrap_or_default();
+    let mut confirm_key = payment.confirm_key.clone().unwrap_or_else(|| format!("confirm-{order_id}-1"));
+    let mut delays = ExponentialBuilder::default()
+        .with_min_delay(deps.timings.in_call_first_delay)
+        .with_max_times(deps.timings.in_call_retries)
+        .build();
+    let mut send_confirm = start == Start::Confirm;
+    let mut last = LastAnswer::None;
+    let mut rotations = payment.confirm_attempts;
+
+    loop {
+        if send_confirm {
+            match deps.gateway.confirm(&payment_key, &order_id, payment.amount, &confirm_key).await {
+                Ok(toss) => return conclude(deps, &payment, &toss, now).await,
+                Err(GatewayError::Rejected { code, message, http_status }) => {
+                    let class = ConfirmErrorClass::of(&code);
+                    tracing::info!(code = %code, http_status, ?class, "Toss refused the confirm");
+                    if class.is_final() {
+                        if class == ConfirmErrorClass::FinalIntegration {
+                            tracing::error!(code = %code, "Toss rejected our request: integration or configuration problem");
+                        }
+                        return settle(deps, &payment, Settlement::Failed { code, message }, now).await;
+                    }
+                    last = if class == ConfirmErrorClass::Retryable {
+                        LastAnswer::TransientError
+                    } else {
+                        LastAnswer::None
+                    };
+                }
+                Err(GatewayError::NoAnswer(reason)) => {
+                    tracing::warn!(reason = %reason, "no answer from Toss confirm");
+                    last = LastAnswer::None;
+                }
+            }
+        }
+        let toss = match deps.gateway.lookup(&order_id).await {
+            Ok(Some(toss)) => toss,
+            Ok(None) => {
+                // Toss knows no payment for this order: nothing can have been charged.
+                return settle(
+                    deps,
+                    &payment,
+                    Settlement::Failed {
+                        code: "NOT_FOUND_PAYMENT".into(),
+                        message: "토스페이먼츠에 결제 정보가 없습니다.".into(),
+                    },
+                    now,
+                )
+                .await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Toss lookup failed; outcome unknown");
+                return unknown(deps, &payment, format!("lookup failed: {e}"), now).await;
+            }
+        };
+        match verdict(&toss.status, toss.total_amount, payment.amount, failure_of(&toss)) {
+            TossVerdict::AwaitingConfirm => {
+                let window_open = payment
+                    .authenticated_at
+                    .is_none_or(|at| now < at + Duration::seconds(TOSS_CONFIRM_WINDOW_SECS));
+                let Some(delay) = delays.next().filter(|_| window_open) else {
+                    return unknown(deps, &payment, format!("Toss status {} after confirm attempts", toss.status), now).await;
+                };
+                if last == LastAnswer::TransientError {
+                    rotations += 1;
+                    let next_key = format!("confirm-{order_id}-{}", rotations + 1);
+                    if !deps.store.rotate_confirm_key(&order_id, &confirm_key, &next_key, now).await? {
+                        return Ok(deps.store.find(&order_id).await?.map_or(PaymentStatus::Unknown, |p| p.status));
+                    }
+                    confirm_key = next_key;
+                }
+                tokio::time::sleep(delay).await;
+                send_confirm = true;
+            }
+            _ => return conclude(deps, &payment, &toss, now).await,
+        }
+    }
+}
+
+fn failure_of(toss: &TossPayment) -> Option<(&str, &str)> {
+    toss.failure.as_ref().map(|(c, m)| (c.as_str(), m.as_str()))
+}
+
+/// Settles from Toss' view of the payment.
+async fn conclude(deps: &PaymentDeps<'_>, payment: &PaymentRecord, toss: &TossPayment, now: DateTime<Utc>) -> Result<PaymentStatus, AppError> {
+    match verdict(&toss.status, toss.total_amount, payment.amount, failure_of(toss)) {
+        TossVerdict::Approved => {
+            settle(
+                deps,
+                payment,
+                Settlement::Done {
+                    approved_amount: toss.total_amount,
+                    approved_at: toss.approved_at.clone(),
+                },
+                now,
+            )
+            .await
+        }
+        TossVerdict::AmountDiffers { approved } => {
+            tracing::error!(expected = payment.amount.won(), approved, status = %toss.status, "Toss amount differs from the order");
+            let reason = if toss.status == "DONE" {
+                match deps
+                    .gateway
+                    .cancel(&toss.payment_key, "주문 금액과 승인 금액 불일치", &format!("cancel-{}", payment.order_id))
+                    .await
+                {
+                    Ok(after) => format!("approved {approved} instead of {}; cancelled at Toss ({})", payment.amount.won(), after.status),
+                    Err(e) => format!("approved {approved} instead of {}; cancel at Toss failed: {e}", payment.amount.won()),
+                }
+            } else {
+                format!("Toss shows {} for {approved}", toss.status)
+            };
+            settle(
+                deps,
+                payment,
+                Settlement::NeedsAttention {
+                    reason,
+                    approved_amount: Some(approved),
+                },
+                now,
+            )
+            .await
+        }
+        TossVerdict::Failed { code, message } => settle(deps, payment, Settlement::Failed { code, message }, now).await,
+        TossVerdict::AwaitingConfirm | TossVerdict::Undecided => {
+            unknown(deps, payment, format!("Toss status {}", toss.status), now).await
+        }
+    }
+}
+
+async fn unknown(deps: &PaymentDeps<'_>, payment: &PaymentRecord, note: String, now: DateTime<Utc>) -> Result<PaymentStatus, AppError> {
+    if payment.recovery_attempts >= deps.timings.recovery_max_attempts {
+        return settle(
+            deps,
+            payment,
+            Settlement::NeedsAttention {
+                reason: format!("outcome still unknown after {} recovery attempts: {note}", payment.recovery_attempts),
+                approved_amount: None,
+            },
+            now,
+        )
+        .await;
+    }
+    let delay = ExponentialBuilder::default()
+        .with_min_delay(deps.timings.recovery_first_delay)
+        .with_max_delay(deps.timings.recovery_max_delay)
+        .with_max_times(usize::MAX)
+        .build()
+        .nth(payment.recovery_attempts as usize)
+        .unwrap_or(deps.timings.recovery_max_delay);
+    let retry_at = now + Duration::from_std(delay).unwrap_or(Duration::minutes(30));
+    settle(deps, payment, Settlement::Unknown { retry_at, note }, now).await
+}
+
+async fn settle(deps: &PaymentDeps<'_>, payment: &PaymentRecord, settlement: Settlement, now: DateTime<Utc>) -> Result<PaymentStatus, AppError> {
+    let status = settlement.status();
+    let settled = deps
+        .store
+        .settle(&payment.order_id, &[PaymentStatus::InProgress], &settlement, now)
+        .await?;
+    if settled {
+        tracing::info!(order_id = %payment.order_id, status = %status, "payment settled");
+        Ok(status)
+    } else {
+        // Another worker (a recovery run) got there first; its answer stands.
+        let current = deps.store.find(&payment.order_id).await?;
+        Ok(current.map_or(status, |p| p.status))
+    }
+}
+
+/// Publishes outbox events written by committed transactions. A failure leaves them for
+/// the recovery job's sweep; consumers dedupe on the deterministic event id.
+pub async fn publish_pending(deps: &PaymentDeps<'_>) -> u64 {
+    let mut published = 0;
+    loop {
+        let events = match deps.store.unpublished_events(100).await {
+            Ok(events) if !events.is_empty() => events,
+            Ok(_) => return published,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the outbox");
+                return published;
+            }
+        };
+        match deps.publisher.publish(&events).await {
+            Ok(ids) if !ids.is_empty() => {
+                if let Err(e) = deps.store.mark_published(&ids, Utc::now()).await {
+                    tracing::warn!(error = %e, "published events not marked; they will be sent again");
+                    return published;
+                }
+                published += ids.len() as u64;
+                if ids.len() < events.len() {
+                    return published;
+                }
+            }
+            Ok(_) => return published,
+            Err(e) => {
+                tracing::warn!(error = %e, "event publishing failed; the recovery job retries");
+                return published;
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentRecoverySummary {
+    pub examined: u64,
+    pub done: u64,
+    pub failed: u64,
+    pub expired: u64,
+    pub needs_attention: u64,
+    pub still_unknown: u64,
+    pub skipped: u64,
+    pub events_published: u64,
+}
+
+/// One recovery run: finishes payments whose outcome is unknown or whose confirm died,
+/// expires abandoned checkouts, and publishes outbox events left behind.
+#[tracing::instrument(name = "recover_payments", skip_all)]
+pub async fn recover_payments(deps: &PaymentDeps<'_>, now: DateTime<Utc>, batch: u32) -> Result<PaymentRecoverySummary, AppError> {
+    let mut summary = PaymentRecoverySummary::default();
+    // A checkout is abandoned once Toss' payment window (plus slack) has passed.
+    let ready_before = now - Duration::seconds(TOSS_CHECKOUT_WINDOW_SECS + 5 * 60);
+    let due = deps.store.due_for_recovery(now, ready_before, batch).await?;
+    for payment in due {
+        summary.examined += 1;
+        let outcome = if payment.status == PaymentStatus::Ready {
+            let expired = deps
+                .store
+                .settle(&payment.order_id, &[PaymentStatus::Ready], &Settlement::Expired, now)
+                .await?;
+            if expired { Some(PaymentStatus::Expired) } else { None }
+        } else {
+            let claimed = deps
+                .store
+                .claim(
+                    &payment.order_id,
+                    Claim::Recover {
+                        seen: payment.status,
+                        seen_next_attempt_at: payment.next_attempt_at,
+                        lease_until: now + deps.timings.lease,
+                    },
+                    now,
+                )
+                .await?;
+            if claimed {
+                let claimed = deps.store.find(&payment.order_id).await?.expect("a claimed payment exists");
+                Some(drive(deps, claimed, Start::Lookup, now).await?)
+            } else {
+                None
+            }
+        };
+        match outcome {
+            Some(PaymentStatus::Done) => summary.done += 1,
+            Some(PaymentStatus::Failed) => summary.failed += 1,
+            Some(PaymentStatus::Expired) => summary.expired += 1,
+            Some(PaymentStatus::NeedsAttention) => summary.needs_attention += 1,
+            Some(_) => summary.still_unknown += 1,
+            None => summary.skipped += 1,
+        }
+    }
+    summary.events_published = publish_pending(deps).await;
+    tracing::info!(?summary, "payment recovery finished");
+    Ok(summary)
+}
