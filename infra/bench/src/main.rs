@@ -108,13 +108,21 @@ async fn main() {
         redis_url: env("REDIS_URL"),
         redis_key_prefix: "bench:".into(),
         table_name: env("TABLE_NAME"),
+        event_bus_name: "default".into(),
+        toss_api_base: String::new(),
+        toss_secret_key: None,
+        toss_timeout: std::time::Duration::from_secs(30),
+        checkout: app::usecases::payments::CheckoutSettings {
+            client_key: String::new(),
+            success_url: String::new(),
+            fail_url: String::new(),
+        },
     };
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
-    adapters::DynamoViewLossLedger::create_table(&dynamo, &settings.table_name)
+    adapters::DynamoViewLossLedger::create_table(&aws_sdk_dynamodb::Client::new(&aws), &settings.table_name)
         .await
         .unwrap();
-    let services = Arc::new(Services::new(&settings, dynamo, RedisTimeouts::JOB).unwrap());
+    let services = Arc::new(Services::new(&settings, &aws, RedisTimeouts::JOB).unwrap());
     services.store.migrate().await.unwrap();
     let pool = services.store.pool().clone();
     // Production durability (RDS commits flush the redo log); the test stack relaxes it.

@@ -1,7 +1,7 @@
 //! `make dev`'s server: prepares the local database and table, then serves every route of
 //! `template.yaml` at http://127.0.0.1:$GATEWAY_PORT (3000 unless set).
 
-use adapters::{DynamoViewLossLedger, RedisTimeouts};
+use adapters::{DynamoViewLossLedger, EventBridgePublisher, RedisTimeouts};
 use api::Services;
 use api::jobs::ScheduledFunction;
 use api::routes::HttpFunction;
@@ -13,9 +13,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     api::telemetry::init();
     let settings = Settings::from_env()?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
-    DynamoViewLossLedger::create_table(&dynamo, &settings.table_name).await?;
-    let services = Services::new(&settings, dynamo, RedisTimeouts::REQUEST)?;
+    DynamoViewLossLedger::create_table(&aws_sdk_dynamodb::Client::new(&aws), &settings.table_name).await?;
+    EventBridgePublisher::create_bus(&aws_sdk_eventbridge::Client::new(&aws), &settings.event_bus_name).await?;
+    let services = Services::new(&settings, &aws, RedisTimeouts::REQUEST)?;
     services.store.migrate().await?;
 
     let port: u16 = std::env::var("GATEWAY_PORT")

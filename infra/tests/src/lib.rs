@@ -13,6 +13,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub const TOSS_SECRET_KEY: &str = "test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R";
+
 pub fn env(name: &str) -> String {
     std::env::var(name)
         .unwrap_or_else(|_| panic!("{name} is not set: run the suite with `make test`"))
@@ -25,6 +27,10 @@ pub struct TestApp {
     pub db: sqlx::MySqlPool,
     pub redis_prefix: String,
     pub redis_url: String,
+    /// Base URL of this test's Toss sandbox.
+    pub toss: String,
+    pub database: String,
+    pub db_user: String,
 }
 
 impl TestApp {
@@ -45,24 +51,53 @@ impl TestApp {
         .execute(&mut admin)
         .await
         .expect("create the test database");
+        // A database user of the test's own, so a test can lock it out (MariaDB
+        // unavailable to this app only) without disturbing the others.
+        let user = format!("u_{}", &id[..12]);
+        for statement in [
+            format!("CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'"),
+            format!("GRANT ALL PRIVILEGES ON {database}.* TO '{user}'@'%'"),
+        ] {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut admin).await.expect("create the test user");
+        }
         admin.close().await.ok();
+        let host = admin_url.rsplit('@').next().expect("host in MYSQL_ADMIN_URL").to_owned();
+
+        // A Toss sandbox of the test's own (its clock and faults are per test).
+        let toss_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let toss_base = format!("http://{}", toss_listener.local_addr().unwrap());
+        tokio::spawn(toss_sandbox::serve(toss_listener, toss_sandbox::Sandbox::new(vec![TOSS_SECRET_KEY.to_owned()])));
 
         let settings = Settings {
-            database_url: format!("{admin_url}/{database}"),
+            database_url: format!("mysql://{user}:pw@{host}/{database}"),
             database_max_connections: 10,
             redis_url: redis_url.to_owned(),
             redis_key_prefix: format!("t{}:", &id[..12]),
             table_name: format!("t-{id}"),
+            event_bus_name: format!("t-{id}"),
+            toss_api_base: toss_base.clone(),
+            toss_secret_key: Some(TOSS_SECRET_KEY.to_owned()),
+            // Short, so a hanging Toss turns into "unknown" quickly.
+            toss_timeout: Duration::from_millis(1_500),
+            checkout: app::usecases::payments::CheckoutSettings {
+                client_key: "test_ck_sandbox".into(),
+                success_url: "http://127.0.0.1/success".into(),
+                fail_url: "http://127.0.0.1/fail".into(),
+            },
         };
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let dynamo = aws_sdk_dynamodb::Client::new(&aws);
-        adapters::DynamoViewLossLedger::create_table(&dynamo, &settings.table_name)
+        adapters::DynamoViewLossLedger::create_table(&aws_sdk_dynamodb::Client::new(&aws), &settings.table_name)
             .await
             .expect("create the test table");
-        let services = Services::new(&settings, dynamo, RedisTimeouts::REQUEST).expect("services");
+        adapters::EventBridgePublisher::create_bus(&aws_sdk_eventbridge::Client::new(&aws), &settings.event_bus_name)
+            .await
+            .expect("create the test bus");
+        let mut services = Services::new(&settings, &aws, RedisTimeouts::REQUEST).expect("services");
+        services.payment_timings.in_call_first_delay = Duration::from_millis(50);
         services.store.migrate().await.expect("migrations");
         let db = services.store.pool().clone();
         let services = Arc::new(services);
+        let toss = toss_base;
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -77,6 +112,29 @@ impl TestApp {
             db,
             redis_prefix: settings.redis_key_prefix,
             redis_url: redis_url.to_owned(),
+            toss,
+            database,
+            db_user: user,
+        }
+    }
+
+    /// Locks this test's database user out and drops its connections, or lets it back in.
+    pub async fn database_available(&self, available: bool) {
+        let mut admin = sqlx::MySqlConnection::connect(&env("MYSQL_ADMIN_URL")).await.unwrap();
+        let lock = if available { "UNLOCK" } else { "LOCK" };
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("ALTER USER '{}'@'%' ACCOUNT {lock}", self.db_user)))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        if !available {
+            let ids: Vec<u64> = sqlx::query_scalar("SELECT id FROM information_schema.processlist WHERE user = ?")
+                .bind(&self.db_user)
+                .fetch_all(&mut admin)
+                .await
+                .unwrap();
+            for id in ids {
+                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("KILL CONNECTION {id}"))).execute(&mut admin).await;
+            }
         }
     }
 
@@ -281,5 +339,122 @@ impl Drop for OwnRedis {
             .args(["-p", &self.port.to_string(), "shutdown", "nosave"])
             .output();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Payment helpers: our API on one side, the test's Toss sandbox on the other.
+impl TestApp {
+    /// Signs up a member; returns the member id.
+    pub async fn member(&self) -> u64 {
+        let profile = self.signup(json!({})).await;
+        self.scalar(&format!("SELECT member_id FROM profiles WHERE id = {profile}")).await as u64
+    }
+
+    /// `POST /api/payments/toss/checkout`; returns the order id.
+    pub async fn checkout(&self, member: u64, amount: u64) -> String {
+        let (status, body) = self
+            .post_json(
+                "/api/payments/toss/checkout",
+                &json!({ "amount": amount, "orderName": "포인트 충전", "memberId": member }).to_string(),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["result"]["orderId"].as_str().unwrap().to_owned()
+    }
+
+    /// What the Toss widget does after the member pays: authenticate at Toss and come
+    /// back with a paymentKey. `faults` picks sandbox faults (see infra/toss-sandbox).
+    pub async fn authenticate(&self, order_id: &str, amount: u64, faults: &str) -> String {
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/sandbox/authenticate", self.toss),
+            &[
+                ("orderId", order_id),
+                ("amount", &amount.to_string()),
+                ("orderName", "포인트 충전"),
+                ("successUrl", "http://127.0.0.1/success"),
+                ("failUrl", "http://127.0.0.1/fail"),
+                ("faults", faults),
+            ],
+        )
+        .unwrap();
+        let response = self
+            .http
+            .get(url)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = read(response).await;
+        assert_eq!(status, 200, "{body}");
+        body["paymentKey"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn confirm(&self, member: u64, payment_key: &str, order_id: &str, amount: u64) -> (u16, Value) {
+        self.confirm_at(member, payment_key, order_id, amount, None).await
+    }
+
+    pub async fn confirm_at(&self, member: u64, payment_key: &str, order_id: &str, amount: u64, at: Option<DateTime<Utc>>) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}/api/payments/toss/confirm", self.base))
+            .header("content-type", "application/json")
+            .body(json!({ "memberId": member, "paymentKey": payment_key, "orderId": order_id, "amount": amount }).to_string());
+        if let Some(at) = at {
+            request = request.header(local_gateway::LOCAL_TIME_HEADER, at.to_rfc3339());
+        }
+        read(request.send().await.expect("confirm sent")).await
+    }
+
+    /// Toss' own view of the order (`GET /v1/payments/orders/{orderId}` on the sandbox).
+    pub async fn toss_view(&self, order_id: &str) -> Value {
+        let response = self
+            .http
+            .get(format!("{}/v1/payments/orders/{order_id}", self.toss))
+            .basic_auth(TOSS_SECRET_KEY, Some(""))
+            .send()
+            .await
+            .unwrap();
+        read(response).await.1
+    }
+
+    /// How often the sandbox was asked to confirm this payment and how often it approved.
+    pub async fn toss_stats(&self, payment_key: &str) -> Value {
+        let response = self
+            .http
+            .get(format!("{}/sandbox/payments/{payment_key}/stats", self.toss))
+            .send()
+            .await
+            .unwrap();
+        read(response).await.1
+    }
+
+    pub async fn advance_toss_clock(&self, seconds: i64) {
+        let response = self
+            .http
+            .post(format!("{}/sandbox/clock", self.toss))
+            .json(&json!({ "advanceSeconds": seconds }))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+    }
+
+    pub async fn payment_status(&self, order_id: &str) -> String {
+        self.scalar_text(&format!("SELECT status FROM payments WHERE order_id = '{order_id}'")).await
+    }
+
+    pub async fn points(&self, member: u64) -> i64 {
+        self.scalar(&format!("SELECT points FROM members WHERE id = {member}")).await
+    }
+
+    pub async fn ledger_rows(&self, order_id: &str) -> i64 {
+        self.scalar(&format!("SELECT COUNT(*) FROM point_ledger WHERE order_id = '{order_id}'")).await
+    }
+
+    pub async fn scalar_text(&self, sql: &str) -> String {
+        sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&self.db)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 }

@@ -1,10 +1,19 @@
-//! Implementations of the app's ports: `MySqlStore` (members, profiles, view history),
-//! `RedisViewCounter` (per-day view deltas), `DynamoViewLossLedger` (views Redis missed).
+//! Implementations of the app's ports: `MySqlStore` (members, profiles, view history,
+//! payments), `RedisViewCounter` (per-day view deltas), `DynamoViewLossLedger` (views
+//! Redis missed), `DynamoIdempotencyStore` (API Idempotency-Key records), `TossGateway`
+//! (Toss Payments), `EventBridgePublisher` (domain events).
 
+pub mod dynamo_idempotency;
 pub mod dynamo_ledger;
+pub mod eventbridge;
 pub mod mysql;
+pub mod mysql_payments;
 pub mod redis_counter;
+pub mod toss;
 
+pub use dynamo_idempotency::DynamoIdempotencyStore;
 pub use dynamo_ledger::DynamoViewLossLedger;
+pub use eventbridge::EventBridgePublisher;
 pub use mysql::MySqlStore;
 pub use redis_counter::{RedisTimeouts, RedisViewCounter};
+pub use toss::{TossGateway, TossTimeouts};

@@ -15,7 +15,7 @@ struct Envelope<'a, T: Serialize> {
     result: Option<T>,
 }
 
-fn respond<T: Serialize>(
+pub fn respond<T: Serialize>(
     status: StatusCode,
     code: &str,
     message: &str,

@@ -3,6 +3,7 @@
 //! tracing. A function's `main` only builds `Services` and runs its handler.
 
 pub mod envelope;
+pub mod idempotency;
 pub mod jobs;
 pub mod request;
 pub mod routes;

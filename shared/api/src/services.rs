@@ -1,7 +1,12 @@
 use adapters::mysql::lambda_pool;
-use adapters::{DynamoViewLossLedger, MySqlStore, RedisTimeouts, RedisViewCounter};
+use adapters::{
+    DynamoIdempotencyStore, DynamoViewLossLedger, EventBridgePublisher, MySqlStore, RedisTimeouts, RedisViewCounter, TossGateway,
+    TossTimeouts,
+};
 use app::InfraError;
+use app::usecases::payments::{CheckoutSettings, PaymentTimings};
 use domain::listing::KoreanCollator;
+use std::time::Duration;
 
 /// The clients a function uses, built once per execution environment and shared by all
 /// its invocations. Nothing here opens a connection: the first request that needs a
@@ -10,11 +15,17 @@ pub struct Services {
     pub store: MySqlStore,
     pub counter: RedisViewCounter,
     pub ledger: DynamoViewLossLedger,
+    pub idempotency: DynamoIdempotencyStore,
+    pub publisher: EventBridgePublisher,
+    /// Present where a Toss secret key is configured (the payment functions only).
+    pub toss: Option<TossGateway>,
+    pub checkout: CheckoutSettings,
+    pub payment_timings: PaymentTimings,
     pub collator: KoreanCollator,
 }
 
 /// Settings read from the environment (see `template.yaml` and `infra/local/stack.sh`).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     pub database_url: String,
     pub database_max_connections: u32,
@@ -22,23 +33,51 @@ pub struct Settings {
     /// Prefix of every Redis key; lets several test runs share one Redis.
     pub redis_key_prefix: String,
     pub table_name: String,
+    pub event_bus_name: String,
+    /// `https://api.tosspayments.com`, or the local sandbox.
+    pub toss_api_base: String,
+    pub toss_secret_key: Option<String>,
+    pub toss_timeout: Duration,
+    pub checkout: CheckoutSettings,
+}
+
+impl std::fmt::Debug for Settings {
+    // By hand, so the secret key and credentials in URLs never reach a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("table_name", &self.table_name)
+            .field("event_bus_name", &self.event_bus_name)
+            .field("toss_api_base", &self.toss_api_base)
+            .field("toss_secret_key", &self.toss_secret_key.as_ref().map(|_| "<set>"))
+            .finish_non_exhaustive()
+    }
 }
 
 fn env(name: &'static str) -> Result<String, InfraError> {
     std::env::var(name).map_err(|e| InfraError::new(name, e))
 }
 
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned())
+}
+
 impl Settings {
     pub fn from_env() -> Result<Self, InfraError> {
         Ok(Self {
             database_url: env("DATABASE_URL")?,
-            database_max_connections: std::env::var("DATABASE_MAX_CONNECTIONS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(2),
+            database_max_connections: env_or("DATABASE_MAX_CONNECTIONS", "2").parse().unwrap_or(2),
             redis_url: env("REDIS_URL")?,
             redis_key_prefix: std::env::var("REDIS_KEY_PREFIX").unwrap_or_default(),
             table_name: env("TABLE_NAME")?,
+            event_bus_name: env_or("EVENT_BUS_NAME", "default"),
+            toss_api_base: env_or("TOSS_API_BASE", "https://api.tosspayments.com"),
+            toss_secret_key: std::env::var("TOSS_SECRET_KEY").ok().filter(|k| !k.is_empty()),
+            toss_timeout: Duration::from_secs(env_or("TOSS_TIMEOUT_SECONDS", "30").parse().unwrap_or(30)),
+            checkout: CheckoutSettings {
+                client_key: env_or("TOSS_CLIENT_KEY", ""),
+                success_url: env_or("TOSS_SUCCESS_URL", "http://127.0.0.1:3000/payments/success"),
+                fail_url: env_or("TOSS_FAIL_URL", "http://127.0.0.1:3000/payments/fail"),
+            },
         })
     }
 }
@@ -48,29 +87,34 @@ impl Services {
     pub async fn from_env(redis_timeouts: RedisTimeouts) -> Result<Self, InfraError> {
         let settings = Settings::from_env()?;
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::new(
-            &settings,
-            aws_sdk_dynamodb::Client::new(&aws),
-            redis_timeouts,
-        )
+        Self::new(&settings, &aws, redis_timeouts)
     }
 
-    pub fn new(
-        settings: &Settings,
-        dynamo: aws_sdk_dynamodb::Client,
-        redis_timeouts: RedisTimeouts,
-    ) -> Result<Self, InfraError> {
+    pub fn new(settings: &Settings, aws: &aws_config::SdkConfig, redis_timeouts: RedisTimeouts) -> Result<Self, InfraError> {
+        let dynamo = aws_sdk_dynamodb::Client::new(aws);
+        let toss = settings
+            .toss_secret_key
+            .as_deref()
+            .map(|key| {
+                TossGateway::new(
+                    &settings.toss_api_base,
+                    key,
+                    TossTimeouts {
+                        request: settings.toss_timeout,
+                        ..TossTimeouts::default()
+                    },
+                )
+            })
+            .transpose()?;
         Ok(Self {
-            store: MySqlStore::new(lambda_pool(
-                &settings.database_url,
-                settings.database_max_connections,
-            )?),
-            counter: RedisViewCounter::new(
-                &settings.redis_url,
-                settings.redis_key_prefix.clone(),
-                redis_timeouts,
-            )?,
-            ledger: DynamoViewLossLedger::new(dynamo, settings.table_name.clone()),
+            store: MySqlStore::new(lambda_pool(&settings.database_url, settings.database_max_connections)?),
+            counter: RedisViewCounter::new(&settings.redis_url, settings.redis_key_prefix.clone(), redis_timeouts)?,
+            ledger: DynamoViewLossLedger::new(dynamo.clone(), settings.table_name.clone()),
+            idempotency: DynamoIdempotencyStore::new(dynamo, settings.table_name.clone()),
+            publisher: EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(aws), settings.event_bus_name.clone()),
+            toss,
+            checkout: settings.checkout.clone(),
+            payment_timings: PaymentTimings::default(),
             collator: KoreanCollator::new(),
         })
     }

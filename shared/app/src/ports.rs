@@ -282,3 +282,33 @@ pub trait EventPublisher: Send + Sync {
     /// Publishes what it can; returns the ids of the events it published.
     async fn publish(&self, events: &[OutboxEvent]) -> Result<Vec<u64>, InfraError>;
 }
+
+// ---------------------------------------------------------------- API idempotency
+
+/// What an `Idempotency-Key` on one of our POST endpoints says about this request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// First use of the key (or its previous holder's lease ran out): run the request.
+    Proceed,
+    /// Finished before: answer exactly this again.
+    Replay { status: u16, body: String },
+    /// The first request with this key is still running.
+    InProgress,
+    /// The key was used for a different request.
+    Mismatch,
+}
+
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    async fn begin(
+        &self,
+        scope: &str,
+        key: &str,
+        fingerprint: &str,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<IdempotencyBegin, InfraError>;
+    async fn finish(&self, scope: &str, key: &str, status: u16, body: &str, now: DateTime<Utc>) -> Result<(), InfraError>;
+    /// Forgets an unfinished claim so the client's retry runs the request again.
+    async fn release(&self, scope: &str, key: &str) -> Result<(), InfraError>;
+}

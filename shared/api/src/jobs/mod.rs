@@ -5,7 +5,11 @@
 use crate::services::Services;
 use app::AppError;
 use app::usecases::flush_views::{FlushViewsDeps, flush_views};
+use app::usecases::payments::{PaymentDeps, recover_payments};
 use app::usecases::recover_view_losses::{RecoverViewLossesDeps, recover_view_losses};
+
+/// Payments one recovery run takes on; the rest wait for the next minute.
+pub const PAYMENT_RECOVERY_BATCH: u32 = 1_000;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::Utc;
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -15,6 +19,7 @@ use serde_json::{Value, json};
 pub enum ScheduledFunction {
     FlushViews,
     RecoverViewLosses,
+    RecoverPayments,
 }
 
 impl ScheduledFunction {
@@ -27,6 +32,7 @@ impl ScheduledFunction {
         match self {
             ScheduledFunction::FlushViews => "flush-views",
             ScheduledFunction::RecoverViewLosses => "recover-view-losses",
+            ScheduledFunction::RecoverPayments => "recover-payments",
         }
     }
 
@@ -35,6 +41,7 @@ impl ScheduledFunction {
         match self {
             ScheduledFunction::FlushViews => "cron(0 1 * * ? *)",
             ScheduledFunction::RecoverViewLosses => "rate(5 minutes)",
+            ScheduledFunction::RecoverPayments => "rate(1 minute)",
         }
     }
 
@@ -74,25 +81,42 @@ impl ScheduledFunction {
             ScheduledFunction::RecoverViewLosses => {
                 json!({ "lossRecovery": recover_view_losses(&recovery, now).await? })
             }
+            ScheduledFunction::RecoverPayments => {
+                let Some(gateway) = services.toss.as_ref() else {
+                    return Err(JobError::Misconfigured("TOSS_SECRET_KEY is not configured"));
+                };
+                let deps = PaymentDeps {
+                    store: &services.store,
+                    gateway,
+                    publisher: &services.publisher,
+                    timings: services.payment_timings,
+                };
+                json!({ "paymentRecovery": recover_payments(&deps, now, PAYMENT_RECOVERY_BATCH).await? })
+            }
         };
         tracing::info!(job = self.name(), %summary, "job finished");
         Ok(summary)
     }
 }
 
-/// A failed job run. Every failure here is a dependency that did not answer, so the run
-/// is worth retrying; the error type says so for Lambda's retry and alarm tooling.
+/// A failed job run. The Lambda error type says whether a retry can help (a dependency
+/// that did not answer) or not (configuration), for retry policies and alarms.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct JobError(#[from] AppError);
+pub enum JobError {
+    #[error(transparent)]
+    App(#[from] AppError),
+    #[error("misconfigured: {0}")]
+    Misconfigured(&'static str),
+}
 
 impl From<JobError> for Diagnostic {
     fn from(e: JobError) -> Self {
-        let error_type = match e.0 {
-            AppError::Unavailable(_) => "Retryable.DependencyUnavailable",
-            _ => "NonRetryable.InvalidState",
+        let error_type = match &e {
+            JobError::App(AppError::Unavailable(_)) => "Retryable.DependencyUnavailable",
+            JobError::App(_) => "NonRetryable.InvalidState",
+            JobError::Misconfigured(_) => "NonRetryable.Misconfigured",
         };
-        tracing::error!(error = %e.0, cause = ?std::error::Error::source(&e.0), "job failed");
+        tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "job failed");
         Diagnostic {
             error_type: error_type.into(),
             error_message: e.to_string(),

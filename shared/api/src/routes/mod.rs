@@ -4,6 +4,7 @@
 
 mod get_profile;
 mod list_profiles;
+mod payments;
 mod signup;
 
 use crate::services::Services;
@@ -16,6 +17,9 @@ pub enum HttpFunction {
     Signup,
     GetProfile,
     ListProfiles,
+    Checkout,
+    Confirm,
+    PaymentStatus,
 }
 
 impl HttpFunction {
@@ -31,13 +35,16 @@ impl HttpFunction {
             HttpFunction::Signup => "signup",
             HttpFunction::GetProfile => "get-profile",
             HttpFunction::ListProfiles => "list-profiles",
+            HttpFunction::Checkout => "checkout",
+            HttpFunction::Confirm => "confirm",
+            HttpFunction::PaymentStatus => "payment-status",
         }
     }
 
     pub fn method(self) -> &'static str {
         match self {
-            HttpFunction::Signup => "POST",
-            HttpFunction::GetProfile | HttpFunction::ListProfiles => "GET",
+            HttpFunction::Signup | HttpFunction::Checkout | HttpFunction::Confirm => "POST",
+            HttpFunction::GetProfile | HttpFunction::ListProfiles | HttpFunction::PaymentStatus => "GET",
         }
     }
 
@@ -47,6 +54,9 @@ impl HttpFunction {
             HttpFunction::Signup => "/api/members/signup",
             HttpFunction::GetProfile => "/api/profiles/{profileId}",
             HttpFunction::ListProfiles => "/api/profiles",
+            HttpFunction::Checkout => "/api/payments/toss/checkout",
+            HttpFunction::Confirm => "/api/payments/toss/confirm",
+            HttpFunction::PaymentStatus => "/api/payments/toss/{orderId}",
         }
     }
 
@@ -55,6 +65,9 @@ impl HttpFunction {
             HttpFunction::Signup => signup::handle(services, req).await,
             HttpFunction::GetProfile => get_profile::handle(services, req).await,
             HttpFunction::ListProfiles => list_profiles::handle(services, req).await,
+            HttpFunction::Checkout => payments::handle_checkout(services, req).await,
+            HttpFunction::Confirm => payments::handle_confirm(services, req).await,
+            HttpFunction::PaymentStatus => payments::handle_status(services, req).await,
         }
     }
 }

@@ -208,9 +208,25 @@ pub async fn confirm(deps: &PaymentDeps<'_>, form: ConfirmForm, now: DateTime<Ut
         return Ok(current);
     }
     let claimed = deps.store.find(&order_id).await?.ok_or(PaymentError::PaymentNotFound)?;
-    drive(deps, claimed, Start::Confirm, now).await?;
+    match drive(deps, claimed.clone(), Start::Confirm, now).await {
+        Ok(_) => {}
+        // Toss may have approved, but the result could not be written. The claim's lease
+        // runs out and recovery finishes the payment; the member is told it is pending.
+        Err(AppError::Unavailable(e)) => {
+            tracing::error!(error = %e, "could not record the confirm outcome; recovery will finish it");
+            return Ok(claimed);
+        }
+        Err(e) => return Err(e.into()),
+    }
     publish_pending(deps).await;
-    Ok(deps.store.find(&order_id).await?.ok_or(PaymentError::PaymentNotFound)?)
+    match deps.store.find(&order_id).await {
+        Ok(Some(current)) => Ok(current),
+        Ok(None) => Err(PaymentError::PaymentNotFound),
+        Err(e) => {
+            tracing::error!(error = %e, "could not read the settled payment");
+            Ok(claimed)
+        }
+    }
 }
 
 pub async fn payment_status(store: &dyn PaymentStore, order_id: &str) -> Result<PaymentRecord, PaymentError> {

@@ -1,0 +1,140 @@
+//! Runs a POST /v1 operation the way Toss does (toss-api.md §4): Idempotency-Key replay and
+//! 409 while the first request runs, then the `TossPayments-Test-Code` header, then the work.
+
+use crate::Sandbox;
+use crate::auth::SecretKey;
+use crate::codes::ApiError;
+use crate::state::{IDEMPOTENCY_TTL, IdempotencyRecord, IdempotencyScope, IdempotencyState};
+use axum::Json;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use std::future::Future;
+
+const MAX_KEY_CHARS: usize = 300;
+
+/// What an operation answers.
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    /// Close the connection instead of answering (the `drop` fault). `status`/`body` are still
+    /// stored for idempotent replay, as Toss would keep the result it could not deliver.
+    pub drop_connection: bool,
+}
+
+impl Reply {
+    pub fn ok(body: Value) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body,
+            drop_connection: false,
+        }
+    }
+}
+
+impl From<ApiError> for Reply {
+    fn from(error: ApiError) -> Self {
+        Self {
+            status: error.status(),
+            body: error.body(),
+            drop_connection: false,
+        }
+    }
+}
+
+/// The `TossPayments-Test-Code` error to force, if the request asks for one with a test key.
+pub fn forced_error(headers: &HeaderMap, secret_key: &SecretKey) -> Option<ApiError> {
+    if secret_key.is_live() {
+        return None;
+    }
+    let code = headers.get("tosspayments-test-code")?.to_str().ok()?.trim();
+    (!code.is_empty()).then(|| ApiError::of(code))
+}
+
+pub async fn run_post<Fut>(
+    sandbox: &Sandbox,
+    secret_key: &SecretKey,
+    path: &str,
+    headers: &HeaderMap,
+    operation: Fut,
+) -> Response
+where
+    Fut: Future<Output = Reply> + Send + 'static,
+{
+    let scope = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => match value.to_str() {
+            Ok(key) if !key.is_empty() && key.chars().count() <= MAX_KEY_CHARS => {
+                Some(IdempotencyScope {
+                    secret_key: secret_key.0.clone(),
+                    method: "POST".into(),
+                    path: path.to_owned(),
+                    key: key.to_owned(),
+                })
+            }
+            _ => return ApiError::of("INVALID_IDEMPOTENCY_KEY").into_response(),
+        },
+    };
+    if let Some(scope) = &scope {
+        let mut state = sandbox.lock();
+        let now = state.now();
+        match state.idempotency.get(scope) {
+            Some(record) if now < record.first_seen + IDEMPOTENCY_TTL => {
+                return match &record.state {
+                    IdempotencyState::InFlight => {
+                        ApiError::of("IDEMPOTENT_REQUEST_PROCESSING").into_response()
+                    }
+                    IdempotencyState::Done { status, body } => {
+                        (*status, Json(body.clone())).into_response()
+                    }
+                };
+            }
+            _ => {
+                let record = IdempotencyRecord {
+                    first_seen: now,
+                    state: IdempotencyState::InFlight,
+                };
+                state.idempotency.insert(scope.clone(), record);
+            }
+        }
+    }
+
+    let forced = forced_error(headers, secret_key);
+    // The work runs in its own task so that it completes (and its result is recorded for
+    // replay) even when the client gives up and hyper drops this handler, as on real Toss.
+    let task = {
+        let sandbox = sandbox.clone();
+        let scope = scope.clone();
+        tokio::spawn(async move {
+            let reply = match forced {
+                Some(error) => Reply::from(error),
+                None => operation.await,
+            };
+            if let Some(scope) = scope {
+                let done = IdempotencyState::Done {
+                    status: reply.status,
+                    body: reply.body.clone(),
+                };
+                if let Some(record) = sandbox.lock().idempotency.get_mut(&scope) {
+                    record.state = done;
+                }
+            }
+            reply
+        })
+    };
+    match task.await {
+        Ok(reply) if reply.drop_connection => {
+            // Unwinding out of the handler ends hyper's connection task, so the socket closes
+            // without a byte of response; resume_unwind skips the panic hook (no log noise).
+            std::panic::resume_unwind(Box::new(()))
+        }
+        Ok(reply) => (reply.status, Json(reply.body)).into_response(),
+        Err(_) => {
+            // A bug in the operation: forget the key so the client is not stuck on 409.
+            if let Some(scope) = scope {
+                sandbox.lock().idempotency.remove(&scope);
+            }
+            ApiError::of("FAILED_INTERNAL_SYSTEM_PROCESSING").into_response()
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! A local stand-in for `https://api.tosspayments.com`: the payment confirm, lookup and cancel
+//! APIs with Toss's auth, error codes and Idempotency-Key semantics, plus a widget-like
+//! `/sandbox/authenticate`, a settable clock and faults selected through the paymentKey.
+//! See README.md for the endpoints and the fault syntax.
+
+mod auth;
+mod codes;
+mod control;
+mod faults;
+mod idempotency;
+mod state;
+mod v1;
+
+pub use codes::{ApiError, http_status, known_codes};
+pub use faults::{Faults, HANG};
+
+use axum::Router;
+use axum::routing::{get, post};
+use state::State;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The public docs test secret keys (widget and API-individual), accepted by default.
+pub const DOCS_TEST_SECRET_KEYS: [&str; 2] = [
+    "test_gsk_docs_OaPz8L5KdmQXkzRz3y47BMw6",
+    "test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R",
+];
+
+/// The sandbox's shared state; cheap to clone (all clones share the same payments and clock).
+#[derive(Clone)]
+pub struct Sandbox {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    secret_keys: HashSet<String>,
+    state: Mutex<State>,
+}
+
+impl Sandbox {
+    /// A sandbox that accepts exactly these secret keys.
+    pub fn new(secret_keys: Vec<String>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                secret_keys: secret_keys.into_iter().collect(),
+                state: Mutex::new(State::default()),
+            }),
+        }
+    }
+
+    fn accepts(&self, secret_key: &str) -> bool {
+        self.inner.secret_keys.contains(secret_key)
+    }
+
+    /// Nothing panics while holding the lock, but a poisoned lock must not take the whole
+    /// sandbox down with it either.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// All routes: the Toss API under `/v1` (Basic auth) and the sandbox controls under `/sandbox`.
+pub fn router(sandbox: Sandbox) -> Router {
+    let toss = Router::new()
+        .route("/v1/payments/confirm", post(v1::confirm))
+        .route("/v1/payments/orders/{order_id}", get(v1::get_by_order))
+        .route("/v1/payments/{payment_key}", get(v1::get_by_key))
+        .route("/v1/payments/{payment_key}/cancel", post(v1::cancel))
+        .route_layer(axum::middleware::from_fn_with_state(
+            sandbox.clone(),
+            auth::require_secret_key,
+        ));
+    let controls = Router::new()
+        .route(
+            "/sandbox/authenticate",
+            get(control::authenticate_get).post(control::authenticate_post),
+        )
+        .route(
+            "/sandbox/clock",
+            get(control::get_clock).post(control::set_clock),
+        )
+        .route("/sandbox/payments/{payment_key}/stats", get(control::stats));
+    toss.merge(controls).with_state(sandbox)
+}
+
+/// Serves [`router`] on `listener` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, sandbox: Sandbox) -> std::io::Result<()> {
+    axum::serve(listener, router(sandbox)).await
+}

@@ -1,0 +1,370 @@
+//! The sandbox's shared state: payments, the settable clock, idempotency records and counters.
+
+use crate::codes::ApiError;
+use crate::faults::Faults;
+use axum::http::StatusCode;
+use chrono::{DateTime, FixedOffset, SecondsFormat, TimeDelta, Utc};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+/// Confirm must follow authentication within this window (toss-api.md §2.1).
+pub const CONFIRM_WINDOW: TimeDelta = TimeDelta::minutes(10);
+/// A payment window nobody authenticated in lives this long.
+pub const READY_WINDOW: TimeDelta = TimeDelta::minutes(30);
+/// Idempotency keys are remembered this long from their first request (§4).
+pub const IDEMPOTENCY_TTL: TimeDelta = TimeDelta::days(15);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ready,
+    InProgress,
+    Done,
+    Aborted,
+    Expired,
+    Canceled,
+    PartialCanceled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ready => "READY",
+            Status::InProgress => "IN_PROGRESS",
+            Status::Done => "DONE",
+            Status::Aborted => "ABORTED",
+            Status::Expired => "EXPIRED",
+            Status::Canceled => "CANCELED",
+            Status::PartialCanceled => "PARTIAL_CANCELED",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Cancel {
+    pub amount: i64,
+    pub reason: String,
+    pub refundable_amount: i64,
+    pub canceled_at: DateTime<Utc>,
+    pub transaction_key: String,
+    pub receipt_key: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Payment {
+    pub payment_key: String,
+    pub order_id: String,
+    pub order_name: String,
+    /// What the shopper authenticated; confirm must send exactly this.
+    pub requested_amount: i64,
+    pub total_amount: i64,
+    pub balance_amount: i64,
+    pub status: Status,
+    pub requested_at: DateTime<Utc>,
+    pub authenticated_at: Option<DateTime<Utc>>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub last_transaction_key: Option<String>,
+    pub approve_no: Option<String>,
+    pub cancels: Vec<Cancel>,
+    pub failure: Option<ApiError>,
+    pub secret: String,
+    pub faults: Faults,
+    /// How many `fail-CODE-n` failures were already answered.
+    pub injected_failures: u32,
+}
+
+impl Payment {
+    pub fn new(
+        payment_key: String,
+        order_id: String,
+        order_name: String,
+        amount: i64,
+        faults: Faults,
+        now: DateTime<Utc>,
+        authenticated: bool,
+    ) -> Self {
+        Self {
+            payment_key,
+            order_id,
+            order_name,
+            requested_amount: amount,
+            total_amount: amount,
+            balance_amount: amount,
+            status: if authenticated {
+                Status::InProgress
+            } else {
+                Status::Ready
+            },
+            requested_at: now,
+            authenticated_at: authenticated.then_some(now),
+            approved_at: None,
+            last_transaction_key: None,
+            approve_no: None,
+            cancels: Vec::new(),
+            failure: None,
+            secret: format!("ps_{}", hex32()),
+            faults,
+            injected_failures: 0,
+        }
+    }
+
+    /// Applies the expiry rules lazily: Toss expires payments on its own clock, the sandbox
+    /// does it whenever a payment is read or touched.
+    pub fn refresh(&mut self, now: DateTime<Utc>) {
+        let deadline = match (self.status, self.authenticated_at) {
+            (Status::InProgress, Some(at)) => at + CONFIRM_WINDOW,
+            (Status::Ready, _) => self.requested_at + READY_WINDOW,
+            _ => return,
+        };
+        if now > deadline {
+            self.status = Status::Expired;
+        }
+    }
+
+    pub fn authenticate(&mut self, now: DateTime<Utc>) {
+        self.status = Status::InProgress;
+        self.authenticated_at = Some(now);
+    }
+
+    pub fn approve(&mut self, amount: i64, now: DateTime<Utc>) {
+        self.status = Status::Done;
+        self.total_amount = amount;
+        self.balance_amount = amount;
+        self.approved_at = Some(now);
+        self.last_transaction_key = Some(hex32());
+        // Approval numbers are 8 digits; any will do as long as it is stable per payment.
+        self.approve_no = Some(format!(
+            "{:08}",
+            uuid::Uuid::new_v4().as_u128() % 100_000_000
+        ));
+    }
+
+    pub fn abort(&mut self, failure: ApiError) {
+        self.status = Status::Aborted;
+        self.failure = Some(failure);
+    }
+
+    pub fn cancel(&mut self, amount: i64, reason: String, now: DateTime<Utc>) {
+        self.balance_amount -= amount;
+        let transaction_key = hex32();
+        self.cancels.push(Cancel {
+            amount,
+            reason,
+            refundable_amount: self.balance_amount,
+            canceled_at: now,
+            transaction_key: transaction_key.clone(),
+            receipt_key: hex32(),
+        });
+        self.last_transaction_key = Some(transaction_key);
+        self.status = if self.balance_amount == 0 {
+            Status::Canceled
+        } else {
+            Status::PartialCanceled
+        };
+    }
+
+    /// The Payment object with Toss's field names (toss-api.md §2.2).
+    pub fn to_json(&self) -> Value {
+        let approved = self.approved_at.is_some();
+        // VAT follows the cancellable balance, as Toss shrinks it with every cancel.
+        let vat = (self.balance_amount + 5) / 11;
+        let card = approved.then(|| {
+            json!({
+                "amount": self.total_amount,
+                "issuerCode": "11",
+                "acquirerCode": "11",
+                "number": "43301234****123*",
+                "installmentPlanMonths": 0,
+                "approveNo": self.approve_no,
+                "useCardPoint": false,
+                "cardType": "신용",
+                "ownerType": "개인",
+                "acquireStatus": "READY",
+                "isInterestFree": false,
+                "interestPayer": null,
+            })
+        });
+        let cancels = (!self.cancels.is_empty()).then(|| {
+            self.cancels
+                .iter()
+                .map(|c| {
+                    json!({
+                        "cancelAmount": c.amount,
+                        "cancelReason": c.reason,
+                        "taxFreeAmount": 0,
+                        "taxExemptionAmount": 0,
+                        "refundableAmount": c.refundable_amount,
+                        "cardDiscountAmount": 0,
+                        "transferDiscountAmount": 0,
+                        "easyPayDiscountAmount": 0,
+                        "canceledAt": kst(c.canceled_at),
+                        "transactionKey": c.transaction_key,
+                        "receiptKey": c.receipt_key,
+                        "cancelStatus": "DONE",
+                        "cancelRequestId": null,
+                    })
+                })
+                .collect::<Vec<_>>()
+        });
+        let receipt = self.last_transaction_key.as_ref().map(|tx| {
+            json!({ "url": format!("https://dashboard.tosspayments.com/receipt/redirection?transactionId={tx}&ref=PX") })
+        });
+        json!({
+            "version": "2022-11-16",
+            "paymentKey": self.payment_key,
+            "type": "NORMAL",
+            "orderId": self.order_id,
+            "orderName": self.order_name,
+            "mId": "tosspayments",
+            "currency": "KRW",
+            "method": approved.then_some("카드"),
+            "totalAmount": self.total_amount,
+            "balanceAmount": self.balance_amount,
+            "status": self.status.as_str(),
+            "requestedAt": kst(self.requested_at),
+            "approvedAt": self.approved_at.map(kst),
+            "useEscrow": false,
+            "lastTransactionKey": self.last_transaction_key,
+            "suppliedAmount": self.balance_amount - vat,
+            "vat": vat,
+            "cultureExpense": false,
+            "taxFreeAmount": 0,
+            "taxExemptionAmount": 0,
+            "cancels": cancels,
+            "isPartialCancelable": true,
+            "card": card,
+            "virtualAccount": null,
+            "transfer": null,
+            "mobilePhone": null,
+            "giftCertificate": null,
+            "cashReceipt": null,
+            "cashReceipts": null,
+            "discount": null,
+            "easyPay": null,
+            "secret": self.secret,
+            "metadata": null,
+            "receipt": receipt,
+            "checkout": { "url": format!("https://api.tosspayments.com/v1/payments/{}/checkout", self.payment_key) },
+            "country": "KR",
+            "failure": self.failure.as_ref().map(ApiError::body),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stats {
+    pub confirm_requests: u64,
+    pub approvals: u64,
+    pub cancels: u64,
+}
+
+/// Idempotency scope (toss-api.md §4): the body is deliberately not part of it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyScope {
+    pub secret_key: String,
+    pub method: String,
+    pub path: String,
+    pub key: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum IdempotencyState {
+    InFlight,
+    Done { status: StatusCode, body: Value },
+}
+
+#[derive(Debug, Clone)]
+pub struct IdempotencyRecord {
+    pub first_seen: DateTime<Utc>,
+    pub state: IdempotencyState,
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    /// Sandbox time = real time + this offset, so tests can jump past expiry windows.
+    pub clock_offset: TimeDelta,
+    pub payments: HashMap<String, Payment>,
+    /// orderId → the newest paymentKey authenticated for it.
+    pub orders: HashMap<String, String>,
+    pub stats: HashMap<String, Stats>,
+    pub idempotency: HashMap<IdempotencyScope, IdempotencyRecord>,
+}
+
+impl State {
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.clock_offset
+    }
+
+    /// The payment with its expiry rules applied.
+    pub fn payment_mut(&mut self, payment_key: &str) -> Option<&mut Payment> {
+        let now = self.now();
+        let payment = self.payments.get_mut(payment_key)?;
+        payment.refresh(now);
+        Some(payment)
+    }
+
+    pub fn payment_by_order_mut(&mut self, order_id: &str) -> Option<&mut Payment> {
+        let key = self.orders.get(order_id)?.clone();
+        self.payment_mut(&key)
+    }
+
+    pub fn stats_mut(&mut self, payment_key: &str) -> &mut Stats {
+        self.stats.entry(payment_key.to_owned()).or_default()
+    }
+}
+
+/// 32 lower-case hex digits, the shape of Toss's transaction keys.
+pub fn hex32() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// ISO 8601 in Korea time, as Toss writes timestamps (`2022-01-01T00:00:00+09:00`).
+pub fn kst(at: DateTime<Utc>) -> String {
+    let seoul = FixedOffset::east_opt(9 * 3600).expect("+09:00 is a valid offset");
+    at.with_timezone(&seoul)
+        .to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payment(now: DateTime<Utc>) -> Payment {
+        Payment::new(
+            "tsbx_x".into(),
+            "order-1".into(),
+            "n".into(),
+            10_000,
+            Faults::default(),
+            now,
+            true,
+        )
+    }
+
+    #[test]
+    fn vat_is_a_rounded_eleventh_of_the_balance() {
+        let now = Utc::now();
+        for (amount, vat) in [(10_000, 909), (11, 1), (16, 1), (17, 2), (1, 0)] {
+            let mut p = payment(now);
+            p.approve(amount, now);
+            let v = p.to_json();
+            assert_eq!(v["vat"], vat, "amount {amount}");
+            assert_eq!(v["suppliedAmount"], amount - vat);
+        }
+    }
+
+    #[test]
+    fn in_progress_expires_after_ten_minutes() {
+        let now = Utc::now();
+        let mut p = payment(now);
+        p.refresh(now + TimeDelta::minutes(10));
+        assert_eq!(p.status, Status::InProgress);
+        p.refresh(now + TimeDelta::minutes(10) + TimeDelta::seconds(1));
+        assert_eq!(p.status, Status::Expired);
+    }
+
+    #[test]
+    fn kst_has_the_seoul_offset() {
+        let at = DateTime::parse_from_rfc3339("2022-01-01T00:00:00Z").unwrap();
+        assert_eq!(kst(at.with_timezone(&Utc)), "2022-01-01T09:00:00+09:00");
+    }
+}

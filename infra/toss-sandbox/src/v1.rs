@@ -1,0 +1,286 @@
+//! The Toss `/v1/payments` routes: confirm, lookups and cancel.
+
+use crate::Sandbox;
+use crate::auth::SecretKey;
+use crate::codes::ApiError;
+use crate::faults::HANG;
+use crate::idempotency::{Reply, forced_error, run_post};
+use crate::state::{Payment, State, Status};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, State as Shared};
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+
+const MAX_PAYMENT_KEY_CHARS: usize = 200;
+const MAX_CANCEL_REASON_CHARS: usize = 200;
+
+pub async fn confirm(
+    Shared(sandbox): Shared<Sandbox>,
+    Extension(secret_key): Extension<SecretKey>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // Counted before idempotency handling so replays and 409s show in the stats too.
+    if let Some(key) = peek_payment_key(&body) {
+        sandbox.lock().stats_mut(&key).confirm_requests += 1;
+    }
+    let operation = confirm_operation(sandbox.clone(), body);
+    run_post(&sandbox, &secret_key, uri.path(), &headers, operation).await
+}
+
+pub async fn cancel(
+    Shared(sandbox): Shared<Sandbox>,
+    Extension(secret_key): Extension<SecretKey>,
+    Path(payment_key): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let operation = cancel_operation(sandbox.clone(), payment_key, body);
+    run_post(&sandbox, &secret_key, uri.path(), &headers, operation).await
+}
+
+pub async fn get_by_key(
+    Shared(sandbox): Shared<Sandbox>,
+    Extension(secret_key): Extension<SecretKey>,
+    Path(payment_key): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(error) = forced_error(&headers, &secret_key) {
+        return error.into_response();
+    }
+    lookup(
+        sandbox
+            .lock()
+            .payment_mut(&payment_key)
+            .map(|p| p.to_json()),
+    )
+}
+
+pub async fn get_by_order(
+    Shared(sandbox): Shared<Sandbox>,
+    Extension(secret_key): Extension<SecretKey>,
+    Path(order_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(error) = forced_error(&headers, &secret_key) {
+        return error.into_response();
+    }
+    lookup(
+        sandbox
+            .lock()
+            .payment_by_order_mut(&order_id)
+            .map(|p| p.to_json()),
+    )
+}
+
+fn lookup(found: Option<Value>) -> Response {
+    match found {
+        Some(payment) => Json(payment).into_response(),
+        None => ApiError::of("NOT_FOUND_PAYMENT").into_response(),
+    }
+}
+
+struct ConfirmRequest {
+    payment_key: String,
+    order_id: String,
+    amount: i64,
+}
+
+fn peek_payment_key(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    Some(value.get("paymentKey")?.as_str()?.to_owned())
+}
+
+fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(fields)) => Ok(fields),
+        _ => Err(ApiError::invalid_request(
+            "The request body must be a JSON object.",
+        )),
+    }
+}
+
+/// A JSON integer; `1000.0` counts too, as Toss takes `amount` as a plain number.
+fn integer(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
+            .map(|f| f as i64)
+    })
+}
+
+fn parse_confirm(body: &[u8]) -> Result<ConfirmRequest, ApiError> {
+    let fields = json_object(body)?;
+    let text = |name: &str| -> Result<String, ApiError> {
+        match fields.get(name) {
+            Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+            _ => Err(ApiError::invalid_request(format!(
+                "{name} is required and must be a string."
+            ))),
+        }
+    };
+    let payment_key = text("paymentKey")?;
+    if payment_key.chars().count() > MAX_PAYMENT_KEY_CHARS {
+        return Err(ApiError::invalid_request(
+            "paymentKey is at most 200 characters.",
+        ));
+    }
+    let order_id = text("orderId")?;
+    let amount = fields
+        .get("amount")
+        .and_then(integer)
+        .filter(|a| *a >= 0)
+        .ok_or_else(|| {
+            ApiError::invalid_request("amount is required and must be a non-negative integer.")
+        })?;
+    Ok(ConfirmRequest {
+        payment_key,
+        order_id,
+        amount,
+    })
+}
+
+/// The checks between the body and the faults, in Toss's order. Run again after a `delay`
+/// because another request may have changed the payment meanwhile.
+fn confirmable<'a>(
+    state: &'a mut State,
+    request: &ConfirmRequest,
+) -> Result<&'a mut Payment, ApiError> {
+    let payment = state
+        .payment_mut(&request.payment_key)
+        .ok_or_else(|| ApiError::of("NOT_FOUND_PAYMENT"))?;
+    if payment.order_id != request.order_id {
+        return Err(ApiError::of("NOT_FOUND_PAYMENT_SESSION"));
+    }
+    match payment.status {
+        Status::InProgress => {}
+        Status::Done | Status::Canceled | Status::PartialCanceled => {
+            return Err(ApiError::of("ALREADY_PROCESSED_PAYMENT"));
+        }
+        // READY was never authenticated, so there is no session to confirm either.
+        Status::Expired | Status::Aborted | Status::Ready => {
+            return Err(ApiError::of("NOT_FOUND_PAYMENT_SESSION"));
+        }
+    }
+    if request.amount != payment.requested_amount {
+        return Err(ApiError::invalid_request(format!(
+            "The amount {} differs from the authenticated amount {}.",
+            request.amount, payment.requested_amount
+        )));
+    }
+    Ok(payment)
+}
+
+async fn confirm_operation(sandbox: Sandbox, body: Bytes) -> Reply {
+    let request = match parse_confirm(&body) {
+        Ok(request) => request,
+        Err(error) => return error.into(),
+    };
+    let faults = match confirmable(&mut sandbox.lock(), &request) {
+        Ok(payment) => payment.faults.clone(),
+        Err(error) => return error.into(),
+    };
+    if let Some(delay) = faults.delay {
+        tokio::time::sleep(delay).await;
+    }
+    let approved = {
+        let mut state = sandbox.lock();
+        let now = state.now();
+        let payment = match confirmable(&mut state, &request) {
+            Ok(payment) => payment,
+            Err(error) => return error.into(),
+        };
+        if let Some((code, n)) = &faults.fail
+            && payment.injected_failures < *n
+        {
+            payment.injected_failures += 1;
+            return ApiError::of(code).into();
+        }
+        if let Some(code) = &faults.abort {
+            let failure = ApiError::of(code);
+            payment.abort(failure.clone());
+            return failure.into();
+        }
+        payment.approve(faults.amount.unwrap_or(request.amount), now);
+        let approved = payment.to_json();
+        state.stats_mut(&request.payment_key).approvals += 1;
+        approved
+    };
+    if faults.hang {
+        tokio::time::sleep(HANG).await;
+    }
+    Reply {
+        drop_connection: faults.drop,
+        ..Reply::ok(approved)
+    }
+}
+
+struct CancelRequest {
+    reason: String,
+    amount: Option<i64>,
+    refundable_amount: Option<i64>,
+}
+
+fn parse_cancel(body: &[u8]) -> Result<CancelRequest, ApiError> {
+    let fields = json_object(body)?;
+    let reason = match fields.get("cancelReason") {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+        _ => return Err(ApiError::invalid_request("cancelReason is required.")),
+    };
+    if reason.chars().count() > MAX_CANCEL_REASON_CHARS {
+        return Err(ApiError::invalid_request(
+            "cancelReason is at most 200 characters.",
+        ));
+    }
+    // Absent and null both mean "the whole balance" / "not checked".
+    let optional_amount = |name: &str| -> Result<Option<i64>, ApiError> {
+        match fields.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => integer(value).filter(|a| *a > 0).map(Some).ok_or_else(|| {
+                ApiError::invalid_request(format!("{name} must be a positive integer."))
+            }),
+        }
+    };
+    Ok(CancelRequest {
+        reason,
+        amount: optional_amount("cancelAmount")?,
+        refundable_amount: optional_amount("refundableAmount")?,
+    })
+}
+
+async fn cancel_operation(sandbox: Sandbox, payment_key: String, body: Bytes) -> Reply {
+    let request = match parse_cancel(&body) {
+        Ok(request) => request,
+        Err(error) => return error.into(),
+    };
+    let mut state = sandbox.lock();
+    let now = state.now();
+    let Some(payment) = state.payment_mut(&payment_key) else {
+        return ApiError::of("NOT_FOUND_PAYMENT").into();
+    };
+    match payment.status {
+        Status::Done | Status::PartialCanceled => {}
+        Status::Canceled => return ApiError::of("ALREADY_CANCELED_PAYMENT").into(),
+        _ => return ApiError::of("NOT_CANCELABLE_PAYMENT").into(),
+    }
+    // Toss's guard for safe partial cancels: the caller states the balance it expects.
+    if request
+        .refundable_amount
+        .is_some_and(|expected| expected != payment.balance_amount)
+    {
+        return ApiError::of("NOT_MATCHES_REFUNDABLE_AMOUNT").into();
+    }
+    let amount = request.amount.unwrap_or(payment.balance_amount);
+    if amount > payment.balance_amount {
+        return ApiError::of("NOT_CANCELABLE_AMOUNT").into();
+    }
+    payment.cancel(amount, request.reason, now);
+    let canceled = payment.to_json();
+    state.stats_mut(&payment_key).cancels += 1;
+    Reply::ok(canceled)
+}

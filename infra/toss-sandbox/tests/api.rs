@@ -1,0 +1,795 @@
+//! Black-box tests: each starts its own sandbox on 127.0.0.1:0 and talks plain HTTP to it.
+
+use reqwest::{Client, RequestBuilder, StatusCode};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use toss_sandbox::{DOCS_TEST_SECRET_KEYS, Sandbox, serve};
+
+const KEY: &str = DOCS_TEST_SECRET_KEYS[1];
+const AMOUNT: i64 = 15_000;
+
+struct Toss {
+    base: String,
+    client: Client,
+}
+
+async fn start() -> Toss {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let keys = DOCS_TEST_SECRET_KEYS.map(String::from).to_vec();
+    tokio::spawn(serve(listener, Sandbox::new(keys)));
+    let client = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Toss { base, client }
+}
+
+async fn answer(request: RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.expect("an HTTP response");
+    let status = response.status();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+fn order_id() -> String {
+    format!("order-{}", uuid::Uuid::new_v4().simple())
+}
+
+impl Toss {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn authed(&self, request: RequestBuilder) -> RequestBuilder {
+        request.basic_auth(KEY, None::<&str>)
+    }
+
+    /// Authenticates a checkout the way the widget would and returns the paymentKey.
+    async fn checkout(&self, order_id: &str, amount: i64, faults: &str) -> String {
+        let (status, body) = answer(
+            self.client
+                .post(self.url("/sandbox/authenticate"))
+                .header("accept", "application/json")
+                .json(
+                    &json!({ "orderId": order_id, "amount": amount, "orderName": "티셔츠 외 1건",
+                               "successUrl": "http://shop.test/success", "faults": faults }),
+                ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["paymentKey"].as_str().unwrap().to_owned()
+    }
+
+    fn confirm_request(&self, key: &str, order_id: &str, amount: i64) -> RequestBuilder {
+        self.authed(self.client.post(self.url("/v1/payments/confirm")))
+            .json(&json!({ "paymentKey": key, "orderId": order_id, "amount": amount }))
+    }
+
+    async fn confirm(
+        &self,
+        key: &str,
+        order_id: &str,
+        amount: i64,
+        idem: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.confirm_request(key, order_id, amount);
+        if let Some(idem) = idem {
+            request = request.header("Idempotency-Key", idem);
+        }
+        answer(request).await
+    }
+
+    async fn cancel(&self, key: &str, body: Value, idem: Option<&str>) -> (StatusCode, Value) {
+        let mut request = self
+            .authed(
+                self.client
+                    .post(self.url(&format!("/v1/payments/{key}/cancel"))),
+            )
+            .json(&body);
+        if let Some(idem) = idem {
+            request = request.header("Idempotency-Key", idem);
+        }
+        answer(request).await
+    }
+
+    async fn payment(&self, key: &str) -> (StatusCode, Value) {
+        answer(self.authed(self.client.get(self.url(&format!("/v1/payments/{key}"))))).await
+    }
+
+    async fn status_of(&self, key: &str) -> String {
+        let (status, body) = self.payment(key).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["status"].as_str().unwrap().to_owned()
+    }
+
+    async fn stats(&self, key: &str) -> Value {
+        answer(
+            self.client
+                .get(self.url(&format!("/sandbox/payments/{key}/stats"))),
+        )
+        .await
+        .1
+    }
+
+    async fn advance_clock(&self, seconds: i64) {
+        let (status, _) = answer(
+            self.client
+                .post(self.url("/sandbox/clock"))
+                .json(&json!({ "advanceSeconds": seconds })),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+}
+
+fn assert_error(answer: &(StatusCode, Value), status: StatusCode, code: &str) {
+    assert_eq!(answer.0, status, "{}", answer.1);
+    assert_eq!(answer.1["code"], code, "{}", answer.1);
+    assert!(answer.1["message"].is_string(), "{}", answer.1);
+}
+
+#[tokio::test]
+async fn malformed_basic_auth_is_403_and_an_unknown_key_401() {
+    let toss = start().await;
+    let url = toss.url("/v1/payments/tsbx_nothing");
+    let with = |value: String| toss.client.get(&url).header("authorization", value);
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+
+    let forbidden = StatusCode::FORBIDDEN;
+    assert_error(
+        &answer(toss.client.get(&url)).await,
+        forbidden,
+        "INCORRECT_BASIC_AUTH_FORMAT",
+    );
+    assert_error(
+        &answer(with(format!("Bearer {KEY}"))).await,
+        forbidden,
+        "INCORRECT_BASIC_AUTH_FORMAT",
+    );
+    assert_error(
+        &answer(with(format!("Basic {}", b64(KEY)))).await,
+        forbidden,
+        "INCORRECT_BASIC_AUTH_FORMAT",
+    );
+    assert_error(
+        &answer(with("Basic %%%".into())).await,
+        forbidden,
+        "INCORRECT_BASIC_AUTH_FORMAT",
+    );
+    let unknown = with(format!("Basic {}", b64("test_sk_someone_else:")));
+    assert_error(
+        &answer(unknown).await,
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHORIZED_KEY",
+    );
+    // POST routes are guarded the same way, before the body is even looked at.
+    let confirm = toss
+        .client
+        .post(toss.url("/v1/payments/confirm"))
+        .json(&json!({}));
+    assert_error(
+        &answer(confirm).await,
+        forbidden,
+        "INCORRECT_BASIC_AUTH_FORMAT",
+    );
+    // Both docs keys work; the widget key too.
+    let widget = toss
+        .client
+        .get(&url)
+        .basic_auth(DOCS_TEST_SECRET_KEYS[0], None::<&str>);
+    assert_error(
+        &answer(widget).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND_PAYMENT",
+    );
+}
+
+#[tokio::test]
+async fn authenticate_redirects_like_the_widget_and_is_idempotent_per_order() {
+    let toss = start().await;
+    let order = order_id();
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("orderId", &order)
+        .append_pair("amount", "15000")
+        .append_pair("orderName", "티셔츠")
+        .append_pair("successUrl", "http://shop.test/pay/success?step=2")
+        .append_pair("failUrl", "http://shop.test/pay/fail")
+        .finish();
+    let url = toss.url(&format!("/sandbox/authenticate?{query}"));
+    let response = toss.client.get(url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let prefix = format!(
+        "http://shop.test/pay/success?step=2&paymentType=NORMAL&orderId={order}&paymentKey="
+    );
+    assert!(location.starts_with(&prefix), "{location}");
+    assert!(location.ends_with("&amount=15000"), "{location}");
+    let key = &location[prefix.len()..location.len() - "&amount=15000".len()];
+    assert!(key.starts_with("tsbx_") && key.len() == 37, "{key}");
+    assert_eq!(toss.status_of(key).await, "IN_PROGRESS");
+
+    // The same checkout again answers the same key.
+    assert_eq!(toss.checkout(&order, AMOUNT, "").await, key);
+    // Faults are appended to the key.
+    let faulty = toss
+        .checkout(&order_id(), AMOUNT, "delay-10,fail-PROVIDER_ERROR-1")
+        .await;
+    assert!(
+        faulty.ends_with(".delay-10.fail-PROVIDER_ERROR-1"),
+        "{faulty}"
+    );
+
+    // A browser-style request without successUrl has nowhere to go and creates nothing.
+    let lost = order_id();
+    let url = toss.url(&format!("/sandbox/authenticate?orderId={lost}&amount=100"));
+    assert_error(
+        &answer(toss.client.get(url)).await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_REQUEST",
+    );
+    let by_order = toss.authed(
+        toss.client
+            .get(toss.url(&format!("/v1/payments/orders/{lost}"))),
+    );
+    assert_error(
+        &answer(by_order).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND_PAYMENT",
+    );
+
+    for bad in [
+        json!({ "orderId": "short", "amount": 100 }),
+        json!({ "orderId": "order/with/slash", "amount": 100 }),
+        json!({ "orderId": order_id(), "amount": 0 }),
+        json!({ "orderId": order_id(), "amount": "12.5" }),
+        json!({ "orderId": order_id(), "amount": 100, "faults": "explode" }),
+    ] {
+        let request = toss
+            .client
+            .post(toss.url("/sandbox/authenticate"))
+            .header("accept", "application/json")
+            .json(&bad);
+        assert_error(
+            &answer(request).await,
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+        );
+    }
+}
+
+#[tokio::test]
+async fn confirm_approves_with_the_real_payment_fields() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "").await;
+    let (status, p) = toss.confirm(&key, &order, AMOUNT, Some("confirm-1")).await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert_eq!(p["version"], "2022-11-16");
+    assert_eq!(p["paymentKey"], key.as_str());
+    assert_eq!(p["orderId"], order.as_str());
+    assert_eq!(p["orderName"], "티셔츠 외 1건");
+    assert_eq!(p["type"], "NORMAL");
+    assert_eq!(p["mId"], "tosspayments");
+    assert_eq!(p["currency"], "KRW");
+    assert_eq!(p["method"], "카드");
+    assert_eq!(p["status"], "DONE");
+    assert_eq!(p["totalAmount"], AMOUNT);
+    assert_eq!(p["balanceAmount"], AMOUNT);
+    assert_eq!(p["vat"], 1364);
+    assert_eq!(p["suppliedAmount"], AMOUNT - 1364);
+    assert_eq!(p["taxFreeAmount"], 0);
+    assert_eq!(p["isPartialCancelable"], true);
+    assert_eq!(p["useEscrow"], false);
+    assert_eq!(p["country"], "KR");
+    assert!(p["approvedAt"].as_str().unwrap().ends_with("+09:00"));
+    assert!(p["requestedAt"].as_str().unwrap().ends_with("+09:00"));
+    assert!(p["lastTransactionKey"].is_string());
+    assert!(p["secret"].is_string());
+    assert!(p["receipt"]["url"].is_string());
+    assert!(p["checkout"]["url"].is_string());
+    assert_eq!(p["card"]["amount"], AMOUNT);
+    assert_eq!(p["card"]["cardType"], "신용");
+    assert_eq!(p["card"]["acquireStatus"], "READY");
+    assert_eq!(p["card"]["approveNo"].as_str().unwrap().len(), 8);
+    for null in [
+        "cancels",
+        "failure",
+        "virtualAccount",
+        "easyPay",
+        "metadata",
+        "cashReceipt",
+    ] {
+        assert!(p[null].is_null() && p.get(null).is_some(), "{null}");
+    }
+    // The lookup shows the same payment.
+    assert_eq!(toss.payment(&key).await, (StatusCode::OK, p));
+    let stats = toss.stats(&key).await;
+    assert_eq!(
+        stats,
+        json!({ "confirmRequests": 1, "approvals": 1, "cancels": 0 })
+    );
+}
+
+#[tokio::test]
+async fn confirm_rejects_mismatches_and_repeats() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "").await;
+
+    let wrong_amount = toss.confirm(&key, &order, AMOUNT - 1, None).await;
+    assert_error(&wrong_amount, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
+    assert!(
+        wrong_amount.1["message"]
+            .as_str()
+            .unwrap()
+            .contains("differs")
+    );
+    let wrong_order = toss.confirm(&key, &order_id(), AMOUNT, None).await;
+    assert_error(
+        &wrong_order,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND_PAYMENT_SESSION",
+    );
+    let unknown = toss
+        .confirm(
+            "tsbx_00000000000000000000000000000000",
+            &order,
+            AMOUNT,
+            None,
+        )
+        .await;
+    assert_error(&unknown, StatusCode::NOT_FOUND, "NOT_FOUND_PAYMENT");
+    let ill_typed = toss
+        .authed(toss.client.post(toss.url("/v1/payments/confirm")))
+        .json(&json!({ "paymentKey": key, "orderId": order, "amount": "15000" }));
+    assert_error(
+        &answer(ill_typed).await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_REQUEST",
+    );
+    let not_json = toss
+        .authed(toss.client.post(toss.url("/v1/payments/confirm")))
+        .body("paymentKey=x");
+    assert_error(
+        &answer(not_json).await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_REQUEST",
+    );
+    assert_eq!(toss.status_of(&key).await, "IN_PROGRESS");
+
+    assert_eq!(
+        toss.confirm(&key, &order, AMOUNT, None).await.0,
+        StatusCode::OK
+    );
+    let again = toss.confirm(&key, &order, AMOUNT, None).await;
+    assert_error(&again, StatusCode::BAD_REQUEST, "ALREADY_PROCESSED_PAYMENT");
+    assert_eq!(toss.stats(&key).await["approvals"], 1);
+}
+
+#[tokio::test]
+async fn same_idempotency_key_replays_the_first_response_errors_included() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "").await;
+
+    // An error is replayed even when the resend would now succeed.
+    let first_error = toss.confirm(&key, &order, 1, Some("k-error")).await;
+    assert_error(&first_error, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
+    assert_eq!(
+        toss.confirm(&key, &order, AMOUNT, Some("k-error")).await,
+        first_error
+    );
+    assert_eq!(toss.status_of(&key).await, "IN_PROGRESS");
+
+    let approved = toss.confirm(&key, &order, AMOUNT, Some("k-ok")).await;
+    assert_eq!(approved.0, StatusCode::OK);
+    // The payment changes afterwards, yet the replay is byte-for-byte the first answer.
+    assert_eq!(
+        toss.cancel(&key, json!({ "cancelReason": "고객 변심" }), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        toss.confirm(&key, &order, AMOUNT, Some("k-ok")).await,
+        approved
+    );
+    // The body is not part of the match.
+    assert_eq!(
+        toss.confirm("tsbx_other", "other-order", 1, Some("k-ok"))
+            .await,
+        approved
+    );
+    // Without the header the request runs again.
+    assert_error(
+        &toss.confirm(&key, &order, AMOUNT, None).await,
+        StatusCode::BAD_REQUEST,
+        "ALREADY_PROCESSED_PAYMENT",
+    );
+    assert_eq!(
+        toss.stats(&key).await,
+        json!({ "confirmRequests": 5, "approvals": 1, "cancels": 1 })
+    );
+
+    // The same key on another route is a different request.
+    let cancel = toss
+        .cancel(&key, json!({ "cancelReason": "x" }), Some("k-ok"))
+        .await;
+    assert_error(&cancel, StatusCode::BAD_REQUEST, "ALREADY_CANCELED_PAYMENT");
+
+    // Keys are remembered for 15 days only; after that the request runs again.
+    toss.advance_clock(15 * 24 * 3600 - 60).await;
+    assert_eq!(
+        toss.confirm(&key, &order, AMOUNT, Some("k-ok")).await,
+        approved
+    );
+    toss.advance_clock(120).await;
+    let expired = toss.confirm(&key, &order, AMOUNT, Some("k-ok")).await;
+    assert_error(
+        &expired,
+        StatusCode::BAD_REQUEST,
+        "ALREADY_PROCESSED_PAYMENT",
+    );
+}
+
+#[tokio::test]
+async fn idempotency_key_longer_than_300_is_rejected() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "").await;
+    let long = "k".repeat(301);
+    let rejected = toss.confirm(&key, &order, AMOUNT, Some(&long)).await;
+    assert_error(
+        &rejected,
+        StatusCode::BAD_REQUEST,
+        "INVALID_IDEMPOTENCY_KEY",
+    );
+    assert_eq!(toss.status_of(&key).await, "IN_PROGRESS");
+    let just_fits = "k".repeat(300);
+    assert_eq!(
+        toss.confirm(&key, &order, AMOUNT, Some(&just_fits)).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn concurrent_same_key_gets_409_while_the_first_runs() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "delay-2000").await;
+    let first = tokio::spawn(answer(
+        toss.confirm_request(&key, &order, AMOUNT)
+            .header("Idempotency-Key", "same"),
+    ));
+    // Wait until the first request has reached the sandbox (it is counted just before its
+    // key is marked in flight), rather than guessing with a fixed sleep on a busy machine.
+    while toss.stats(&key).await["confirmRequests"] == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let second = toss.confirm(&key, &order, AMOUNT, Some("same")).await;
+    assert_error(
+        &second,
+        StatusCode::CONFLICT,
+        "IDEMPOTENT_REQUEST_PROCESSING",
+    );
+    let first = first.await.unwrap();
+    assert_eq!(first.0, StatusCode::OK);
+    assert_eq!(
+        toss.confirm(&key, &order, AMOUNT, Some("same")).await,
+        first
+    );
+    assert_eq!(
+        toss.stats(&key).await,
+        json!({ "confirmRequests": 3, "approvals": 1, "cancels": 0 })
+    );
+}
+
+#[tokio::test]
+async fn test_code_header_forces_the_error_and_leaves_the_payment() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "").await;
+    for (code, status) in [
+        ("REJECT_CARD_COMPANY", StatusCode::FORBIDDEN),
+        ("PROVIDER_ERROR", StatusCode::BAD_REQUEST),
+        (
+            "FAILED_INTERNAL_SYSTEM_PROCESSING",
+            StatusCode::INTERNAL_SERVER_ERROR,
+        ),
+    ] {
+        let forced = answer(
+            toss.confirm_request(&key, &order, AMOUNT)
+                .header("TossPayments-Test-Code", code),
+        )
+        .await;
+        assert_error(&forced, status, code);
+    }
+    assert_eq!(toss.status_of(&key).await, "IN_PROGRESS");
+    assert_eq!(toss.stats(&key).await["approvals"], 0);
+    assert_eq!(
+        toss.confirm(&key, &order, AMOUNT, None).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn delay_fault_delays_then_approves() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "delay-400").await;
+    let started = Instant::now();
+    let (status, body) = toss.confirm(&key, &order, AMOUNT, None).await;
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "DONE");
+}
+
+#[tokio::test]
+async fn drop_fault_closes_the_connection_and_the_same_key_returns_the_approval() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "drop").await;
+    let sent = toss
+        .confirm_request(&key, &order, AMOUNT)
+        .header("Idempotency-Key", "drop-1")
+        .send()
+        .await;
+    let error = sent.expect_err("the connection must close without a response");
+    // hyper reports IncompleteMessage: the socket closed before any response byte.
+    assert!(
+        error.is_request() && !error.is_timeout() && error.status().is_none(),
+        "{error:?}"
+    );
+    assert_eq!(toss.status_of(&key).await, "DONE");
+
+    let (status, body) = toss.confirm(&key, &order, AMOUNT, Some("drop-1")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "DONE");
+    assert_eq!(body["paymentKey"], key.as_str());
+    assert_eq!(
+        toss.stats(&key).await,
+        json!({ "confirmRequests": 2, "approvals": 1, "cancels": 0 })
+    );
+    // The server is still healthy afterwards.
+    assert_eq!(toss.payment(&key).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn fail_fault_fails_the_first_n_confirms_then_approves() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "fail-PROVIDER_ERROR-2").await;
+    for _ in 0..2 {
+        let failed = toss.confirm(&key, &order, AMOUNT, None).await;
+        assert_error(&failed, StatusCode::BAD_REQUEST, "PROVIDER_ERROR");
+        assert_eq!(toss.status_of(&key).await, "IN_PROGRESS");
+    }
+    let (status, body) = toss.confirm(&key, &order, AMOUNT, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "DONE");
+
+    let order = order_id();
+    let key = toss
+        .checkout(
+            &order,
+            AMOUNT,
+            "fail-FAILED_PAYMENT_INTERNAL_SYSTEM_PROCESSING-1",
+        )
+        .await;
+    let failed = toss.confirm(&key, &order, AMOUNT, None).await;
+    assert_error(
+        &failed,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "FAILED_PAYMENT_INTERNAL_SYSTEM_PROCESSING",
+    );
+}
+
+#[tokio::test]
+async fn amount_fault_approves_a_different_amount() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "amount-9900").await;
+    let (status, body) = toss.confirm(&key, &order, AMOUNT, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "DONE");
+    assert_eq!(body["totalAmount"], 9900);
+    assert_eq!(body["balanceAmount"], 9900);
+}
+
+#[tokio::test]
+async fn abort_fault_fails_definitively() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss
+        .checkout(&order, AMOUNT, "abort-REJECT_CARD_COMPANY")
+        .await;
+    let aborted = toss.confirm(&key, &order, AMOUNT, None).await;
+    assert_error(&aborted, StatusCode::FORBIDDEN, "REJECT_CARD_COMPANY");
+    let (_, payment) = toss.payment(&key).await;
+    assert_eq!(payment["status"], "ABORTED");
+    assert_eq!(payment["failure"]["code"], "REJECT_CARD_COMPANY");
+    assert!(payment["failure"]["message"].is_string());
+    assert!(payment["approvedAt"].is_null() && payment["method"].is_null());
+    let again = toss.confirm(&key, &order, AMOUNT, None).await;
+    assert_error(&again, StatusCode::NOT_FOUND, "NOT_FOUND_PAYMENT_SESSION");
+    // A new checkout under the same orderId gets a new key.
+    assert_ne!(toss.checkout(&order, AMOUNT, "").await, key);
+}
+
+#[tokio::test]
+async fn hang_fault_approves_but_does_not_answer() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "hang").await;
+    let sent = toss
+        .confirm_request(&key, &order, AMOUNT)
+        .header("Idempotency-Key", "hang-1")
+        .timeout(Duration::from_millis(1500))
+        .send()
+        .await;
+    assert!(sent.expect_err("must time out").is_timeout());
+    assert_eq!(toss.status_of(&key).await, "DONE");
+    // The first request is still "running" on the Toss side.
+    let resend = toss.confirm(&key, &order, AMOUNT, Some("hang-1")).await;
+    assert_error(
+        &resend,
+        StatusCode::CONFLICT,
+        "IDEMPOTENT_REQUEST_PROCESSING",
+    );
+}
+
+#[tokio::test]
+async fn unconfirmed_payments_expire_on_the_sandbox_clock() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "").await;
+    let before = answer(toss.client.get(toss.url("/sandbox/clock"))).await.1;
+    toss.advance_clock(11 * 60).await;
+    let after = answer(toss.client.get(toss.url("/sandbox/clock"))).await.1;
+    assert_ne!(before, after);
+    assert_eq!(toss.status_of(&key).await, "EXPIRED");
+    let late = toss.confirm(&key, &order, AMOUNT, None).await;
+    assert_error(&late, StatusCode::NOT_FOUND, "NOT_FOUND_PAYMENT_SESSION");
+
+    // A window opened but never authenticated (READY) lives 30 minutes.
+    let order = order_id();
+    let ready = answer(
+        toss.client
+            .post(toss.url("/sandbox/authenticate"))
+            .header("accept", "application/json")
+            .json(&json!({ "orderId": order, "amount": AMOUNT, "authenticated": false })),
+    )
+    .await
+    .1;
+    let key = ready["paymentKey"].as_str().unwrap();
+    assert_eq!(toss.status_of(key).await, "READY");
+    toss.advance_clock(29 * 60).await;
+    assert_eq!(toss.status_of(key).await, "READY");
+    toss.advance_clock(2 * 60).await;
+    assert_eq!(toss.status_of(key).await, "EXPIRED");
+
+    // Setting an absolute time works too.
+    let set = answer(
+        toss.client
+            .post(toss.url("/sandbox/clock"))
+            .json(&json!({ "now": "2030-01-01T00:00:00Z" })),
+    )
+    .await;
+    assert_eq!(set.0, StatusCode::OK);
+    assert!(
+        set.1["now"]
+            .as_str()
+            .unwrap()
+            .starts_with("2030-01-01T09:00:0"),
+        "{}",
+        set.1
+    );
+}
+
+#[tokio::test]
+async fn cancel_partially_then_fully() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "").await;
+    let early = toss
+        .cancel(&key, json!({ "cancelReason": "변심" }), None)
+        .await;
+    assert_error(&early, StatusCode::FORBIDDEN, "NOT_CANCELABLE_PAYMENT");
+    assert_eq!(
+        toss.confirm(&key, &order, AMOUNT, None).await.0,
+        StatusCode::OK
+    );
+
+    let no_reason = toss
+        .cancel(&key, json!({ "cancelAmount": 1000 }), None)
+        .await;
+    assert_error(&no_reason, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
+    let too_much = toss
+        .cancel(
+            &key,
+            json!({ "cancelReason": "변심", "cancelAmount": AMOUNT + 1 }),
+            None,
+        )
+        .await;
+    assert_error(&too_much, StatusCode::FORBIDDEN, "NOT_CANCELABLE_AMOUNT");
+
+    let partial = toss
+        .cancel(
+            &key,
+            json!({ "cancelReason": "부분 환불", "cancelAmount": 5000 }),
+            Some("c-1"),
+        )
+        .await;
+    assert_eq!(partial.0, StatusCode::OK, "{}", partial.1);
+    let p = &partial.1;
+    assert_eq!(p["status"], "PARTIAL_CANCELED");
+    assert_eq!(p["totalAmount"], AMOUNT);
+    assert_eq!(p["balanceAmount"], AMOUNT - 5000);
+    assert_eq!(p["cancels"][0]["cancelAmount"], 5000);
+    assert_eq!(p["cancels"][0]["cancelReason"], "부분 환불");
+    assert_eq!(p["cancels"][0]["refundableAmount"], AMOUNT - 5000);
+    assert_eq!(p["cancels"][0]["cancelStatus"], "DONE");
+    assert_eq!(p["lastTransactionKey"], p["cancels"][0]["transactionKey"]);
+    // A resend with the same key does not cancel twice.
+    let resend = toss
+        .cancel(
+            &key,
+            json!({ "cancelReason": "부분 환불", "cancelAmount": 5000 }),
+            Some("c-1"),
+        )
+        .await;
+    assert_eq!(resend, partial);
+
+    let full = toss
+        .cancel(&key, json!({ "cancelReason": "전액 환불" }), None)
+        .await;
+    assert_eq!(full.0, StatusCode::OK);
+    assert_eq!(full.1["status"], "CANCELED");
+    assert_eq!(full.1["balanceAmount"], 0);
+    assert_eq!(full.1["cancels"][1]["cancelAmount"], AMOUNT - 5000);
+    assert_eq!(full.1["cancels"].as_array().unwrap().len(), 2);
+    let after = toss
+        .cancel(&key, json!({ "cancelReason": "또" }), None)
+        .await;
+    assert_error(&after, StatusCode::BAD_REQUEST, "ALREADY_CANCELED_PAYMENT");
+    assert_eq!(toss.stats(&key).await["cancels"], 2);
+    let unknown = toss
+        .cancel("tsbx_nope", json!({ "cancelReason": "x" }), None)
+        .await;
+    assert_error(&unknown, StatusCode::NOT_FOUND, "NOT_FOUND_PAYMENT");
+}
+
+#[tokio::test]
+async fn lookups_by_payment_key_and_order_id() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "").await;
+    assert_eq!(
+        toss.confirm(&key, &order, AMOUNT, None).await.0,
+        StatusCode::OK
+    );
+    let by_key = toss.payment(&key).await;
+    let by_order = answer(
+        toss.authed(
+            toss.client
+                .get(toss.url(&format!("/v1/payments/orders/{order}"))),
+        ),
+    )
+    .await;
+    assert_eq!(by_key.0, StatusCode::OK);
+    assert_eq!(by_key, by_order);
+
+    let missing_key = toss.payment("tsbx_missing").await;
+    assert_error(&missing_key, StatusCode::NOT_FOUND, "NOT_FOUND_PAYMENT");
+    let missing_order = answer(
+        toss.authed(
+            toss.client
+                .get(toss.url("/v1/payments/orders/no-such-order")),
+        ),
+    )
+    .await;
+    assert_error(&missing_order, StatusCode::NOT_FOUND, "NOT_FOUND_PAYMENT");
+}

@@ -1,0 +1,141 @@
+use crate::envelope::{ApiError, success};
+use crate::idempotency::idempotent;
+use crate::request::{json_body, path_param, request_time};
+use crate::services::Services;
+use app::ports::PaymentRecord;
+use app::usecases::payments::{CheckoutForm, ConfirmForm, PaymentDeps, PaymentError, checkout, confirm, payment_status};
+use domain::ErrorCode;
+use domain::payment::PaymentStatus;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PaymentBody {
+    order_id: String,
+    member_id: u64,
+    order_name: String,
+    amount: u64,
+    status: &'static str,
+    points_charged: u64,
+    failure_code: Option<String>,
+    failure_message: Option<String>,
+}
+
+impl From<&PaymentRecord> for PaymentBody {
+    fn from(p: &PaymentRecord) -> Self {
+        Self {
+            order_id: p.order_id.to_string(),
+            member_id: p.member_id.0,
+            order_name: p.order_name.clone(),
+            amount: p.amount.won(),
+            status: p.status.as_str(),
+            points_charged: p.points_charged,
+            failure_code: p.failure_code.clone(),
+            failure_message: p.failure_message.clone(),
+        }
+    }
+}
+
+impl From<PaymentError> for ApiError {
+    fn from(e: PaymentError) -> Self {
+        match e {
+            PaymentError::MemberNotFound => ApiError::new(StatusCode::NOT_FOUND, ErrorCode::MemberNotFound, "회원을 찾을 수 없습니다."),
+            PaymentError::PaymentNotFound => ApiError::new(StatusCode::NOT_FOUND, ErrorCode::PaymentNotFound, "결제 정보를 찾을 수 없습니다."),
+            PaymentError::NotYourOrder => ApiError::new(StatusCode::FORBIDDEN, ErrorCode::ForbiddenOrder, "본인의 주문이 아닙니다."),
+            PaymentError::AmountMismatch => ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::AmountMismatch, "결제 금액이 일치하지 않습니다."),
+            PaymentError::PaymentKeyMismatch => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::PaymentKeyMismatch,
+                "이 주문에는 다른 결제가 이미 연결되어 있습니다.",
+            ),
+            PaymentError::App(e) => e.into(),
+        }
+    }
+}
+
+fn gateway_missing() -> Response<Body> {
+    tracing::error!("TOSS_SECRET_KEY is not configured for this function");
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::ServiceUnavailable, "일시적으로 결제를 처리할 수 없습니다.").into_response()
+}
+
+/// `POST /api/payments/toss/checkout`
+pub async fn handle_checkout(services: &Services, req: Request) -> Response<Body> {
+    let now = request_time(&req);
+    idempotent(services, "checkout", &req, now, || async {
+        let outcome = async {
+            let form: CheckoutForm = json_body(&req)?;
+            let seed = uuid::Uuid::new_v4().simple().to_string();
+            Ok::<_, ApiError>(checkout(&services.store, &services.checkout, form, &seed, now).await?)
+        }
+        .await;
+        match outcome {
+            Ok(result) => success(StatusCode::OK, result),
+            Err(e) => e.into_response(),
+        }
+    })
+    .await
+}
+
+/// `POST /api/payments/toss/confirm`: 200 when approved and charged, 202 while the
+/// outcome is being confirmed (poll the status endpoint), 4xx when refused.
+pub async fn handle_confirm(services: &Services, req: Request) -> Response<Body> {
+    let Some(gateway) = services.toss.as_ref() else {
+        return gateway_missing();
+    };
+    let now = request_time(&req);
+    idempotent(services, "confirm", &req, now, || async {
+        let outcome = async {
+            let form: ConfirmForm = json_body(&req)?;
+            let deps = PaymentDeps {
+                store: &services.store,
+                gateway,
+                publisher: &services.publisher,
+                timings: services.payment_timings,
+            };
+            Ok::<_, ApiError>(confirm(&deps, form, now).await?)
+        }
+        .await;
+        match outcome {
+            Ok(payment) => payment_response(&payment),
+            Err(e) => e.into_response(),
+        }
+    })
+    .await
+}
+
+fn payment_response(payment: &PaymentRecord) -> Response<Body> {
+    let body = PaymentBody::from(payment);
+    match payment.status {
+        PaymentStatus::Done => success(StatusCode::OK, body),
+        PaymentStatus::InProgress | PaymentStatus::Unknown | PaymentStatus::Ready => crate::envelope::respond(
+            StatusCode::ACCEPTED,
+            ErrorCode::PaymentPending.as_str(),
+            "결제 결과를 확인 중입니다. 잠시 후 결제 상태를 조회해 주세요.",
+            Some(body),
+        ),
+        PaymentStatus::NeedsAttention => crate::envelope::respond(
+            StatusCode::CONFLICT,
+            ErrorCode::PaymentNeedsAttention.as_str(),
+            "결제 확인이 필요합니다. 고객센터에서 확인 후 안내해 드립니다.",
+            Some(body),
+        ),
+        PaymentStatus::Failed | PaymentStatus::Expired => {
+            let message = match (&payment.failure_code, &payment.failure_message) {
+                (Some(code), Some(message)) => format!("결제가 승인되지 않았습니다: {message} ({code})"),
+                _ => "결제 가능 시간이 지나 결제가 취소되었습니다.".to_owned(),
+            };
+            crate::envelope::respond(StatusCode::BAD_REQUEST, ErrorCode::PaymentFailed.as_str(), &message, Some(body))
+        }
+    }
+}
+
+/// `GET /api/payments/toss/{orderId}`: the payment as it stands, for polling after a 202.
+pub async fn handle_status(services: &Services, req: Request) -> Response<Body> {
+    let order_id = path_param(&req, "orderId").unwrap_or_default();
+    match payment_status(&services.store, &order_id).await {
+        Ok(payment) => success(StatusCode::OK, PaymentBody::from(&payment)),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
