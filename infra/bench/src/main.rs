@@ -119,9 +119,12 @@ async fn main() {
         },
     };
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    adapters::DynamoViewLossLedger::create_table(&aws_sdk_dynamodb::Client::new(&aws), &settings.table_name)
-        .await
-        .unwrap();
+    adapters::DynamoViewLossLedger::create_table(
+        &aws_sdk_dynamodb::Client::new(&aws),
+        &settings.table_name,
+    )
+    .await
+    .unwrap();
     let services = Arc::new(Services::new(&settings, &aws, RedisTimeouts::JOB).unwrap());
     services.store.migrate().await.unwrap();
     let pool = services.store.pool().clone();

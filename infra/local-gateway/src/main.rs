@@ -13,8 +13,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     api::telemetry::init();
     let settings = Settings::from_env()?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    DynamoViewLossLedger::create_table(&aws_sdk_dynamodb::Client::new(&aws), &settings.table_name).await?;
-    EventBridgePublisher::create_bus(&aws_sdk_eventbridge::Client::new(&aws), &settings.event_bus_name).await?;
+    DynamoViewLossLedger::create_table(&aws_sdk_dynamodb::Client::new(&aws), &settings.table_name)
+        .await?;
+    EventBridgePublisher::create_bus(
+        &aws_sdk_eventbridge::Client::new(&aws),
+        &settings.event_bus_name,
+    )
+    .await?;
     let services = Services::new(&settings, &aws, RedisTimeouts::REQUEST)?;
     services.store.migrate().await?;
 

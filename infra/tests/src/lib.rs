@@ -58,15 +58,25 @@ impl TestApp {
             format!("CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'"),
             format!("GRANT ALL PRIVILEGES ON {database}.* TO '{user}'@'%'"),
         ] {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut admin).await.expect("create the test user");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+                .execute(&mut admin)
+                .await
+                .expect("create the test user");
         }
         admin.close().await.ok();
-        let host = admin_url.rsplit('@').next().expect("host in MYSQL_ADMIN_URL").to_owned();
+        let host = admin_url
+            .rsplit('@')
+            .next()
+            .expect("host in MYSQL_ADMIN_URL")
+            .to_owned();
 
         // A Toss sandbox of the test's own (its clock and faults are per test).
         let toss_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let toss_base = format!("http://{}", toss_listener.local_addr().unwrap());
-        tokio::spawn(toss_sandbox::serve(toss_listener, toss_sandbox::Sandbox::new(vec![TOSS_SECRET_KEY.to_owned()])));
+        tokio::spawn(toss_sandbox::serve(
+            toss_listener,
+            toss_sandbox::Sandbox::new(vec![TOSS_SECRET_KEY.to_owned()]),
+        ));
 
         let settings = Settings {
             database_url: format!("mysql://{user}:pw@{host}/{database}"),
@@ -86,13 +96,20 @@ impl TestApp {
             },
         };
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        adapters::DynamoViewLossLedger::create_table(&aws_sdk_dynamodb::Client::new(&aws), &settings.table_name)
-            .await
-            .expect("create the test table");
-        adapters::EventBridgePublisher::create_bus(&aws_sdk_eventbridge::Client::new(&aws), &settings.event_bus_name)
-            .await
-            .expect("create the test bus");
-        let mut services = Services::new(&settings, &aws, RedisTimeouts::REQUEST).expect("services");
+        adapters::DynamoViewLossLedger::create_table(
+            &aws_sdk_dynamodb::Client::new(&aws),
+            &settings.table_name,
+        )
+        .await
+        .expect("create the test table");
+        adapters::EventBridgePublisher::create_bus(
+            &aws_sdk_eventbridge::Client::new(&aws),
+            &settings.event_bus_name,
+        )
+        .await
+        .expect("create the test bus");
+        let mut services =
+            Services::new(&settings, &aws, RedisTimeouts::REQUEST).expect("services");
         services.payment_timings.in_call_first_delay = Duration::from_millis(50);
         services.store.migrate().await.expect("migrations");
         let db = services.store.pool().clone();
@@ -120,20 +137,29 @@ impl TestApp {
 
     /// Locks this test's database user out and drops its connections, or lets it back in.
     pub async fn database_available(&self, available: bool) {
-        let mut admin = sqlx::MySqlConnection::connect(&env("MYSQL_ADMIN_URL")).await.unwrap();
-        let lock = if available { "UNLOCK" } else { "LOCK" };
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("ALTER USER '{}'@'%' ACCOUNT {lock}", self.db_user)))
-            .execute(&mut admin)
+        let mut admin = sqlx::MySqlConnection::connect(&env("MYSQL_ADMIN_URL"))
             .await
             .unwrap();
+        let lock = if available { "UNLOCK" } else { "LOCK" };
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "ALTER USER '{}'@'%' ACCOUNT {lock}",
+            self.db_user
+        )))
+        .execute(&mut admin)
+        .await
+        .unwrap();
         if !available {
-            let ids: Vec<u64> = sqlx::query_scalar("SELECT id FROM information_schema.processlist WHERE user = ?")
-                .bind(&self.db_user)
-                .fetch_all(&mut admin)
-                .await
-                .unwrap();
+            let ids: Vec<i64> = sqlx::query_scalar(
+                "SELECT CAST(id AS SIGNED) FROM information_schema.processlist WHERE user = ?",
+            )
+            .bind(&self.db_user)
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
             for id in ids {
-                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("KILL CONNECTION {id}"))).execute(&mut admin).await;
+                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("KILL CONNECTION {id}")))
+                    .execute(&mut admin)
+                    .await;
             }
         }
     }
@@ -347,7 +373,10 @@ impl TestApp {
     /// Signs up a member; returns the member id.
     pub async fn member(&self) -> u64 {
         let profile = self.signup(json!({})).await;
-        self.scalar(&format!("SELECT member_id FROM profiles WHERE id = {profile}")).await as u64
+        self.scalar(&format!(
+            "SELECT member_id FROM profiles WHERE id = {profile}"
+        ))
+        .await as u64
     }
 
     /// `POST /api/payments/toss/checkout`; returns the order id.
@@ -355,7 +384,8 @@ impl TestApp {
         let (status, body) = self
             .post_json(
                 "/api/payments/toss/checkout",
-                &json!({ "amount": amount, "orderName": "포인트 충전", "memberId": member }).to_string(),
+                &json!({ "amount": amount, "orderName": "포인트 충전", "memberId": member })
+                    .to_string(),
             )
             .await;
         assert_eq!(status, 200, "{body}");
@@ -389,11 +419,25 @@ impl TestApp {
         body["paymentKey"].as_str().unwrap().to_owned()
     }
 
-    pub async fn confirm(&self, member: u64, payment_key: &str, order_id: &str, amount: u64) -> (u16, Value) {
-        self.confirm_at(member, payment_key, order_id, amount, None).await
+    pub async fn confirm(
+        &self,
+        member: u64,
+        payment_key: &str,
+        order_id: &str,
+        amount: u64,
+    ) -> (u16, Value) {
+        self.confirm_at(member, payment_key, order_id, amount, None)
+            .await
     }
 
-    pub async fn confirm_at(&self, member: u64, payment_key: &str, order_id: &str, amount: u64, at: Option<DateTime<Utc>>) -> (u16, Value) {
+    pub async fn confirm_at(
+        &self,
+        member: u64,
+        payment_key: &str,
+        order_id: &str,
+        amount: u64,
+        at: Option<DateTime<Utc>>,
+    ) -> (u16, Value) {
         let mut request = self
             .http
             .post(format!("{}/api/payments/toss/confirm", self.base))
@@ -421,7 +465,10 @@ impl TestApp {
     pub async fn toss_stats(&self, payment_key: &str) -> Value {
         let response = self
             .http
-            .get(format!("{}/sandbox/payments/{payment_key}/stats", self.toss))
+            .get(format!(
+                "{}/sandbox/payments/{payment_key}/stats",
+                self.toss
+            ))
             .send()
             .await
             .unwrap();
@@ -440,15 +487,22 @@ impl TestApp {
     }
 
     pub async fn payment_status(&self, order_id: &str) -> String {
-        self.scalar_text(&format!("SELECT status FROM payments WHERE order_id = '{order_id}'")).await
+        self.scalar_text(&format!(
+            "SELECT status FROM payments WHERE order_id = '{order_id}'"
+        ))
+        .await
     }
 
     pub async fn points(&self, member: u64) -> i64 {
-        self.scalar(&format!("SELECT points FROM members WHERE id = {member}")).await
+        self.scalar(&format!("SELECT points FROM members WHERE id = {member}"))
+            .await
     }
 
     pub async fn ledger_rows(&self, order_id: &str) -> i64 {
-        self.scalar(&format!("SELECT COUNT(*) FROM point_ledger WHERE order_id = '{order_id}'")).await
+        self.scalar(&format!(
+            "SELECT COUNT(*) FROM point_ledger WHERE order_id = '{order_id}'"
+        ))
+        .await
     }
 
     pub async fn scalar_text(&self, sql: &str) -> String {

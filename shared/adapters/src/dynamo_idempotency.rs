@@ -57,9 +57,14 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             .item("state", s("IN_PROGRESS"))
             .item("fingerprint", s(fingerprint))
             .item("lease_until", n(lease_until.timestamp_millis()))
-            .item("expires_at", n((now + Duration::hours(RECORD_TTL_HOURS)).timestamp()))
+            .item(
+                "expires_at",
+                n((now + Duration::hours(RECORD_TTL_HOURS)).timestamp()),
+            )
             // Claim a new key, or take over one whose holder died (its lease ran out).
-            .condition_expression("attribute_not_exists(pk) OR (#state = :in_progress AND lease_until < :now)")
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#state = :in_progress AND lease_until < :now)",
+            )
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":in_progress", s("IN_PROGRESS"))
             .expression_attribute_values(":now", n(now.timestamp_millis()))
@@ -67,7 +72,9 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             .await;
         match put {
             Ok(_) => return Ok(IdempotencyBegin::Proceed),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
             Err(e) => return Err(InfraError::new("could not claim the idempotency key", e)),
         }
         let item = self
@@ -82,18 +89,37 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             .map_err(|e| InfraError::new("could not read the idempotency record", e))?
             .item
             .unwrap_or_default();
-        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let text = |name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
         if text("fingerprint") != fingerprint {
             return Ok(IdempotencyBegin::Mismatch);
         }
         if text("state") == "DONE" {
-            let status = item.get("status").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(200);
-            return Ok(IdempotencyBegin::Replay { status, body: text("body") });
+            let status = item
+                .get("status")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(200);
+            return Ok(IdempotencyBegin::Replay {
+                status,
+                body: text("body"),
+            });
         }
         Ok(IdempotencyBegin::InProgress)
     }
 
-    async fn finish(&self, scope: &str, key: &str, status: u16, body: &str, now: DateTime<Utc>) -> Result<(), InfraError> {
+    async fn finish(
+        &self,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), InfraError> {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -126,7 +152,12 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             .await;
         match deleted {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(InfraError::new("could not release the idempotency key", e)),
         }
     }

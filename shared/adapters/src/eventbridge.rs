@@ -16,14 +16,22 @@ pub struct EventBridgePublisher {
 
 impl EventBridgePublisher {
     pub fn new(client: Client, bus: impl Into<String>) -> Self {
-        Self { client, bus: bus.into() }
+        Self {
+            client,
+            bus: bus.into(),
+        }
     }
 
     /// Creates the bus (local stack and tests; production gets it from the template).
     pub async fn create_bus(client: &Client, bus: &str) -> Result<(), InfraError> {
         match client.create_event_bus().name(bus).send().await {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_already_exists_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_already_exists_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(InfraError::new("could not create the event bus", e)),
         }
     }

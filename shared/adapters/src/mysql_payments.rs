@@ -30,11 +30,14 @@ fn payment_from_row(row: &MySqlRow) -> Result<PaymentRecord, InfraError> {
     let status: String = row.try_get("status").map_err(decode)?;
     let amount: u64 = row.try_get("amount").map_err(decode)?;
     Ok(PaymentRecord {
-        order_id: OrderId::parse(&order_id).map_err(|e| InfraError::new("bad order id in database", e))?,
+        order_id: OrderId::parse(&order_id)
+            .map_err(|e| InfraError::new("bad order id in database", e))?,
         member_id: MemberId(row.try_get("member_id").map_err(decode)?),
         order_name: row.try_get("order_name").map_err(decode)?,
-        amount: Amount::parse(amount as i64).map_err(|e| InfraError::new("bad amount in database", e))?,
-        status: PaymentStatus::parse(&status).ok_or_else(|| InfraError::new("unknown payment status in database", status.clone()))?,
+        amount: Amount::parse(amount as i64)
+            .map_err(|e| InfraError::new("bad amount in database", e))?,
+        status: PaymentStatus::parse(&status)
+            .ok_or_else(|| InfraError::new("unknown payment status in database", status.clone()))?,
         payment_key: row.try_get("payment_key").map_err(decode)?,
         confirm_key: row.try_get("confirm_key").map_err(decode)?,
         confirm_attempts: row.try_get("confirm_attempts").map_err(decode)?,
@@ -70,19 +73,27 @@ async fn record_event(
     Ok(())
 }
 
-async fn add_outbox(tx: &mut Transaction<'_, MySql>, detail_type: &str, order_id: &OrderId, detail: serde_json::Value, now: DateTime<Utc>) -> Result<(), InfraError> {
+async fn add_outbox(
+    tx: &mut Transaction<'_, MySql>,
+    detail_type: &str,
+    order_id: &OrderId,
+    detail: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), InfraError> {
     // Deterministic: one event of a type per order, whoever writes it.
     let event_id = format!("{detail_type}:{order_id}");
     let mut detail = detail;
     detail["eventId"] = json!(event_id);
-    sqlx::query("INSERT IGNORE INTO outbox (event_id, detail_type, detail, created_at) VALUES (?, ?, ?, ?)")
-        .bind(&event_id)
-        .bind(detail_type)
-        .bind(detail.to_string())
-        .bind(now)
-        .execute(&mut **tx)
-        .await
-        .map_err(infra("could not write the outbox event"))?;
+    sqlx::query(
+        "INSERT IGNORE INTO outbox (event_id, detail_type, detail, created_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(&event_id)
+    .bind(detail_type)
+    .bind(detail.to_string())
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(infra("could not write the outbox event"))?;
     Ok(())
 }
 
@@ -98,7 +109,11 @@ impl PaymentStore for MySqlStore {
     }
 
     async fn create(&self, payment: &NewPayment, now: DateTime<Utc>) -> Result<(), InfraError> {
-        let mut tx = self.pool().begin().await.map_err(infra("could not start the checkout transaction"))?;
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .map_err(infra("could not start the checkout transaction"))?;
         sqlx::query(
             "INSERT INTO payments (order_id, member_id, order_name, amount, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
@@ -112,8 +127,18 @@ impl PaymentStore for MySqlStore {
         .execute(&mut *tx)
         .await
         .map_err(infra("could not create the payment"))?;
-        record_event(&mut tx, &payment.order_id, None, PaymentStatus::Ready, "checkout", now).await?;
-        tx.commit().await.map_err(infra("could not commit the checkout"))?;
+        record_event(
+            &mut tx,
+            &payment.order_id,
+            None,
+            PaymentStatus::Ready,
+            "checkout",
+            now,
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(infra("could not commit the checkout"))?;
         Ok(())
     }
 
@@ -126,8 +151,17 @@ impl PaymentStore for MySqlStore {
         row.as_ref().map(payment_from_row).transpose()
     }
 
-    async fn claim(&self, order_id: &OrderId, claim: Claim, now: DateTime<Utc>) -> Result<bool, InfraError> {
-        let mut tx = self.pool().begin().await.map_err(infra("could not start the claim"))?;
+    async fn claim(
+        &self,
+        order_id: &OrderId,
+        claim: Claim,
+        now: DateTime<Utc>,
+    ) -> Result<bool, InfraError> {
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .map_err(infra("could not start the claim"))?;
         let (from, claimed, detail) = match &claim {
             Claim::Confirm {
                 payment_key,
@@ -147,7 +181,11 @@ impl PaymentStore for MySqlStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(infra("could not claim the payment"))?;
-                (PaymentStatus::Ready, done.rows_affected() == 1, "confirm claimed")
+                (
+                    PaymentStatus::Ready,
+                    done.rows_affected() == 1,
+                    "confirm claimed",
+                )
             }
             Claim::Recover {
                 seen,
@@ -171,13 +209,29 @@ impl PaymentStore for MySqlStore {
             }
         };
         if claimed {
-            record_event(&mut tx, order_id, Some(from), PaymentStatus::InProgress, detail, now).await?;
+            record_event(
+                &mut tx,
+                order_id,
+                Some(from),
+                PaymentStatus::InProgress,
+                detail,
+                now,
+            )
+            .await?;
         }
-        tx.commit().await.map_err(infra("could not commit the claim"))?;
+        tx.commit()
+            .await
+            .map_err(infra("could not commit the claim"))?;
         Ok(claimed)
     }
 
-    async fn rotate_confirm_key(&self, order_id: &OrderId, from: &str, to: &str, now: DateTime<Utc>) -> Result<bool, InfraError> {
+    async fn rotate_confirm_key(
+        &self,
+        order_id: &OrderId,
+        from: &str,
+        to: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, InfraError> {
         let done = sqlx::query(
             "UPDATE payments SET confirm_key = ?, confirm_attempts = confirm_attempts + 1, updated_at = ? \
              WHERE order_id = ? AND status = 'IN_PROGRESS' AND confirm_key = ?",
@@ -192,9 +246,19 @@ impl PaymentStore for MySqlStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn settle(&self, order_id: &OrderId, from: &[PaymentStatus], settlement: &Settlement, now: DateTime<Utc>) -> Result<bool, InfraError> {
+    async fn settle(
+        &self,
+        order_id: &OrderId,
+        from: &[PaymentStatus],
+        settlement: &Settlement,
+        now: DateTime<Utc>,
+    ) -> Result<bool, InfraError> {
         let to = settlement.status();
-        let mut tx = self.pool().begin().await.map_err(infra("could not start the settlement"))?;
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .map_err(infra("could not start the settlement"))?;
         // Lock the row and check the move under the lock: exactly one settler wins.
         let row = sqlx::query(select_payments!("WHERE order_id = ? FOR UPDATE"))
             .bind(order_id.as_str())
@@ -208,7 +272,10 @@ impl PaymentStore for MySqlStore {
             return Ok(false);
         }
         let detail = match settlement {
-            Settlement::Done { approved_amount, approved_at } => {
+            Settlement::Done {
+                approved_amount,
+                approved_at,
+            } => {
                 let points = payment.amount.won();
                 sqlx::query(
                     "UPDATE payments SET status = 'DONE', approved_amount = ?, approved_at = ?, points_charged = ?, \
@@ -268,7 +335,10 @@ impl PaymentStore for MySqlStore {
                     .map_err(infra("could not mark the payment unknown"))?;
                 format!("{note}; next look at {retry_at}")
             }
-            Settlement::NeedsAttention { reason, approved_amount } => {
+            Settlement::NeedsAttention {
+                reason,
+                approved_amount,
+            } => {
                 sqlx::query(
                     "UPDATE payments SET status = 'NEEDS_ATTENTION', approved_amount = ?, failure_code = 'NEEDS_ATTENTION', \
                      failure_message = ?, next_attempt_at = NULL, updated_at = ? WHERE order_id = ?",
@@ -295,11 +365,18 @@ impl PaymentStore for MySqlStore {
             }
         };
         record_event(&mut tx, order_id, Some(payment.status), to, &detail, now).await?;
-        tx.commit().await.map_err(infra("could not commit the settlement"))?;
+        tx.commit()
+            .await
+            .map_err(infra("could not commit the settlement"))?;
         Ok(true)
     }
 
-    async fn due_for_recovery(&self, now: DateTime<Utc>, ready_before: DateTime<Utc>, limit: u32) -> Result<Vec<PaymentRecord>, InfraError> {
+    async fn due_for_recovery(
+        &self,
+        now: DateTime<Utc>,
+        ready_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<PaymentRecord>, InfraError> {
         let rows = sqlx::query(select_payments!(
             "WHERE (status IN ('UNKNOWN', 'IN_PROGRESS') AND next_attempt_at <= ?) OR (status = 'READY' AND created_at < ?) \
              ORDER BY next_attempt_at LIMIT ?"
@@ -324,7 +401,9 @@ impl PaymentStore for MySqlStore {
                 Ok(OutboxEvent {
                     id: row.try_get("id").map_err(infra("bad outbox row"))?,
                     event_id: row.try_get("event_id").map_err(infra("bad outbox row"))?,
-                    detail_type: row.try_get("detail_type").map_err(infra("bad outbox row"))?,
+                    detail_type: row
+                        .try_get("detail_type")
+                        .map_err(infra("bad outbox row"))?,
                     detail: row.try_get("detail").map_err(infra("bad outbox row"))?,
                 })
             })
@@ -336,13 +415,19 @@ impl PaymentStore for MySqlStore {
             return Ok(());
         }
         let mut query: QueryBuilder<MySql> = QueryBuilder::new("UPDATE outbox SET published_at = ");
-        query.push_bind(now).push(" WHERE published_at IS NULL AND id IN (");
+        query
+            .push_bind(now)
+            .push(" WHERE published_at IS NULL AND id IN (");
         let mut list = query.separated(", ");
         for id in ids {
             list.push_bind(*id);
         }
         query.push(")");
-        query.build().execute(self.pool()).await.map_err(infra("could not mark events published"))?;
+        query
+            .build()
+            .execute(self.pool())
+            .await
+            .map_err(infra("could not mark events published"))?;
         Ok(())
     }
 }

@@ -76,10 +76,14 @@ impl From<PaymentBody> for TossPayment {
 }
 
 impl TossGateway {
-    pub fn new(base_url: &str, secret_key: &str, timeouts: TossTimeouts) -> Result<Self, InfraError> {
+    pub fn new(
+        base_url: &str,
+        secret_key: &str,
+        timeouts: TossTimeouts,
+    ) -> Result<Self, InfraError> {
         let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{secret_key}:"));
-        let mut authorization =
-            HeaderValue::from_str(&format!("Basic {encoded}")).map_err(|e| InfraError::new("invalid Toss secret key", e))?;
+        let mut authorization = HeaderValue::from_str(&format!("Basic {encoded}"))
+            .map_err(|e| InfraError::new("invalid Toss secret key", e))?;
         authorization.set_sensitive(true);
         let http = reqwest::Client::builder()
             .connect_timeout(timeouts.connect)
@@ -100,7 +104,10 @@ impl TossGateway {
             .await
             .map_err(|e| GatewayError::NoAnswer(describe(e)))?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| GatewayError::NoAnswer(describe(e)))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| GatewayError::NoAnswer(describe(e)))?;
         if status.is_success() {
             return serde_json::from_slice::<PaymentBody>(&body)
                 .map(TossPayment::from)
@@ -119,7 +126,9 @@ impl TossGateway {
             }),
             // A body-less error (a proxy's 502, a cut-off answer) says nothing about the
             // payment: treat it as no answer.
-            Err(_) => Err(GatewayError::NoAnswer(format!("HTTP {status} without an error body"))),
+            Err(_) => Err(GatewayError::NoAnswer(format!(
+                "HTTP {status} without an error body"
+            ))),
         }
     }
 }
@@ -140,7 +149,13 @@ fn describe(e: reqwest::Error) -> String {
 
 #[async_trait]
 impl PaymentGateway for TossGateway {
-    async fn confirm(&self, payment_key: &str, order_id: &OrderId, amount: Amount, idempotency_key: &str) -> Result<TossPayment, GatewayError> {
+    async fn confirm(
+        &self,
+        payment_key: &str,
+        order_id: &OrderId,
+        amount: Amount,
+        idempotency_key: &str,
+    ) -> Result<TossPayment, GatewayError> {
         let request = self
             .http
             .post(format!("{}/v1/payments/confirm", self.base_url))
@@ -150,18 +165,34 @@ impl PaymentGateway for TossGateway {
     }
 
     async fn lookup(&self, order_id: &OrderId) -> Result<Option<TossPayment>, GatewayError> {
-        let request = self.http.get(format!("{}/v1/payments/orders/{}", self.base_url, order_id.as_str()));
+        let request = self.http.get(format!(
+            "{}/v1/payments/orders/{}",
+            self.base_url,
+            order_id.as_str()
+        ));
         match self.send(request).await {
             Ok(payment) => Ok(Some(payment)),
-            Err(GatewayError::Rejected { code, .. }) if code == "NOT_FOUND_PAYMENT" || code == "NOT_FOUND" => Ok(None),
+            Err(GatewayError::Rejected { code, .. })
+                if code == "NOT_FOUND_PAYMENT" || code == "NOT_FOUND" =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }
 
-    async fn cancel(&self, payment_key: &str, reason: &str, idempotency_key: &str) -> Result<TossPayment, GatewayError> {
+    async fn cancel(
+        &self,
+        payment_key: &str,
+        reason: &str,
+        idempotency_key: &str,
+    ) -> Result<TossPayment, GatewayError> {
         let request = self
             .http
-            .post(format!("{}/v1/payments/{payment_key}/cancel", self.base_url))
+            .post(format!(
+                "{}/v1/payments/{payment_key}/cancel",
+                self.base_url
+            ))
             .header("Idempotency-Key", idempotency_key)
             .json(&json!({ "cancelReason": reason }));
         self.send(request).await

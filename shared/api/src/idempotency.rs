@@ -24,7 +24,13 @@ fn body_bytes(body: &Body) -> &[u8] {
 }
 
 /// Runs `handler` under the request's Idempotency-Key, if it has one.
-pub async fn idempotent<F, Fut>(services: &Services, scope: &str, req: &Request, now: DateTime<Utc>, handler: F) -> Response<Body>
+pub async fn idempotent<F, Fut>(
+    services: &Services,
+    scope: &str,
+    req: &Request,
+    now: DateTime<Utc>,
+    handler: F,
+) -> Response<Body>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Response<Body>>,
@@ -33,7 +39,13 @@ where
         return handler().await;
     };
     let key = match key.to_str() {
-        Ok(k) if !k.is_empty() && k.chars().count() <= MAX_KEY_CHARS && k.chars().all(|c| c.is_ascii_graphic()) => k.to_owned(),
+        Ok(k)
+            if !k.is_empty()
+                && k.chars().count() <= MAX_KEY_CHARS
+                && k.chars().all(|c| c.is_ascii_graphic()) =>
+        {
+            k.to_owned()
+        }
         _ => {
             return ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -60,11 +72,18 @@ where
         .unwrap_or(now + Duration::seconds(60));
 
     let store: &dyn IdempotencyStore = &services.idempotency;
-    match store.begin(scope, &key, &fingerprint, lease_until, now).await {
+    match store
+        .begin(scope, &key, &fingerprint, lease_until, now)
+        .await
+    {
         Err(e) => {
             tracing::error!(error = %e, "idempotency store unavailable");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::ServiceUnavailable, "일시적으로 요청을 처리할 수 없습니다.")
-                .into_response()
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::ServiceUnavailable,
+                "일시적으로 요청을 처리할 수 없습니다.",
+            )
+            .into_response()
         }
         Ok(IdempotencyBegin::Replay { status, body }) => {
             let mut response = Response::builder()
@@ -72,7 +91,9 @@ where
                 .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
                 .body(Body::Text(body))
                 .expect("valid stored response");
-            response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
             response
         }
         Ok(IdempotencyBegin::InProgress) => ApiError::new(
@@ -92,7 +113,8 @@ where
             let status = response.status();
             // Final answers are kept; "still processing" (202) and server errors are not,
             // so the client's retry asks again and gets the newer state.
-            let keep = (status.is_success() && status != StatusCode::ACCEPTED) || status.is_client_error();
+            let keep =
+                (status.is_success() && status != StatusCode::ACCEPTED) || status.is_client_error();
             let outcome = if keep {
                 let body = String::from_utf8_lossy(body_bytes(response.body())).into_owned();
                 store.finish(scope, &key, status.as_u16(), &body, now).await

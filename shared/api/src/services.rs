@@ -1,7 +1,7 @@
 use adapters::mysql::lambda_pool;
 use adapters::{
-    DynamoIdempotencyStore, DynamoViewLossLedger, EventBridgePublisher, MySqlStore, RedisTimeouts, RedisViewCounter, TossGateway,
-    TossTimeouts,
+    DynamoIdempotencyStore, DynamoViewLossLedger, EventBridgePublisher, MySqlStore, RedisTimeouts,
+    RedisViewCounter, TossGateway, TossTimeouts,
 };
 use app::InfraError;
 use app::usecases::payments::{CheckoutSettings, PaymentTimings};
@@ -48,7 +48,10 @@ impl std::fmt::Debug for Settings {
             .field("table_name", &self.table_name)
             .field("event_bus_name", &self.event_bus_name)
             .field("toss_api_base", &self.toss_api_base)
-            .field("toss_secret_key", &self.toss_secret_key.as_ref().map(|_| "<set>"))
+            .field(
+                "toss_secret_key",
+                &self.toss_secret_key.as_ref().map(|_| "<set>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -58,7 +61,10 @@ fn env(name: &'static str) -> Result<String, InfraError> {
 }
 
 fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned())
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_owned())
 }
 
 impl Settings {
@@ -71,8 +77,12 @@ impl Settings {
             table_name: env("TABLE_NAME")?,
             event_bus_name: env_or("EVENT_BUS_NAME", "default"),
             toss_api_base: env_or("TOSS_API_BASE", "https://api.tosspayments.com"),
-            toss_secret_key: std::env::var("TOSS_SECRET_KEY").ok().filter(|k| !k.is_empty()),
-            toss_timeout: Duration::from_secs(env_or("TOSS_TIMEOUT_SECONDS", "30").parse().unwrap_or(30)),
+            toss_secret_key: std::env::var("TOSS_SECRET_KEY")
+                .ok()
+                .filter(|k| !k.is_empty()),
+            toss_timeout: Duration::from_secs(
+                env_or("TOSS_TIMEOUT_SECONDS", "30").parse().unwrap_or(30),
+            ),
             checkout: CheckoutSettings {
                 client_key: env_or("TOSS_CLIENT_KEY", ""),
                 success_url: env_or("TOSS_SUCCESS_URL", "http://127.0.0.1:3000/payments/success"),
@@ -90,7 +100,11 @@ impl Services {
         Self::new(&settings, &aws, redis_timeouts)
     }
 
-    pub fn new(settings: &Settings, aws: &aws_config::SdkConfig, redis_timeouts: RedisTimeouts) -> Result<Self, InfraError> {
+    pub fn new(
+        settings: &Settings,
+        aws: &aws_config::SdkConfig,
+        redis_timeouts: RedisTimeouts,
+    ) -> Result<Self, InfraError> {
         let dynamo = aws_sdk_dynamodb::Client::new(aws);
         let toss = settings
             .toss_secret_key
@@ -107,11 +121,21 @@ impl Services {
             })
             .transpose()?;
         Ok(Self {
-            store: MySqlStore::new(lambda_pool(&settings.database_url, settings.database_max_connections)?),
-            counter: RedisViewCounter::new(&settings.redis_url, settings.redis_key_prefix.clone(), redis_timeouts)?,
+            store: MySqlStore::new(lambda_pool(
+                &settings.database_url,
+                settings.database_max_connections,
+            )?),
+            counter: RedisViewCounter::new(
+                &settings.redis_url,
+                settings.redis_key_prefix.clone(),
+                redis_timeouts,
+            )?,
             ledger: DynamoViewLossLedger::new(dynamo.clone(), settings.table_name.clone()),
             idempotency: DynamoIdempotencyStore::new(dynamo, settings.table_name.clone()),
-            publisher: EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(aws), settings.event_bus_name.clone()),
+            publisher: EventBridgePublisher::new(
+                aws_sdk_eventbridge::Client::new(aws),
+                settings.event_bus_name.clone(),
+            ),
             toss,
             checkout: settings.checkout.clone(),
             payment_timings: PaymentTimings::default(),

@@ -192,10 +192,22 @@ pub enum Claim {
 /// where it applies, the point charge and the outbox event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settlement {
-    Done { approved_amount: u64, approved_at: Option<String> },
-    Failed { code: String, message: String },
-    Unknown { retry_at: DateTime<Utc>, note: String },
-    NeedsAttention { reason: String, approved_amount: Option<u64> },
+    Done {
+        approved_amount: u64,
+        approved_at: Option<String>,
+    },
+    Failed {
+        code: String,
+        message: String,
+    },
+    Unknown {
+        retry_at: DateTime<Utc>,
+        note: String,
+    },
+    NeedsAttention {
+        reason: String,
+        approved_amount: Option<u64>,
+    },
     Expired,
 }
 
@@ -226,10 +238,21 @@ pub trait PaymentStore: Send + Sync {
     async fn find(&self, order_id: &OrderId) -> Result<Option<PaymentRecord>, InfraError>;
     /// Takes the payment for one attempt; false when someone else holds it or its state
     /// moved on (the conditional update matched no row).
-    async fn claim(&self, order_id: &OrderId, claim: Claim, now: DateTime<Utc>) -> Result<bool, InfraError>;
+    async fn claim(
+        &self,
+        order_id: &OrderId,
+        claim: Claim,
+        now: DateTime<Utc>,
+    ) -> Result<bool, InfraError>;
     /// Replaces the confirm Idempotency-Key (after a definitive transient error, which the
     /// old key would only replay). Stored before the next call.
-    async fn rotate_confirm_key(&self, order_id: &OrderId, from: &str, to: &str, now: DateTime<Utc>) -> Result<bool, InfraError>;
+    async fn rotate_confirm_key(
+        &self,
+        order_id: &OrderId,
+        from: &str,
+        to: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, InfraError>;
     /// Moves the payment from one of `from` to the settlement's status; false if it was
     /// no longer in one of them (someone else settled it).
     async fn settle(
@@ -241,7 +264,12 @@ pub trait PaymentStore: Send + Sync {
     ) -> Result<bool, InfraError>;
     /// Payments recovery should look at now: due `UNKNOWN`, lease-expired `IN_PROGRESS`,
     /// and `READY` ones created before `ready_before`.
-    async fn due_for_recovery(&self, now: DateTime<Utc>, ready_before: DateTime<Utc>, limit: u32) -> Result<Vec<PaymentRecord>, InfraError>;
+    async fn due_for_recovery(
+        &self,
+        now: DateTime<Utc>,
+        ready_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<PaymentRecord>, InfraError>;
     async fn unpublished_events(&self, limit: u32) -> Result<Vec<OutboxEvent>, InfraError>;
     async fn mark_published(&self, ids: &[u64], now: DateTime<Utc>) -> Result<(), InfraError>;
 }
@@ -261,7 +289,11 @@ pub struct TossPayment {
 pub enum GatewayError {
     /// Toss answered with an error object.
     #[error("Toss answered {http_status} {code}")]
-    Rejected { http_status: u16, code: String, message: String },
+    Rejected {
+        http_status: u16,
+        code: String,
+        message: String,
+    },
     /// No usable answer: timeout, reset, dropped connection, 5xx without a body.
     #[error("no answer from Toss: {0}")]
     NoAnswer(String),
@@ -270,10 +302,21 @@ pub enum GatewayError {
 /// Toss Payments' server API.
 #[async_trait]
 pub trait PaymentGateway: Send + Sync {
-    async fn confirm(&self, payment_key: &str, order_id: &OrderId, amount: Amount, idempotency_key: &str) -> Result<TossPayment, GatewayError>;
+    async fn confirm(
+        &self,
+        payment_key: &str,
+        order_id: &OrderId,
+        amount: Amount,
+        idempotency_key: &str,
+    ) -> Result<TossPayment, GatewayError>;
     /// `None` when Toss has no payment for the order.
     async fn lookup(&self, order_id: &OrderId) -> Result<Option<TossPayment>, GatewayError>;
-    async fn cancel(&self, payment_key: &str, reason: &str, idempotency_key: &str) -> Result<TossPayment, GatewayError>;
+    async fn cancel(
+        &self,
+        payment_key: &str,
+        reason: &str,
+        idempotency_key: &str,
+    ) -> Result<TossPayment, GatewayError>;
 }
 
 /// Where domain events go (EventBridge).
@@ -308,7 +351,14 @@ pub trait IdempotencyStore: Send + Sync {
         lease_until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<IdempotencyBegin, InfraError>;
-    async fn finish(&self, scope: &str, key: &str, status: u16, body: &str, now: DateTime<Utc>) -> Result<(), InfraError>;
+    async fn finish(
+        &self,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), InfraError>;
     /// Forgets an unfinished claim so the client's retry runs the request again.
     async fn release(&self, scope: &str, key: &str) -> Result<(), InfraError>;
 }

@@ -15,11 +15,17 @@ impl OrderId {
     }
 
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        let valid = (6..=64).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let valid = (6..=64).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if valid {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(ValidationError::new(ErrorCode::InvalidField, "orderId: 6~64자의 영문, 숫자, -, _ 여야 합니다."))
+            Err(ValidationError::new(
+                ErrorCode::InvalidField,
+                "orderId: 6~64자의 영문, 숫자, -, _ 여야 합니다.",
+            ))
         }
     }
 
@@ -47,7 +53,10 @@ impl Amount {
         if (Self::MIN..=Self::MAX).contains(&raw) {
             Ok(Self(raw as u64))
         } else {
-            Err(ValidationError::invalid("amount", format!("{}원 이상 {}원 이하여야 합니다.", Self::MIN, Self::MAX)))
+            Err(ValidationError::invalid(
+                "amount",
+                format!("{}원 이상 {}원 이하여야 합니다.", Self::MIN, Self::MAX),
+            ))
         }
     }
 
@@ -65,7 +74,10 @@ impl PaymentKey {
         if !raw.is_empty() && raw.len() <= 200 && raw.bytes().all(|b| b.is_ascii_graphic()) {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(ValidationError::invalid("paymentKey", "1~200자의 영문, 숫자, 기호여야 합니다."))
+            Err(ValidationError::invalid(
+                "paymentKey",
+                "1~200자의 영문, 숫자, 기호여야 합니다.",
+            ))
         }
     }
 
@@ -78,7 +90,10 @@ pub fn parse_order_name(raw: &str) -> Result<String, ValidationError> {
     let name = raw.trim();
     let chars = name.chars().count();
     if chars == 0 || chars > 100 || name.chars().any(char::is_control) {
-        return Err(ValidationError::invalid("orderName", "1자 이상 100자 이하여야 합니다."));
+        return Err(ValidationError::invalid(
+            "orderName",
+            "1자 이상 100자 이하여야 합니다.",
+        ));
     }
     Ok(name.to_owned())
 }
@@ -131,7 +146,10 @@ impl PaymentStatus {
     }
 
     pub fn is_final(self) -> bool {
-        matches!(self, PaymentStatus::Done | PaymentStatus::Failed | PaymentStatus::Expired)
+        matches!(
+            self,
+            PaymentStatus::Done | PaymentStatus::Failed | PaymentStatus::Expired
+        )
     }
 
     /// The state machine. Anything not listed is refused.
@@ -186,8 +204,13 @@ impl ConfirmErrorClass {
         use ConfirmErrorClass::*;
         match code {
             "ALREADY_PROCESSED_PAYMENT" => AlreadyProcessed,
-            "PROVIDER_ERROR" | "CARD_PROCESSING_ERROR" | "FORBIDDEN_CONSECUTIVE_REQUEST" | "TOO_MANY_REQUESTS" => Retryable,
-            "FAILED_PAYMENT_INTERNAL_SYSTEM_PROCESSING" | "FAILED_INTERNAL_SYSTEM_PROCESSING" | "COMMON_ERROR" => Retryable,
+            "PROVIDER_ERROR"
+            | "CARD_PROCESSING_ERROR"
+            | "FORBIDDEN_CONSECUTIVE_REQUEST"
+            | "TOO_MANY_REQUESTS" => Retryable,
+            "FAILED_PAYMENT_INTERNAL_SYSTEM_PROCESSING"
+            | "FAILED_INTERNAL_SYSTEM_PROCESSING"
+            | "COMMON_ERROR" => Retryable,
             "IDEMPOTENT_REQUEST_PROCESSING" => RetrySameKey,
             "UNKNOWN_PAYMENT_ERROR" | "UNAPPROVED_ORDER_ID" => Unknown,
             "EXCEED_MAX_CARD_INSTALLMENT_PLAN"
@@ -241,7 +264,10 @@ impl ConfirmErrorClass {
     }
 
     pub fn is_final(self) -> bool {
-        matches!(self, ConfirmErrorClass::FinalFailure | ConfirmErrorClass::FinalIntegration)
+        matches!(
+            self,
+            ConfirmErrorClass::FinalFailure | ConfirmErrorClass::FinalIntegration
+        )
     }
 }
 
@@ -261,13 +287,22 @@ pub enum TossVerdict {
 }
 
 /// Decides from Toss' `status` and `totalAmount` (and `failure`, when present).
-pub fn verdict(status: &str, total_amount: u64, expected: Amount, failure: Option<(&str, &str)>) -> TossVerdict {
+pub fn verdict(
+    status: &str,
+    total_amount: u64,
+    expected: Amount,
+    failure: Option<(&str, &str)>,
+) -> TossVerdict {
     match status {
         "DONE" if total_amount == expected.won() => TossVerdict::Approved,
-        "DONE" => TossVerdict::AmountDiffers { approved: total_amount },
+        "DONE" => TossVerdict::AmountDiffers {
+            approved: total_amount,
+        },
         // Approved, then cancelled by someone: for us the purchase did not happen, but
         // money moved and back; a person should see it.
-        "CANCELED" | "PARTIAL_CANCELED" => TossVerdict::AmountDiffers { approved: total_amount },
+        "CANCELED" | "PARTIAL_CANCELED" => TossVerdict::AmountDiffers {
+            approved: total_amount,
+        },
         "ABORTED" | "EXPIRED" => {
             let (code, message) = failure.unwrap_or((status, "결제가 승인되지 않았습니다."));
             TossVerdict::Failed {
@@ -307,11 +342,18 @@ mod tests {
         ];
         for from in PaymentStatus::ALL {
             for to in PaymentStatus::ALL {
-                assert_eq!(from.can_become(to), allowed.contains(&(from, to)), "{from} -> {to}");
+                assert_eq!(
+                    from.can_become(to),
+                    allowed.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
             }
         }
         for done in [Done, Failed, Expired, NeedsAttention] {
-            assert!(PaymentStatus::ALL.iter().all(|to| !done.can_become(*to)), "{done} is terminal");
+            assert!(
+                PaymentStatus::ALL.iter().all(|to| !done.can_become(*to)),
+                "{done} is terminal"
+            );
         }
         for s in PaymentStatus::ALL {
             assert_eq!(PaymentStatus::parse(s.as_str()), Some(s));
@@ -341,7 +383,10 @@ mod tests {
             ("INVALID_CARD_EXPIRATION", FinalFailure),
             ("INVALID_STOPPED_CARD", FinalFailure),
             ("EXCEED_MAX_DAILY_PAYMENT_COUNT", FinalFailure),
-            ("NOT_SUPPORTED_INSTALLMENT_PLAN_CARD_OR_MERCHANT", FinalFailure),
+            (
+                "NOT_SUPPORTED_INSTALLMENT_PLAN_CARD_OR_MERCHANT",
+                FinalFailure,
+            ),
             ("INVALID_CARD_INSTALLMENT_PLAN", FinalFailure),
             ("NOT_SUPPORTED_MONTHLY_INSTALLMENT_PLAN", FinalFailure),
             ("EXCEED_MAX_PAYMENT_AMOUNT", FinalFailure),
@@ -390,17 +435,34 @@ mod tests {
     fn lookup_verdicts() {
         let amount = Amount::parse(5_000).unwrap();
         assert_eq!(verdict("DONE", 5_000, amount, None), TossVerdict::Approved);
-        assert_eq!(verdict("DONE", 4_000, amount, None), TossVerdict::AmountDiffers { approved: 4_000 });
-        assert_eq!(verdict("IN_PROGRESS", 5_000, amount, None), TossVerdict::AwaitingConfirm);
         assert_eq!(
-            verdict("ABORTED", 5_000, amount, Some(("REJECT_CARD_COMPANY", "거절"))),
+            verdict("DONE", 4_000, amount, None),
+            TossVerdict::AmountDiffers { approved: 4_000 }
+        );
+        assert_eq!(
+            verdict("IN_PROGRESS", 5_000, amount, None),
+            TossVerdict::AwaitingConfirm
+        );
+        assert_eq!(
+            verdict(
+                "ABORTED",
+                5_000,
+                amount,
+                Some(("REJECT_CARD_COMPANY", "거절"))
+            ),
             TossVerdict::Failed {
                 code: "REJECT_CARD_COMPANY".into(),
                 message: "거절".into()
             }
         );
-        assert!(matches!(verdict("EXPIRED", 5_000, amount, None), TossVerdict::Failed { .. }));
-        assert_eq!(verdict("READY", 5_000, amount, None), TossVerdict::Undecided);
+        assert!(matches!(
+            verdict("EXPIRED", 5_000, amount, None),
+            TossVerdict::Failed { .. }
+        ));
+        assert_eq!(
+            verdict("READY", 5_000, amount, None),
+            TossVerdict::Undecided
+        );
     }
 
     #[test]
@@ -409,8 +471,14 @@ mod tests {
         for bad in ["short", "has space xx", "é_unicode_x", &"a".repeat(65)] {
             assert!(OrderId::parse(bad).is_err(), "{bad}");
         }
-        assert!(Amount::parse(99).is_err() && Amount::parse(100).is_ok() && Amount::parse(1_000_001).is_err());
+        assert!(
+            Amount::parse(99).is_err()
+                && Amount::parse(100).is_ok()
+                && Amount::parse(1_000_001).is_err()
+        );
         assert!(PaymentKey::parse("").is_err() && PaymentKey::parse(&"k".repeat(201)).is_err());
-        assert!(parse_order_name(&"가".repeat(101)).is_err() && parse_order_name("포인트 충전").is_ok());
+        assert!(
+            parse_order_name(&"가".repeat(101)).is_err() && parse_order_name("포인트 충전").is_ok()
+        );
     }
 }

@@ -4,6 +4,7 @@
 mod deployment;
 mod flush;
 mod listing;
+mod payments;
 mod redis_outage;
 mod signup_and_validation;
 mod view_counting;

@@ -23,9 +23,10 @@ pub enum ScheduledFunction {
 }
 
 impl ScheduledFunction {
-    pub const ALL: [ScheduledFunction; 2] = [
+    pub const ALL: [ScheduledFunction; 3] = [
         ScheduledFunction::FlushViews,
         ScheduledFunction::RecoverViewLosses,
+        ScheduledFunction::RecoverPayments,
     ];
 
     pub fn name(self) -> &'static str {

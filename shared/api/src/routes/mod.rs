@@ -23,10 +23,13 @@ pub enum HttpFunction {
 }
 
 impl HttpFunction {
-    pub const ALL: [HttpFunction; 3] = [
+    pub const ALL: [HttpFunction; 6] = [
         HttpFunction::Signup,
         HttpFunction::GetProfile,
         HttpFunction::ListProfiles,
+        HttpFunction::Checkout,
+        HttpFunction::Confirm,
+        HttpFunction::PaymentStatus,
     ];
 
     /// The function's name: its crate under `functions/` and its binary.
@@ -44,7 +47,9 @@ impl HttpFunction {
     pub fn method(self) -> &'static str {
         match self {
             HttpFunction::Signup | HttpFunction::Checkout | HttpFunction::Confirm => "POST",
-            HttpFunction::GetProfile | HttpFunction::ListProfiles | HttpFunction::PaymentStatus => "GET",
+            HttpFunction::GetProfile | HttpFunction::ListProfiles | HttpFunction::PaymentStatus => {
+                "GET"
+            }
         }
     }
 

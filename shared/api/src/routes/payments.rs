@@ -3,7 +3,9 @@ use crate::idempotency::idempotent;
 use crate::request::{json_body, path_param, request_time};
 use crate::services::Services;
 use app::ports::PaymentRecord;
-use app::usecases::payments::{CheckoutForm, ConfirmForm, PaymentDeps, PaymentError, checkout, confirm, payment_status};
+use app::usecases::payments::{
+    CheckoutForm, ConfirmForm, PaymentDeps, PaymentError, checkout, confirm, payment_status,
+};
 use domain::ErrorCode;
 use domain::payment::PaymentStatus;
 use lambda_http::http::StatusCode;
@@ -41,10 +43,26 @@ impl From<&PaymentRecord> for PaymentBody {
 impl From<PaymentError> for ApiError {
     fn from(e: PaymentError) -> Self {
         match e {
-            PaymentError::MemberNotFound => ApiError::new(StatusCode::NOT_FOUND, ErrorCode::MemberNotFound, "회원을 찾을 수 없습니다."),
-            PaymentError::PaymentNotFound => ApiError::new(StatusCode::NOT_FOUND, ErrorCode::PaymentNotFound, "결제 정보를 찾을 수 없습니다."),
-            PaymentError::NotYourOrder => ApiError::new(StatusCode::FORBIDDEN, ErrorCode::ForbiddenOrder, "본인의 주문이 아닙니다."),
-            PaymentError::AmountMismatch => ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::AmountMismatch, "결제 금액이 일치하지 않습니다."),
+            PaymentError::MemberNotFound => ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::MemberNotFound,
+                "회원을 찾을 수 없습니다.",
+            ),
+            PaymentError::PaymentNotFound => ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::PaymentNotFound,
+                "결제 정보를 찾을 수 없습니다.",
+            ),
+            PaymentError::NotYourOrder => ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::ForbiddenOrder,
+                "본인의 주문이 아닙니다.",
+            ),
+            PaymentError::AmountMismatch => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::AmountMismatch,
+                "결제 금액이 일치하지 않습니다.",
+            ),
             PaymentError::PaymentKeyMismatch => ApiError::new(
                 StatusCode::CONFLICT,
                 ErrorCode::PaymentKeyMismatch,
@@ -57,7 +75,12 @@ impl From<PaymentError> for ApiError {
 
 fn gateway_missing() -> Response<Body> {
     tracing::error!("TOSS_SECRET_KEY is not configured for this function");
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::ServiceUnavailable, "일시적으로 결제를 처리할 수 없습니다.").into_response()
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::ServiceUnavailable,
+        "일시적으로 결제를 처리할 수 없습니다.",
+    )
+    .into_response()
 }
 
 /// `POST /api/payments/toss/checkout`
@@ -67,7 +90,9 @@ pub async fn handle_checkout(services: &Services, req: Request) -> Response<Body
         let outcome = async {
             let form: CheckoutForm = json_body(&req)?;
             let seed = uuid::Uuid::new_v4().simple().to_string();
-            Ok::<_, ApiError>(checkout(&services.store, &services.checkout, form, &seed, now).await?)
+            Ok::<_, ApiError>(
+                checkout(&services.store, &services.checkout, form, &seed, now).await?,
+            )
         }
         .await;
         match outcome {
@@ -109,12 +134,14 @@ fn payment_response(payment: &PaymentRecord) -> Response<Body> {
     let body = PaymentBody::from(payment);
     match payment.status {
         PaymentStatus::Done => success(StatusCode::OK, body),
-        PaymentStatus::InProgress | PaymentStatus::Unknown | PaymentStatus::Ready => crate::envelope::respond(
-            StatusCode::ACCEPTED,
-            ErrorCode::PaymentPending.as_str(),
-            "결제 결과를 확인 중입니다. 잠시 후 결제 상태를 조회해 주세요.",
-            Some(body),
-        ),
+        PaymentStatus::InProgress | PaymentStatus::Unknown | PaymentStatus::Ready => {
+            crate::envelope::respond(
+                StatusCode::ACCEPTED,
+                ErrorCode::PaymentPending.as_str(),
+                "결제 결과를 확인 중입니다. 잠시 후 결제 상태를 조회해 주세요.",
+                Some(body),
+            )
+        }
         PaymentStatus::NeedsAttention => crate::envelope::respond(
             StatusCode::CONFLICT,
             ErrorCode::PaymentNeedsAttention.as_str(),
@@ -123,10 +150,17 @@ fn payment_response(payment: &PaymentRecord) -> Response<Body> {
         ),
         PaymentStatus::Failed | PaymentStatus::Expired => {
             let message = match (&payment.failure_code, &payment.failure_message) {
-                (Some(code), Some(message)) => format!("결제가 승인되지 않았습니다: {message} ({code})"),
+                (Some(code), Some(message)) => {
+                    format!("결제가 승인되지 않았습니다: {message} ({code})")
+                }
                 _ => "결제 가능 시간이 지나 결제가 취소되었습니다.".to_owned(),
             };
-            crate::envelope::respond(StatusCode::BAD_REQUEST, ErrorCode::PaymentFailed.as_str(), &message, Some(body))
+            crate::envelope::respond(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::PaymentFailed.as_str(),
+                &message,
+                Some(body),
+            )
         }
     }
 }

@@ -5,13 +5,14 @@
 
 use crate::error::AppError;
 use crate::ports::{
-    Claim, EventPublisher, GatewayError, NewPayment, PaymentGateway, PaymentRecord, PaymentStore, Settlement, TossPayment,
+    Claim, EventPublisher, GatewayError, NewPayment, PaymentGateway, PaymentRecord, PaymentStore,
+    Settlement, TossPayment,
 };
 use backon::{BackoffBuilder, ExponentialBuilder};
 use chrono::{DateTime, Duration, Utc};
 use domain::payment::{
-    Amount, ConfirmErrorClass, OrderId, PaymentKey, PaymentStatus, TOSS_CHECKOUT_WINDOW_SECS, TOSS_CONFIRM_WINDOW_SECS,
-    TossVerdict, parse_order_name, verdict,
+    Amount, ConfirmErrorClass, OrderId, PaymentKey, PaymentStatus, TOSS_CHECKOUT_WINDOW_SECS,
+    TOSS_CONFIRM_WINDOW_SECS, TossVerdict, parse_order_name, verdict,
 };
 use domain::{MemberId, ValidationError};
 use serde::{Deserialize, Serialize};
@@ -79,7 +80,10 @@ fn required<T>(value: Option<T>, field: &str) -> Result<T, ValidationError> {
 
 fn member_id(raw: u64) -> Result<MemberId, ValidationError> {
     if raw == 0 {
-        return Err(ValidationError::invalid("memberId", "양의 정수여야 합니다."));
+        return Err(ValidationError::invalid(
+            "memberId",
+            "양의 정수여야 합니다.",
+        ));
     }
     Ok(MemberId(raw))
 }
@@ -165,19 +169,31 @@ pub struct PaymentDeps<'a> {
 /// payment as it stands afterwards: `DONE` (points charged), `FAILED`, or — while the
 /// outcome is unknown — `IN_PROGRESS`/`UNKNOWN` for recovery to finish.
 #[tracing::instrument(name = "confirm", skip_all, fields(order_id))]
-pub async fn confirm(deps: &PaymentDeps<'_>, form: ConfirmForm, now: DateTime<Utc>) -> Result<PaymentRecord, PaymentError> {
+pub async fn confirm(
+    deps: &PaymentDeps<'_>,
+    form: ConfirmForm,
+    now: DateTime<Utc>,
+) -> Result<PaymentRecord, PaymentError> {
     let member = member_id(required(form.member_id, "memberId")?)?;
     let payment_key = PaymentKey::parse(&required(form.payment_key, "paymentKey")?)?;
     let order_id = OrderId::parse(&required(form.order_id, "orderId")?)?;
     let amount = required(form.amount, "amount")?;
     tracing::Span::current().record("order_id", order_id.as_str());
 
-    let payment = deps.store.find(&order_id).await?.ok_or(PaymentError::PaymentNotFound)?;
+    let payment = deps
+        .store
+        .find(&order_id)
+        .await?
+        .ok_or(PaymentError::PaymentNotFound)?;
     if payment.member_id != member {
         return Err(PaymentError::NotYourOrder);
     }
     if i64::try_from(payment.amount.won()).ok() != Some(amount) {
-        tracing::warn!(stored = payment.amount.won(), sent = amount, "confirm amount differs from the order; Toss not called");
+        tracing::warn!(
+            stored = payment.amount.won(),
+            sent = amount,
+            "confirm amount differs from the order; Toss not called"
+        );
         return Err(PaymentError::AmountMismatch);
     }
     if let Some(existing) = &payment.payment_key
@@ -201,13 +217,25 @@ pub async fn confirm(deps: &PaymentDeps<'_>, form: ConfirmForm, now: DateTime<Ut
         .await?;
     if !claimed {
         // Someone else confirmed or is confirming: answer from the stored state.
-        let current = deps.store.find(&order_id).await?.ok_or(PaymentError::PaymentNotFound)?;
-        if current.payment_key.as_deref().is_some_and(|k| k != payment_key.as_str()) {
+        let current = deps
+            .store
+            .find(&order_id)
+            .await?
+            .ok_or(PaymentError::PaymentNotFound)?;
+        if current
+            .payment_key
+            .as_deref()
+            .is_some_and(|k| k != payment_key.as_str())
+        {
             return Err(PaymentError::PaymentKeyMismatch);
         }
         return Ok(current);
     }
-    let claimed = deps.store.find(&order_id).await?.ok_or(PaymentError::PaymentNotFound)?;
+    let claimed = deps
+        .store
+        .find(&order_id)
+        .await?
+        .ok_or(PaymentError::PaymentNotFound)?;
     match drive(deps, claimed.clone(), Start::Confirm, now).await {
         Ok(_) => {}
         // Toss may have approved, but the result could not be written. The claim's lease
@@ -229,9 +257,15 @@ pub async fn confirm(deps: &PaymentDeps<'_>, form: ConfirmForm, now: DateTime<Ut
     }
 }
 
-pub async fn payment_status(store: &dyn PaymentStore, order_id: &str) -> Result<PaymentRecord, PaymentError> {
+pub async fn payment_status(
+    store: &dyn PaymentStore,
+    order_id: &str,
+) -> Result<PaymentRecord, PaymentError> {
     let order_id = OrderId::parse(order_id)?;
-    store.find(&order_id).await?.ok_or(PaymentError::PaymentNotFound)
+    store
+        .find(&order_id)
+        .await?
+        .ok_or(PaymentError::PaymentNotFound)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,10 +285,18 @@ enum LastAnswer {
 
 /// Takes a claimed (`IN_PROGRESS`) payment to its next state and returns that state (or
 /// the state another worker settled it in first).
-async fn drive(deps: &PaymentDeps<'_>, payment: PaymentRecord, start: Start, now: DateTime<Utc>) -> Result<PaymentStatus, AppError> {
+async fn drive(
+    deps: &PaymentDeps<'_>,
+    payment: PaymentRecord,
+    start: Start,
+    now: DateTime<Utc>,
+) -> Result<PaymentStatus, AppError> {
     let order_id = payment.order_id.clone();
     let payment_key = payment.payment_key.clone().unwrap_or_default();
-    let mut confirm_key = payment.confirm_key.clone().unwrap_or_else(|| format!("confirm-{order_id}-1"));
+    let mut confirm_key = payment
+        .confirm_key
+        .clone()
+        .unwrap_or_else(|| format!("confirm-{order_id}-1"));
     let mut delays = ExponentialBuilder::default()
         .with_min_delay(deps.timings.in_call_first_delay)
         .with_max_times(deps.timings.in_call_retries)
@@ -265,16 +307,25 @@ async fn drive(deps: &PaymentDeps<'_>, payment: PaymentRecord, start: Start, now
 
     loop {
         if send_confirm {
-            match deps.gateway.confirm(&payment_key, &order_id, payment.amount, &confirm_key).await {
+            match deps
+                .gateway
+                .confirm(&payment_key, &order_id, payment.amount, &confirm_key)
+                .await
+            {
                 Ok(toss) => return conclude(deps, &payment, &toss, now).await,
-                Err(GatewayError::Rejected { code, message, http_status }) => {
+                Err(GatewayError::Rejected {
+                    code,
+                    message,
+                    http_status,
+                }) => {
                     let class = ConfirmErrorClass::of(&code);
                     tracing::info!(code = %code, http_status, ?class, "Toss refused the confirm");
                     if class.is_final() {
                         if class == ConfirmErrorClass::FinalIntegration {
                             tracing::error!(code = %code, "Toss rejected our request: integration or configuration problem");
                         }
-                        return settle(deps, &payment, Settlement::Failed { code, message }, now).await;
+                        return settle(deps, &payment, Settlement::Failed { code, message }, now)
+                            .await;
                     }
                     last = if class == ConfirmErrorClass::Retryable {
                         LastAnswer::TransientError
@@ -308,19 +359,38 @@ async fn drive(deps: &PaymentDeps<'_>, payment: PaymentRecord, start: Start, now
                 return unknown(deps, &payment, format!("lookup failed: {e}"), now).await;
             }
         };
-        match verdict(&toss.status, toss.total_amount, payment.amount, failure_of(&toss)) {
+        match verdict(
+            &toss.status,
+            toss.total_amount,
+            payment.amount,
+            failure_of(&toss),
+        ) {
             TossVerdict::AwaitingConfirm => {
                 let window_open = payment
                     .authenticated_at
                     .is_none_or(|at| now < at + Duration::seconds(TOSS_CONFIRM_WINDOW_SECS));
                 let Some(delay) = delays.next().filter(|_| window_open) else {
-                    return unknown(deps, &payment, format!("Toss status {} after confirm attempts", toss.status), now).await;
+                    return unknown(
+                        deps,
+                        &payment,
+                        format!("Toss status {} after confirm attempts", toss.status),
+                        now,
+                    )
+                    .await;
                 };
                 if last == LastAnswer::TransientError {
                     rotations += 1;
                     let next_key = format!("confirm-{order_id}-{}", rotations + 1);
-                    if !deps.store.rotate_confirm_key(&order_id, &confirm_key, &next_key, now).await? {
-                        return Ok(deps.store.find(&order_id).await?.map_or(PaymentStatus::Unknown, |p| p.status));
+                    if !deps
+                        .store
+                        .rotate_confirm_key(&order_id, &confirm_key, &next_key, now)
+                        .await?
+                    {
+                        return Ok(deps
+                            .store
+                            .find(&order_id)
+                            .await?
+                            .map_or(PaymentStatus::Unknown, |p| p.status));
                     }
                     confirm_key = next_key;
                 }
@@ -337,8 +407,18 @@ fn failure_of(toss: &TossPayment) -> Option<(&str, &str)> {
 }
 
 /// Settles from Toss' view of the payment.
-async fn conclude(deps: &PaymentDeps<'_>, payment: &PaymentRecord, toss: &TossPayment, now: DateTime<Utc>) -> Result<PaymentStatus, AppError> {
-    match verdict(&toss.status, toss.total_amount, payment.amount, failure_of(toss)) {
+async fn conclude(
+    deps: &PaymentDeps<'_>,
+    payment: &PaymentRecord,
+    toss: &TossPayment,
+    now: DateTime<Utc>,
+) -> Result<PaymentStatus, AppError> {
+    match verdict(
+        &toss.status,
+        toss.total_amount,
+        payment.amount,
+        failure_of(toss),
+    ) {
         TossVerdict::Approved => {
             settle(
                 deps,
@@ -356,11 +436,22 @@ async fn conclude(deps: &PaymentDeps<'_>, payment: &PaymentRecord, toss: &TossPa
             let reason = if toss.status == "DONE" {
                 match deps
                     .gateway
-                    .cancel(&toss.payment_key, "주문 금액과 승인 금액 불일치", &format!("cancel-{}", payment.order_id))
+                    .cancel(
+                        &toss.payment_key,
+                        "주문 금액과 승인 금액 불일치",
+                        &format!("cancel-{}", payment.order_id),
+                    )
                     .await
                 {
-                    Ok(after) => format!("approved {approved} instead of {}; cancelled at Toss ({})", payment.amount.won(), after.status),
-                    Err(e) => format!("approved {approved} instead of {}; cancel at Toss failed: {e}", payment.amount.won()),
+                    Ok(after) => format!(
+                        "approved {approved} instead of {}; cancelled at Toss ({})",
+                        payment.amount.won(),
+                        after.status
+                    ),
+                    Err(e) => format!(
+                        "approved {approved} instead of {}; cancel at Toss failed: {e}",
+                        payment.amount.won()
+                    ),
                 }
             } else {
                 format!("Toss shows {} for {approved}", toss.status)
@@ -376,20 +467,30 @@ async fn conclude(deps: &PaymentDeps<'_>, payment: &PaymentRecord, toss: &TossPa
             )
             .await
         }
-        TossVerdict::Failed { code, message } => settle(deps, payment, Settlement::Failed { code, message }, now).await,
+        TossVerdict::Failed { code, message } => {
+            settle(deps, payment, Settlement::Failed { code, message }, now).await
+        }
         TossVerdict::AwaitingConfirm | TossVerdict::Undecided => {
             unknown(deps, payment, format!("Toss status {}", toss.status), now).await
         }
     }
 }
 
-async fn unknown(deps: &PaymentDeps<'_>, payment: &PaymentRecord, note: String, now: DateTime<Utc>) -> Result<PaymentStatus, AppError> {
+async fn unknown(
+    deps: &PaymentDeps<'_>,
+    payment: &PaymentRecord,
+    note: String,
+    now: DateTime<Utc>,
+) -> Result<PaymentStatus, AppError> {
     if payment.recovery_attempts >= deps.timings.recovery_max_attempts {
         return settle(
             deps,
             payment,
             Settlement::NeedsAttention {
-                reason: format!("outcome still unknown after {} recovery attempts: {note}", payment.recovery_attempts),
+                reason: format!(
+                    "outcome still unknown after {} recovery attempts: {note}",
+                    payment.recovery_attempts
+                ),
                 approved_amount: None,
             },
             now,
@@ -407,11 +508,21 @@ async fn unknown(deps: &PaymentDeps<'_>, payment: &PaymentRecord, note: String, 
     settle(deps, payment, Settlement::Unknown { retry_at, note }, now).await
 }
 
-async fn settle(deps: &PaymentDeps<'_>, payment: &PaymentRecord, settlement: Settlement, now: DateTime<Utc>) -> Result<PaymentStatus, AppError> {
+async fn settle(
+    deps: &PaymentDeps<'_>,
+    payment: &PaymentRecord,
+    settlement: Settlement,
+    now: DateTime<Utc>,
+) -> Result<PaymentStatus, AppError> {
     let status = settlement.status();
     let settled = deps
         .store
-        .settle(&payment.order_id, &[PaymentStatus::InProgress], &settlement, now)
+        .settle(
+            &payment.order_id,
+            &[PaymentStatus::InProgress],
+            &settlement,
+            now,
+        )
         .await?;
     if settled {
         tracing::info!(order_id = %payment.order_id, status = %status, "payment settled");
@@ -472,19 +583,35 @@ pub struct PaymentRecoverySummary {
 /// One recovery run: finishes payments whose outcome is unknown or whose confirm died,
 /// expires abandoned checkouts, and publishes outbox events left behind.
 #[tracing::instrument(name = "recover_payments", skip_all)]
-pub async fn recover_payments(deps: &PaymentDeps<'_>, now: DateTime<Utc>, batch: u32) -> Result<PaymentRecoverySummary, AppError> {
+pub async fn recover_payments(
+    deps: &PaymentDeps<'_>,
+    now: DateTime<Utc>,
+    batch: u32,
+) -> Result<PaymentRecoverySummary, AppError> {
     let mut summary = PaymentRecoverySummary::default();
     // A checkout is abandoned once Toss' payment window (plus slack) has passed.
     let ready_before = now - Duration::seconds(TOSS_CHECKOUT_WINDOW_SECS + 5 * 60);
-    let due = deps.store.due_for_recovery(now, ready_before, batch).await?;
+    let due = deps
+        .store
+        .due_for_recovery(now, ready_before, batch)
+        .await?;
     for payment in due {
         summary.examined += 1;
         let outcome = if payment.status == PaymentStatus::Ready {
             let expired = deps
                 .store
-                .settle(&payment.order_id, &[PaymentStatus::Ready], &Settlement::Expired, now)
+                .settle(
+                    &payment.order_id,
+                    &[PaymentStatus::Ready],
+                    &Settlement::Expired,
+                    now,
+                )
                 .await?;
-            if expired { Some(PaymentStatus::Expired) } else { None }
+            if expired {
+                Some(PaymentStatus::Expired)
+            } else {
+                None
+            }
         } else {
             let claimed = deps
                 .store
@@ -499,7 +626,11 @@ pub async fn recover_payments(deps: &PaymentDeps<'_>, now: DateTime<Utc>, batch:
                 )
                 .await?;
             if claimed {
-                let claimed = deps.store.find(&payment.order_id).await?.expect("a claimed payment exists");
+                let claimed = deps
+                    .store
+                    .find(&payment.order_id)
+                    .await?
+                    .expect("a claimed payment exists");
                 Some(drive(deps, claimed, Start::Lookup, now).await?)
             } else {
                 None

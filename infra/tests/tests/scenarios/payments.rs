@@ -1,0 +1,572 @@
+//! The payment scenarios of issue #3: each asserts our final status, Toss' view of the
+//! payment, the member's points and the point ledger.
+
+use chrono::{Duration, Utc};
+use domain::payment::ConfirmErrorClass;
+use futures::future::join_all;
+use integration_tests::TestApp;
+use serde_json::Value;
+
+const AMOUNT: u64 = 5_000;
+
+struct Order {
+    member: u64,
+    order_id: String,
+    payment_key: String,
+}
+
+async fn authenticated_order(app: &TestApp, faults: &str) -> Order {
+    let member = app.member().await;
+    let order_id = app.checkout(member, AMOUNT).await;
+    let payment_key = app.authenticate(&order_id, AMOUNT, faults).await;
+    Order {
+        member,
+        order_id,
+        payment_key,
+    }
+}
+
+/// Our status, Toss' status, points, ledger rows.
+async fn outcome(app: &TestApp, order: &Order) -> (String, String, i64, i64) {
+    let toss = app.toss_view(&order.order_id).await;
+    (
+        app.payment_status(&order.order_id).await,
+        toss["status"].as_str().unwrap_or("NOT_FOUND").to_owned(),
+        app.points(order.member).await,
+        app.ledger_rows(&order.order_id).await,
+    )
+}
+
+fn approvals(stats: &Value) -> u64 {
+    stats["approvals"].as_u64().unwrap()
+}
+
+async fn recover(app: &TestApp, minutes_later: i64) -> Value {
+    app.run_job(
+        "recover-payments",
+        Utc::now() + Duration::minutes(minutes_later),
+    )
+    .await["paymentRecovery"]
+        .clone()
+}
+
+#[tokio::test]
+async fn happy_path_charges_points_once_and_publishes_the_event() {
+    let app = TestApp::spawn().await;
+    let order = authenticated_order(&app, "").await;
+    let (status, body) = app
+        .confirm(order.member, &order.payment_key, &order.order_id, AMOUNT)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["status"], "DONE");
+    assert_eq!(body["result"]["pointsCharged"], AMOUNT);
+    assert_eq!(
+        outcome(&app, &order).await,
+        ("DONE".into(), "DONE".into(), AMOUNT as i64, 1)
+    );
+    assert_eq!(approvals(&app.toss_stats(&order.payment_key).await), 1);
+    assert_eq!(
+        app.scalar(&format!("SELECT COUNT(*) FROM outbox WHERE event_id = 'PaymentConfirmed:{}' AND published_at IS NOT NULL", order.order_id)).await,
+        1,
+        "the PaymentConfirmed event was published to EventBridge"
+    );
+    let events = app
+        .scalar_text(&format!(
+            "SELECT GROUP_CONCAT(to_status ORDER BY id) FROM payment_events WHERE order_id = '{}'",
+            order.order_id
+        ))
+        .await;
+    assert_eq!(events, "READY,IN_PROGRESS,DONE");
+    let (status, polled) = app
+        .get(&format!("/api/payments/toss/{}", order.order_id), None)
+        .await;
+    assert_eq!(
+        (status, polled["result"]["status"].as_str()),
+        (200, Some("DONE"))
+    );
+}
+
+#[tokio::test]
+async fn tampered_amount_is_refused_before_toss_is_called() {
+    let app = TestApp::spawn().await;
+    let order = authenticated_order(&app, "").await;
+    let (status, body) = app
+        .confirm(
+            order.member,
+            &order.payment_key,
+            &order.order_id,
+            AMOUNT - 1_000,
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("AMOUNT_MISMATCH")),
+        "{body}"
+    );
+    assert_eq!(
+        app.toss_stats(&order.payment_key).await["confirmRequests"],
+        0,
+        "Toss never called"
+    );
+    assert_eq!(
+        outcome(&app, &order).await,
+        ("READY".into(), "IN_PROGRESS".into(), 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn another_members_order_is_forbidden() {
+    let app = TestApp::spawn().await;
+    let order = authenticated_order(&app, "").await;
+    let intruder = app.member().await;
+    let (status, body) = app
+        .confirm(intruder, &order.payment_key, &order.order_id, AMOUNT)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("FORBIDDEN_ORDER")),
+        "{body}"
+    );
+    assert_eq!(
+        app.toss_stats(&order.payment_key).await["confirmRequests"],
+        0
+    );
+    assert_eq!(
+        outcome(&app, &order).await,
+        ("READY".into(), "IN_PROGRESS".into(), 0, 0)
+    );
+    assert_eq!(app.points(intruder).await, 0);
+}
+
+/// Every code the classification calls final ends FAILED with that code and no points.
+#[tokio::test]
+async fn every_final_toss_code_fails_the_payment_without_points() {
+    let app = TestApp::spawn().await;
+    let member = app.member().await;
+    let codes: Vec<&str> = toss_sandbox::known_codes()
+        .into_iter()
+        .filter(|code| ConfirmErrorClass::of(code).is_final())
+        .collect();
+    assert!(
+        codes.len() > 40,
+        "the sandbox knows the documented codes: {codes:?}"
+    );
+    for code in codes {
+        let order_id = app.checkout(member, AMOUNT).await;
+        let payment_key = app
+            .authenticate(&order_id, AMOUNT, &format!("abort-{code}"))
+            .await;
+        let (status, body) = app.confirm(member, &payment_key, &order_id, AMOUNT).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("PAYMENT_FAILED")),
+            "{code}: {body}"
+        );
+        assert_eq!(body["result"]["failureCode"], code);
+        assert_eq!(app.payment_status(&order_id).await, "FAILED", "{code}");
+        assert_eq!(
+            app.toss_view(&order_id).await["status"],
+            "ABORTED",
+            "{code}"
+        );
+        assert_eq!(app.ledger_rows(&order_id).await, 0);
+    }
+    assert_eq!(app.points(member).await, 0);
+}
+
+#[tokio::test]
+async fn a_transient_toss_error_then_success_charges_once() {
+    let app = TestApp::spawn().await;
+    let order = authenticated_order(&app, "fail-PROVIDER_ERROR-1").await;
+    let (status, body) = app
+        .confirm(order.member, &order.payment_key, &order.order_id, AMOUNT)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        outcome(&app, &order).await,
+        ("DONE".into(), "DONE".into(), AMOUNT as i64, 1)
+    );
+    let stats = app.toss_stats(&order.payment_key).await;
+    assert_eq!(
+        (stats["confirmRequests"].as_u64(), approvals(&stats)),
+        (Some(2), 1)
+    );
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT confirm_attempts FROM payments WHERE order_id = '{}'",
+            order.order_id
+        ))
+        .await,
+        2,
+        "the second confirm used a new Idempotency-Key (the first would replay the error)"
+    );
+}
+
+/// Toss answers only after our client gave up: the member gets 202, recovery finishes.
+#[tokio::test]
+async fn toss_slower_than_our_timeout_ends_unknown_then_recovery_charges_once() {
+    let app = TestApp::spawn().await;
+    let order = authenticated_order(&app, "delay-3000").await;
+    let (status, body) = app
+        .confirm(order.member, &order.payment_key, &order.order_id, AMOUNT)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (202, Some("PAYMENT_PENDING")),
+        "{body}"
+    );
+    assert_eq!(app.payment_status(&order.order_id).await, "UNKNOWN");
+    assert_eq!(app.points(order.member).await, 0);
+
+    tokio::time::sleep(std::time::Duration::from_millis(2_000)).await; // Toss finishes
+    let summary = recover(&app, 5).await;
+    assert_eq!(summary["done"], 1, "{summary}");
+    assert_eq!(
+        outcome(&app, &order).await,
+        ("DONE".into(), "DONE".into(), AMOUNT as i64, 1)
+    );
+    let again = recover(&app, 10).await;
+    assert_eq!(again["examined"], 0, "{again}");
+    assert_eq!(app.points(order.member).await, AMOUNT as i64);
+    assert_eq!(approvals(&app.toss_stats(&order.payment_key).await), 1);
+}
+
+/// Toss approves and never answers (hangs, or drops the connection): the lookup that
+/// follows finds the approval, so the member is charged once, right away.
+#[tokio::test]
+async fn approved_but_unanswered_confirms_are_settled_from_the_lookup() {
+    let app = TestApp::spawn().await;
+    for fault in ["hang", "drop"] {
+        let order = authenticated_order(&app, fault).await;
+        let (status, body) = app
+            .confirm(order.member, &order.payment_key, &order.order_id, AMOUNT)
+            .await;
+        assert_eq!(status, 200, "{fault}: {body}");
+        assert_eq!(
+            outcome(&app, &order).await,
+            ("DONE".into(), "DONE".into(), AMOUNT as i64, 1),
+            "{fault}"
+        );
+        let summary = recover(&app, 5).await;
+        assert_eq!(summary["done"], 0, "{fault}: nothing left for recovery");
+        assert_eq!(app.points(order.member).await, AMOUNT as i64, "{fault}");
+        assert_eq!(
+            approvals(&app.toss_stats(&order.payment_key).await),
+            1,
+            "{fault}"
+        );
+    }
+}
+
+/// The function dies after Toss approved and before it wrote anything back.
+#[tokio::test]
+async fn a_crash_between_toss_approval_and_the_final_transaction_is_recovered_once() {
+    use app::ports::{Claim, PaymentGateway, PaymentStore};
+    let app = TestApp::spawn().await;
+    let order = authenticated_order(&app, "").await;
+    let order_id = domain::payment::OrderId::parse(&order.order_id).unwrap();
+    let now = Utc::now();
+    // What confirm does up to the crash: claim, then Toss approves…
+    assert!(
+        app.services
+            .store
+            .claim(
+                &order_id,
+                Claim::Confirm {
+                    payment_key: order.payment_key.clone(),
+                    confirm_key: format!("confirm-{order_id}-1"),
+                    lease_until: now + Duration::seconds(90),
+                },
+                now,
+            )
+            .await
+            .unwrap()
+    );
+    let toss = app.services.toss.as_ref().unwrap();
+    let approved = toss
+        .confirm(
+            &order.payment_key,
+            &order_id,
+            domain::payment::Amount::parse(AMOUNT as i64).unwrap(),
+            &format!("confirm-{order_id}-1"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(approved.status, "DONE");
+    // …and nothing more. Within the lease, recovery leaves it alone.
+    assert_eq!(recover(&app, 0).await["examined"], 0);
+    assert_eq!(
+        outcome(&app, &order).await,
+        ("IN_PROGRESS".into(), "DONE".into(), 0, 0)
+    );
+
+    let summary = recover(&app, 2).await;
+    assert_eq!(summary["done"], 1, "{summary}");
+    recover(&app, 3).await;
+    assert_eq!(
+        outcome(&app, &order).await,
+        ("DONE".into(), "DONE".into(), AMOUNT as i64, 1)
+    );
+    assert_eq!(approvals(&app.toss_stats(&order.payment_key).await), 1);
+}
+
+/// MariaDB goes away while Toss approves: the member gets 202, and once the database is
+/// back, recovery charges exactly once.
+#[tokio::test]
+async fn mariadb_unavailable_at_the_final_transaction_is_recovered_once() {
+    let app = TestApp::spawn().await;
+    let order = authenticated_order(&app, "delay-800").await;
+    let confirm = app.confirm(order.member, &order.payment_key, &order.order_id, AMOUNT);
+    let outage = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        app.database_available(false).await;
+    };
+    let ((status, body), ()) = futures::join!(confirm, outage);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (202, Some("PAYMENT_PENDING")),
+        "{body}"
+    );
+    assert_eq!(
+        app.toss_view(&order.order_id).await["status"],
+        "DONE",
+        "Toss approved meanwhile"
+    );
+
+    app.database_available(true).await;
+    assert_eq!(
+        outcome(&app, &order).await,
+        ("IN_PROGRESS".into(), "DONE".into(), 0, 0)
+    );
+    let summary = recover(&app, 2).await;
+    assert_eq!(summary["done"], 1, "{summary}");
+    recover(&app, 5).await;
+    assert_eq!(
+        outcome(&app, &order).await,
+        ("DONE".into(), "DONE".into(), AMOUNT as i64, 1)
+    );
+}
+
+#[tokio::test]
+async fn fifty_concurrent_confirms_approve_once_and_charge_once() {
+    let app = TestApp::spawn().await;
+    let order = authenticated_order(&app, "delay-200").await;
+    let answers = join_all(
+        (0..50).map(|_| app.confirm(order.member, &order.payment_key, &order.order_id, AMOUNT)),
+    )
+    .await;
+    for (status, body) in &answers {
+        assert!(
+            (*status == 200 && body["result"]["status"] == "DONE")
+                || (*status == 202 && body["code"] == "PAYMENT_PENDING"),
+            "{status} {body}"
+        );
+    }
+    assert!(answers.iter().any(|(status, _)| *status == 200));
+    assert_eq!(
+        outcome(&app, &order).await,
+        ("DONE".into(), "DONE".into(), AMOUNT as i64, 1)
+    );
+    let stats = app.toss_stats(&order.payment_key).await;
+    assert_eq!(
+        (stats["confirmRequests"].as_u64(), approvals(&stats)),
+        (Some(1), 1),
+        "{stats}"
+    );
+}
+
+#[tokio::test]
+async fn a_confirm_replayed_a_day_later_gets_the_same_answer_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let order = authenticated_order(&app, "").await;
+    let first = app
+        .confirm(order.member, &order.payment_key, &order.order_id, AMOUNT)
+        .await;
+    let later = app
+        .confirm_at(
+            order.member,
+            &order.payment_key,
+            &order.order_id,
+            AMOUNT,
+            Some(Utc::now() + Duration::days(1)),
+        )
+        .await;
+    assert_eq!(first, later);
+    assert_eq!(
+        outcome(&app, &order).await,
+        ("DONE".into(), "DONE".into(), AMOUNT as i64, 1)
+    );
+    assert_eq!(
+        app.toss_stats(&order.payment_key).await["confirmRequests"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn toss_approving_another_amount_is_cancelled_and_flagged() {
+    let app = TestApp::spawn().await;
+    let order = authenticated_order(&app, "amount-4000").await;
+    let (status, body) = app
+        .confirm(order.member, &order.payment_key, &order.order_id, AMOUNT)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("PAYMENT_NEEDS_ATTENTION")),
+        "{body}"
+    );
+    assert_eq!(
+        outcome(&app, &order).await,
+        ("NEEDS_ATTENTION".into(), "CANCELED".into(), 0, 0)
+    );
+    assert_eq!(app.toss_stats(&order.payment_key).await["cancels"], 1);
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT COUNT(*) FROM outbox WHERE event_id = 'PaymentNeedsAttention:{}'",
+            order.order_id
+        ))
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn confirms_after_the_toss_window_fail_and_abandoned_checkouts_expire() {
+    let app = TestApp::spawn().await;
+    let order = authenticated_order(&app, "").await;
+    app.advance_toss_clock(11 * 60).await;
+    let (status, body) = app
+        .confirm(order.member, &order.payment_key, &order.order_id, AMOUNT)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("PAYMENT_FAILED")),
+        "{body}"
+    );
+    assert_eq!(
+        outcome(&app, &order).await,
+        ("FAILED".into(), "EXPIRED".into(), 0, 0)
+    );
+
+    let member = app.member().await;
+    let abandoned = app.checkout(member, AMOUNT).await;
+    let summary = recover(&app, 36).await;
+    assert_eq!(summary["expired"], 1, "{summary}");
+    assert_eq!(app.payment_status(&abandoned).await, "EXPIRED");
+}
+
+#[tokio::test]
+async fn idempotency_keys_replay_refuse_reuse_and_validate() {
+    let app = TestApp::spawn().await;
+    let member = app.member().await;
+    let send = |key: String, amount: u64| {
+        let request = app
+            .http
+            .post(format!("{}/api/payments/toss/checkout", app.base))
+            .header("content-type", "application/json")
+            .header("idempotency-key", key)
+            .body(serde_json::json!({ "amount": amount, "orderName": "포인트 충전", "memberId": member }).to_string());
+        async move {
+            let response = request.send().await.unwrap();
+            let replayed = response.headers().contains_key("idempotent-replayed");
+            (
+                response.status().as_u16(),
+                replayed,
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let (status, replayed, first) = send("checkout-1".into(), AMOUNT).await;
+    assert_eq!((status, replayed), (200, false));
+    let (status, replayed, second) = send("checkout-1".into(), AMOUNT).await;
+    assert_eq!((status, replayed), (200, true));
+    assert_eq!(first, second, "the stored answer, not a second order");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM payments").await, 1);
+    let (status, _, body) = send("checkout-1".into(), AMOUNT + 1).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("IDEMPOTENCY_KEY_REUSED"))
+    );
+    let (status, _, body) = send("k".repeat(256), AMOUNT).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("INVALID_IDEMPOTENCY_KEY"))
+    );
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM payments").await, 1);
+}
+
+#[tokio::test]
+async fn bad_payment_requests_get_a_4xx_envelope_and_write_nothing() {
+    let app = TestApp::spawn().await;
+    let member = app.member().await;
+    let cases = [
+        (
+            r#"{"amount": 99, "orderName": "x", "memberId": 1}"#,
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            r#"{"amount": -5000, "orderName": "x", "memberId": 1}"#,
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            r#"{"amount": 1e30, "orderName": "x", "memberId": 1}"#,
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            r#"{"amount": 9223372036854775808, "orderName": "x", "memberId": 1}"#,
+            400,
+            "INVALID_FIELD",
+        ),
+        (r#"{"amount": 5000, "memberId": 1}"#, 400, "MISSING_FIELD"),
+        (
+            r#"{"amount": 5000, "orderName": "x", "memberId": 999999}"#,
+            404,
+            "MEMBER_NOT_FOUND",
+        ),
+        (
+            r#"{"amount": 5000, "orderName": "", "memberId": 1}"#,
+            400,
+            "INVALID_FIELD",
+        ),
+        (r#"not json"#, 400, "INVALID_JSON"),
+    ];
+    for (body, status, code) in cases {
+        let body = body.replace("\"memberId\": 1}", &format!("\"memberId\": {member}}}"));
+        let (got, reply) = app.post_json("/api/payments/toss/checkout", &body).await;
+        assert_eq!(
+            (got, reply["code"].as_str()),
+            (status, Some(code)),
+            "{body}: {reply}"
+        );
+    }
+    let (got, reply) = app
+        .post_json(
+            "/api/payments/toss/confirm",
+            r#"{"memberId": 1, "paymentKey": "k", "orderId": "nope", "amount": 5000}"#,
+        )
+        .await;
+    assert_eq!(
+        (got, reply["code"].as_str()),
+        (400, Some("INVALID_FIELD")),
+        "{reply}"
+    );
+    let (got, reply) = app
+        .post_json(
+            "/api/payments/toss/confirm",
+            r#"{"memberId": 1, "paymentKey": "k", "orderId": "ord_missing", "amount": 5000}"#,
+        )
+        .await;
+    assert_eq!(
+        (got, reply["code"].as_str()),
+        (404, Some("PAYMENT_NOT_FOUND")),
+        "{reply}"
+    );
+    let (got, reply) = app.get("/api/payments/toss/ord_missing", None).await;
+    assert_eq!(
+        (got, reply["code"].as_str()),
+        (404, Some("PAYMENT_NOT_FOUND"))
+    );
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM payments").await, 0);
+}
