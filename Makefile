@@ -1,4 +1,4 @@
-.PHONY: dev test bench-views fmt lint
+.PHONY: dev test bench-views bench-payments fmt lint
 
 ## Local stack (MariaDB, Redis, moto) + local gateway on :3000; Ctrl-C stops all.
 dev:
@@ -18,3 +18,7 @@ lint:
 ## View counting vs its baselines (ratios printed; see README "Benchmarks").
 bench-views:
 	bash infra/local/bench.sh views
+
+## Confirm throughput/latency vs the Toss sandbox alone, and one recovery run over 1,000 payments.
+bench-payments:
+	bash infra/local/bench.sh payments

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The local stack: MariaDB (as MySQL), Redis and moto (DynamoDB/EventBridge emulator) as
-# plain processes with their data in a state folder. No Docker, no system services.
+# The local stack: MariaDB (as MySQL), Redis, moto (DynamoDB/EventBridge emulator) and the
+# Toss sandbox as plain processes with their data in a state folder. No Docker, no
+# system services.
 #
 #   stack.sh up   <state-dir> [dev|free]   install what is missing, start, write <state-dir>/stack.env
 #   stack.sh down <state-dir>              stop everything started there
@@ -62,11 +63,12 @@ up() {
   need_moto
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
-  local mysql_port redis_port moto_port
+  local mysql_port redis_port moto_port toss_port
   if [ "$mode" = free ]; then
-    mysql_port=$(free_port); redis_port=$(free_port); moto_port=$(free_port)
+    mysql_port=$(free_port); redis_port=$(free_port); moto_port=$(free_port); toss_port=$(free_port)
   else
     mysql_port=${MYSQL_PORT:-13306}; redis_port=${REDIS_PORT:-16379}; moto_port=${MOTO_PORT:-15000}
+    toss_port=${TOSS_SANDBOX_PORT:-17000}
   fi
 
   # MariaDB: a throwaway datadir; small durability settings trade crash safety (which a
@@ -101,6 +103,13 @@ SQL
   echo $! >"$dir/moto/moto.pid"
   wait_for "moto" python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$moto_port/moto-api/')"
 
+  # The Toss sandbox (infra/toss-sandbox), built by cargo like the rest of the project.
+  mkdir -p "$dir/toss"
+  (cd "$ROOT" && cargo build --quiet -p toss-sandbox)
+  TOSS_SANDBOX_PORT=$toss_port "$ROOT/target/debug/toss-sandbox" >"$dir/toss/toss.log" 2>&1 &
+  echo $! >"$dir/toss/toss.pid"
+  wait_for "Toss sandbox" python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$toss_port/sandbox/clock')"
+
   cat >"$dir/stack.env" <<ENV
 export STACK_DIR='$dir'
 export MYSQL_PORT=$mysql_port
@@ -114,8 +123,13 @@ export AWS_REGION=ap-northeast-2
 export AWS_ACCESS_KEY_ID=test
 export AWS_SECRET_ACCESS_KEY=test
 export TABLE_NAME=service-table
+export EVENT_BUS_NAME=payments
+export TOSS_API_BASE='http://127.0.0.1:$toss_port'
+# Toss' public docs test keys (no real money); the sandbox accepts them.
+export TOSS_SECRET_KEY=test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R
+export TOSS_CLIENT_KEY=test_ck_D5GePWvyJnrK0W0k6q8gLzN97Eoq
 ENV
-  log "MariaDB :$mysql_port  Redis :$redis_port  moto :$moto_port  (state in $dir)"
+  log "MariaDB :$mysql_port  Redis :$redis_port  moto :$moto_port  Toss sandbox :$toss_port  (state in $dir)"
 }
 
 down() {
@@ -124,9 +138,9 @@ down() {
   if [ -f "$dir/redis/redis.pid" ]; then
     kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
   fi
-  if [ -f "$dir/moto/moto.pid" ]; then
-    kill "$(cat "$dir/moto/moto.pid")" 2>/dev/null || true
-  fi
+  for pidfile in "$dir/moto/moto.pid" "$dir/toss/toss.pid"; do
+    if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
+  done
   if [ -f "$dir/mysql/mysqld.pid" ]; then
     local pid; pid=$(cat "$dir/mysql/mysqld.pid")
     kill "$pid" 2>/dev/null || true

@@ -21,12 +21,12 @@ const PROFILES: u64 = 1_000_000;
 const FLUSH_BASELINE_SAMPLE: usize = 20_000;
 const MEMORY_PROFILES: u64 = 100_000;
 
-fn env(name: &str) -> String {
+pub(crate) fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} not set: run `make bench-views`"))
 }
 
 /// Runs `ops` calls of `call` from `concurrency` tasks; returns calls per second.
-async fn throughput<F, Fut>(ops: usize, concurrency: usize, call: F) -> f64
+pub(crate) async fn throughput<F, Fut>(ops: usize, concurrency: usize, call: F) -> f64
 where
     F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send,
@@ -87,8 +87,14 @@ impl Figures {
     }
 }
 
+mod payments;
+
 #[tokio::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("payments") {
+        payments::run().await;
+        return;
+    }
     // `bench views [detail] [hot] [flush] [memory]`: all sections unless some are named.
     let args: Vec<String> = std::env::args().skip(2).collect();
     let run = |section: &str| args.is_empty() || args.iter().any(|a| a == section);

@@ -1,0 +1,304 @@
+//! `make bench-payments`: confirm throughput and latency against the Toss sandbox with
+//! no added latency, next to the sandbox alone in the same run, and one recovery run
+//! over 1,000 payments whose confirm died after Toss approved.
+
+use crate::env;
+use adapters::{RedisTimeouts, TossGateway, TossTimeouts};
+use api::Services;
+use api::services::Settings;
+use app::ports::NewPayment;
+use app::ports::{Claim, GatewayError, PaymentGateway, PaymentStore, TossPayment};
+use app::usecases::payments::{ConfirmForm, PaymentDeps, confirm, recover_payments};
+use async_trait::async_trait;
+use chrono::{Duration, Utc};
+use domain::payment::{Amount, OrderId, PaymentStatus};
+use sqlx::Connection;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+const SECRET: &str = "test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R";
+const CONFIRMS: usize = 2_000;
+const CONCURRENCY: usize = 16;
+const STALE: usize = 1_000;
+const AMOUNT: u64 = 5_000;
+
+/// Counts the calls recovery makes to Toss.
+struct CountingGateway {
+    inner: TossGateway,
+    calls: AtomicU64,
+}
+
+#[async_trait]
+impl PaymentGateway for CountingGateway {
+    async fn confirm(
+        &self,
+        key: &str,
+        order: &OrderId,
+        amount: Amount,
+        idem: &str,
+    ) -> Result<TossPayment, GatewayError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.inner.confirm(key, order, amount, idem).await
+    }
+    async fn lookup(&self, order: &OrderId) -> Result<Option<TossPayment>, GatewayError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.inner.lookup(order).await
+    }
+    async fn cancel(
+        &self,
+        key: &str,
+        reason: &str,
+        idem: &str,
+    ) -> Result<TossPayment, GatewayError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.inner.cancel(key, reason, idem).await
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Runs `call` for each item from CONCURRENCY tasks; returns (calls/s, sorted latencies ms).
+async fn timed<T, F, Fut>(items: Vec<T>, call: F) -> (f64, Vec<f64>)
+where
+    T: Send + 'static,
+    F: Fn(T) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let queue = Arc::new(std::sync::Mutex::new(items));
+    let latencies = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let (queue, latencies, call) = (queue.clone(), latencies.clone(), call.clone());
+            tokio::spawn(async move {
+                loop {
+                    let Some(item) = queue.lock().unwrap().pop() else {
+                        break;
+                    };
+                    let t = Instant::now();
+                    call(item).await;
+                    latencies
+                        .lock()
+                        .unwrap()
+                        .push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let mut latencies = Arc::try_unwrap(latencies).unwrap().into_inner().unwrap();
+    let rate = latencies.len() as f64 / started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    (rate, latencies)
+}
+
+pub async fn run() {
+    let admin = env("MYSQL_ADMIN_URL");
+    let database = format!("bench_pay_{}", Utc::now().timestamp());
+    let mut conn = sqlx::MySqlConnection::connect(&admin).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.ok();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let toss_base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(toss_sandbox::serve(
+        listener,
+        toss_sandbox::Sandbox::new(vec![SECRET.into()]),
+    ));
+
+    let settings = Settings {
+        database_url: format!("{admin}/{database}"),
+        database_max_connections: 32,
+        redis_url: env("REDIS_URL"),
+        redis_key_prefix: "benchpay:".into(),
+        table_name: env("TABLE_NAME"),
+        event_bus_name: "bench-payments".into(),
+        toss_api_base: toss_base.clone(),
+        toss_secret_key: Some(SECRET.into()),
+        toss_timeout: std::time::Duration::from_secs(30),
+        checkout: app::usecases::payments::CheckoutSettings {
+            client_key: String::new(),
+            success_url: "http://127.0.0.1/success".into(),
+            fail_url: "http://127.0.0.1/fail".into(),
+        },
+    };
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    adapters::EventBridgePublisher::create_bus(
+        &aws_sdk_eventbridge::Client::new(&aws),
+        &settings.event_bus_name,
+    )
+    .await
+    .unwrap();
+    let services = Arc::new(Services::new(&settings, &aws, RedisTimeouts::JOB).unwrap());
+    services.store.migrate().await.unwrap();
+    sqlx::raw_sql("INSERT INTO members (id, name, email, created_at) VALUES (1, '벤치', 'bench@example.com', NOW(6))")
+        .execute(services.store.pool())
+        .await
+        .unwrap();
+
+    let http = reqwest::Client::new();
+    let authenticate = |order_id: String| {
+        let http = http.clone();
+        let url = format!(
+            "{toss_base}/sandbox/authenticate?orderId={order_id}&amount={AMOUNT}&orderName=bench&successUrl=http://127.0.0.1/s&failUrl=http://127.0.0.1/f"
+        );
+        async move {
+            let body: serde_json::Value = http
+                .get(url)
+                .header("accept", "application/json")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (order_id, body["paymentKey"].as_str().unwrap().to_owned())
+        }
+    };
+    println!(
+        "preparing {} authenticated payments …",
+        2 * CONFIRMS + STALE
+    );
+    let mut prepared = Vec::new();
+    for _ in 0..(2 * CONFIRMS + STALE) {
+        let seed = uuid::Uuid::new_v4().simple().to_string();
+        let order = NewPayment {
+            order_id: OrderId::new_random(&seed),
+            member_id: domain::MemberId(1),
+            order_name: "포인트 충전".into(),
+            amount: Amount::parse(AMOUNT as i64).unwrap(),
+        };
+        services.store.create(&order, Utc::now()).await.unwrap();
+        prepared.push(authenticate(order.order_id.to_string()).await);
+    }
+    let stale = prepared.split_off(2 * CONFIRMS);
+    let ours_items = prepared.split_off(CONFIRMS);
+    let alone_items = prepared;
+
+    let gateway = Arc::new(TossGateway::new(&toss_base, SECRET, TossTimeouts::default()).unwrap());
+    let (alone_rate, alone_ms) = {
+        let gateway = gateway.clone();
+        timed(alone_items, move |(order_id, key): (String, String)| {
+            let gateway = gateway.clone();
+            async move {
+                let order = OrderId::parse(&order_id).unwrap();
+                let idem = format!("confirm-{order_id}-1");
+                let paid = gateway
+                    .confirm(&key, &order, Amount::parse(AMOUNT as i64).unwrap(), &idem)
+                    .await
+                    .unwrap();
+                assert_eq!(paid.status, "DONE");
+            }
+        })
+        .await
+    };
+    let (ours_rate, ours_ms) = {
+        let services = services.clone();
+        let gateway = gateway.clone();
+        timed(ours_items, move |(order_id, key): (String, String)| {
+            let (services, gateway) = (services.clone(), gateway.clone());
+            async move {
+                let deps = PaymentDeps {
+                    store: &services.store,
+                    gateway: &*gateway,
+                    publisher: &services.publisher,
+                    timings: services.payment_timings,
+                };
+                let form = ConfirmForm {
+                    member_id: Some(1),
+                    payment_key: Some(key),
+                    order_id: Some(order_id),
+                    amount: Some(AMOUNT as i64),
+                };
+                let done = confirm(&deps, form, Utc::now()).await.unwrap();
+                assert_eq!(done.status, PaymentStatus::Done);
+            }
+        })
+        .await
+    };
+
+    // 1,000 confirms that died after Toss approved: claimed, approved at Toss, never settled.
+    let now = Utc::now();
+    for (order_id, key) in &stale {
+        let order = OrderId::parse(order_id).unwrap();
+        let idem = format!("confirm-{order_id}-1");
+        let claim = Claim::Confirm {
+            payment_key: key.clone(),
+            confirm_key: idem.clone(),
+            lease_until: now + Duration::seconds(90),
+        };
+        assert!(services.store.claim(&order, claim, now).await.unwrap());
+        gateway
+            .confirm(key, &order, Amount::parse(AMOUNT as i64).unwrap(), &idem)
+            .await
+            .unwrap();
+    }
+    let counting = CountingGateway {
+        inner: (*gateway).clone(),
+        calls: AtomicU64::new(0),
+    };
+    let deps = PaymentDeps {
+        store: &services.store,
+        gateway: &counting,
+        publisher: &services.publisher,
+        timings: services.payment_timings,
+    };
+    let started = Instant::now();
+    let summary = recover_payments(&deps, now + Duration::minutes(5), 1_000)
+        .await
+        .unwrap();
+    let recovery_secs = started.elapsed().as_secs_f64();
+    assert_eq!(summary.done, STALE as u64, "{summary:?}");
+    let calls = counting.calls.load(Ordering::Relaxed) as f64 / STALE as f64;
+
+    let rows = [
+        (
+            "sandbox alone: confirm calls/s",
+            format!("{alone_rate:.0}/s"),
+        ),
+        (
+            "sandbox alone: p50 / p99",
+            format!(
+                "{:.1} / {:.1} ms",
+                percentile(&alone_ms, 0.5),
+                percentile(&alone_ms, 0.99)
+            ),
+        ),
+        (
+            "our confirm (claim, Toss, settle, outbox, publish): /s",
+            format!("{ours_rate:.0}/s"),
+        ),
+        (
+            "our confirm: p50 / p99",
+            format!(
+                "{:.1} / {:.1} ms",
+                percentile(&ours_ms, 0.5),
+                percentile(&ours_ms, 0.99)
+            ),
+        ),
+        (
+            "our confirm throughput / sandbox alone",
+            format!("{:.2}x", ours_rate / alone_rate),
+        ),
+        (
+            "recovery of 1,000 approved-but-unsettled payments, one run",
+            format!("{recovery_secs:.1} s"),
+        ),
+        ("recovery: Toss calls per payment", format!("{calls:.2}")),
+    ];
+    println!(
+        "\n{CONFIRMS} confirms each, {CONCURRENCY} concurrent, sandbox with no added latency\n"
+    );
+    println!("| measurement | figure |\n|---|---|");
+    for (name, value) in rows {
+        println!("| {name} | {value} |");
+    }
+}
