@@ -390,12 +390,21 @@ impl PaymentStore for MySqlStore {
         rows.iter().map(payment_from_row).collect()
     }
 
-    async fn unpublished_events(&self, limit: u32) -> Result<Vec<OutboxEvent>, InfraError> {
-        let rows = sqlx::query("SELECT id, event_id, detail_type, detail FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT ?")
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await
-            .map_err(infra("could not read the outbox"))?;
+    async fn unpublished_events(
+        &self,
+        order_id: Option<&OrderId>,
+        limit: u32,
+    ) -> Result<Vec<OutboxEvent>, InfraError> {
+        // Event ids end in ":<orderId>" (see add_outbox).
+        let suffix = order_id.map_or_else(|| "%".to_owned(), |o| format!("%:{o}"));
+        let rows = sqlx::query(
+            "SELECT id, event_id, detail_type, detail FROM outbox WHERE published_at IS NULL AND event_id LIKE ? ORDER BY id LIMIT ?",
+        )
+        .bind(suffix)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(infra("could not read the outbox"))?;
         rows.iter()
             .map(|row| {
                 Ok(OutboxEvent {

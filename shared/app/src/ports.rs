@@ -270,7 +270,12 @@ pub trait PaymentStore: Send + Sync {
         ready_before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<PaymentRecord>, InfraError>;
-    async fn unpublished_events(&self, limit: u32) -> Result<Vec<OutboxEvent>, InfraError>;
+    /// Unpublished outbox events, oldest first; only `order_id`'s when given.
+    async fn unpublished_events(
+        &self,
+        order_id: Option<&OrderId>,
+        limit: u32,
+    ) -> Result<Vec<OutboxEvent>, InfraError>;
     async fn mark_published(&self, ids: &[u64], now: DateTime<Utc>) -> Result<(), InfraError>;
 }
 

@@ -156,7 +156,12 @@ async fn every_sample_event_is_handled_by_its_function() {
             HttpFunction::Confirm | HttpFunction::PaymentStatus => "PAYMENT_NOT_FOUND",
             _ => "SUCCESS",
         };
-        assert_eq!(body["code"], expected, "{}: {status} {body}", function.name());
+        assert_eq!(
+            body["code"],
+            expected,
+            "{}: {status} {body}",
+            function.name()
+        );
         assert_eq!(body["status"], status, "{}", function.name());
     }
     for function in ScheduledFunction::ALL {

@@ -144,7 +144,6 @@ async fn every_final_toss_code_fails_the_payment_without_points() {
     let app = TestApp::spawn().await;
     let member = app.member().await;
     let codes: Vec<&str> = toss_sandbox::known_codes()
-        .into_iter()
         .filter(|code| ConfirmErrorClass::of(code).is_final())
         .collect();
     assert!(

@@ -246,7 +246,8 @@ pub async fn confirm(
         }
         Err(e) => return Err(e.into()),
     }
-    publish_pending(deps).await;
+    // This order's events now; anything older is the recovery job's sweep.
+    publish_pending(deps, Some(&order_id)).await;
     match deps.store.find(&order_id).await {
         Ok(Some(current)) => Ok(current),
         Ok(None) => Err(PaymentError::PaymentNotFound),
@@ -536,10 +537,10 @@ async fn settle(
 
 /// Publishes outbox events written by committed transactions. A failure leaves them for
 /// the recovery job's sweep; consumers dedupe on the deterministic event id.
-pub async fn publish_pending(deps: &PaymentDeps<'_>) -> u64 {
+pub async fn publish_pending(deps: &PaymentDeps<'_>, order_id: Option<&OrderId>) -> u64 {
     let mut published = 0;
     loop {
-        let events = match deps.store.unpublished_events(100).await {
+        let events = match deps.store.unpublished_events(order_id, 100).await {
             Ok(events) if !events.is_empty() => events,
             Ok(_) => return published,
             Err(e) => {
@@ -645,7 +646,7 @@ pub async fn recover_payments(
             None => summary.skipped += 1,
         }
     }
-    summary.events_published = publish_pending(deps).await;
+    summary.events_published = publish_pending(deps, None).await;
     tracing::info!(?summary, "payment recovery finished");
     Ok(summary)
 }
