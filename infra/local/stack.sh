@@ -128,6 +128,8 @@ export TOSS_API_BASE='http://127.0.0.1:$toss_port'
 # Toss' public docs test keys (no real money); the sandbox accepts them.
 export TOSS_SECRET_KEY=test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R
 export TOSS_CLIENT_KEY=test_ck_D5GePWvyJnrK0W0k6q8gLzN97Eoq
+# Signs access tokens; a fresh random key per local stack.
+export TOKEN_SIGNING_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 ENV
   log "MariaDB :$mysql_port  Redis :$redis_port  moto :$moto_port  Toss sandbox :$toss_port  (state in $dir)"
 }

@@ -123,6 +123,7 @@ async fn main() {
             success_url: String::new(),
             fail_url: String::new(),
         },
+        token_signing_key: None,
     };
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     adapters::DynamoViewLossLedger::create_table(

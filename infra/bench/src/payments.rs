@@ -129,6 +129,7 @@ pub async fn run() {
             success_url: "http://127.0.0.1/success".into(),
             fail_url: "http://127.0.0.1/fail".into(),
         },
+        token_signing_key: None,
     };
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     adapters::EventBridgePublisher::create_bus(
@@ -218,7 +219,7 @@ pub async fn run() {
                     order_id: Some(order_id),
                     amount: Some(AMOUNT as i64),
                 };
-                let done = confirm(&deps, form, Utc::now()).await.unwrap();
+                let done = confirm(&deps, domain::MemberId(1), form, Utc::now()).await.unwrap();
                 assert_eq!(done.status, PaymentStatus::Done);
             }
         })

@@ -6,6 +6,9 @@
 //! Local-only extras (they do not exist in deployment):
 //! - `POST /local/jobs/{function}` runs a scheduled function with the EventBridge event in
 //!   the body (or an empty one); the event's `time` is "now".
+//! - Protected routes run the Lambda authorizer's code first: no `Authorization` header →
+//!   401 `{"message":"Unauthorized"}`, a bad token → 403 `{"message":"Forbidden"}`, as API
+//!   Gateway answers (these two bodies are API Gateway's, not our envelope).
 //! - Header `x-local-time: <RFC 3339>` sets the request time (`requestContext.timeEpoch`,
 //!   or the job's `time`), so the KST midnight rollover can be watched by hand.
 
@@ -83,7 +86,21 @@ async fn dispatch(State(services): State<Arc<Services>>, req: Request) -> Respon
         if parts.method.as_str() != function.method() {
             continue;
         }
-        let event = http_api_event(function, &parts, &params, &bytes, time);
+        let mut event = http_api_event(function, &parts, &params, &bytes, time);
+        if function.requires_token() {
+            // What API Gateway does with the Lambda authorizer, with the same code.
+            let Some(tokens) = services.tokens.as_ref() else {
+                return (StatusCode::INTERNAL_SERVER_ERROR, "TOKEN_SIGNING_KEY is not set").into_response();
+            };
+            if !parts.headers.contains_key("authorization") {
+                return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "message": "Unauthorized" }))).into_response();
+            }
+            let decision = api::authorizer::authorize(tokens, &parts.headers);
+            if !decision.is_authorized {
+                return (StatusCode::FORBIDDEN, axum::Json(json!({ "message": "Forbidden" }))).into_response();
+            }
+            event["requestContext"]["authorizer"] = json!({ "lambda": decision.context });
+        }
         let request = match lambda_http::request::from_str(&event.to_string()) {
             Ok(request) => request,
             Err(e) => {

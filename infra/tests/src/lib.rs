@@ -31,6 +31,8 @@ pub struct TestApp {
     pub toss: String,
     pub database: String,
     pub db_user: String,
+    /// Access token of each member signed up through `signup`.
+    tokens: std::sync::Mutex<std::collections::HashMap<u64, String>>,
 }
 
 impl TestApp {
@@ -39,6 +41,15 @@ impl TestApp {
     }
 
     pub async fn spawn_with_redis(redis_url: &str) -> Self {
+        Self::spawn_configured(redis_url, 10_000).await
+    }
+
+    /// With the production signup limit per client address.
+    pub async fn spawn_with_signup_limit(limit: u32) -> Self {
+        Self::spawn_configured(&env("REDIS_URL"), limit).await
+    }
+
+    async fn spawn_configured(redis_url: &str, signups_per_client: u32) -> Self {
         let admin_url = env("MYSQL_ADMIN_URL");
         let id = uuid::Uuid::new_v4().simple().to_string();
         let database = format!("t_{id}");
@@ -94,6 +105,7 @@ impl TestApp {
                 success_url: "http://127.0.0.1/success".into(),
                 fail_url: "http://127.0.0.1/fail".into(),
             },
+            token_signing_key: Some(format!("test-signing-key-{id}")),
         };
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         adapters::DynamoViewLossLedger::create_table(
@@ -111,6 +123,8 @@ impl TestApp {
         let mut services =
             Services::new(&settings, &aws, RedisTimeouts::REQUEST).expect("services");
         services.payment_timings.in_call_first_delay = Duration::from_millis(50);
+        // Scenarios sign up dozens of members from one address; the limit has its own test.
+        services.auth_limits.signups_per_client = signups_per_client;
         services.store.migrate().await.expect("migrations");
         let db = services.store.pool().clone();
         let services = Arc::new(services);
@@ -132,6 +146,7 @@ impl TestApp {
             toss,
             database,
             db_user: user,
+            tokens: Default::default(),
         }
     }
 
@@ -194,6 +209,7 @@ impl TestApp {
             "careerYears": 10,
             "region": "SEOUL",
             "introduction": "안녕하세요",
+            "password": "correct horse battery",
         });
         for (k, v) in fields.as_object().expect("object").iter() {
             body[k] = v.clone();
@@ -202,6 +218,9 @@ impl TestApp {
             .post_json("/api/members/signup", &body.to_string())
             .await;
         assert_eq!(status, 201, "{reply}");
+        let member = reply["result"]["memberId"].as_u64().expect("memberId");
+        let token = reply["result"]["accessToken"].as_str().expect("accessToken").to_owned();
+        self.tokens.lock().unwrap().insert(member, token);
         reply["result"]["profileId"].as_u64().expect("profileId")
     }
 
@@ -370,6 +389,37 @@ impl Drop for OwnRedis {
 
 /// Payment helpers: our API on one side, the test's Toss sandbox on the other.
 impl TestApp {
+    /// The access token `signup` received for `member`.
+    pub fn token(&self, member: u64) -> String {
+        self.tokens.lock().unwrap().get(&member).cloned().expect("a member signed up by this test")
+    }
+
+    /// GETs as `member` (with its access token).
+    pub async fn get_as(&self, member: u64, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(self.token(member))
+            .send()
+            .await
+            .expect("request sent");
+        read(response).await
+    }
+
+    /// POSTs JSON as `member` (with its access token).
+    pub async fn post_json_as(&self, member: u64, path: &str, body: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .bearer_auth(self.token(member))
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("request sent");
+        read(response).await
+    }
+
     /// Signs up a member; returns the member id.
     pub async fn member(&self) -> u64 {
         let profile = self.signup(json!({})).await;
@@ -382,7 +432,8 @@ impl TestApp {
     /// `POST /api/payments/toss/checkout`; returns the order id.
     pub async fn checkout(&self, member: u64, amount: u64) -> String {
         let (status, body) = self
-            .post_json(
+            .post_json_as(
+                member,
                 "/api/payments/toss/checkout",
                 &json!({ "amount": amount, "orderName": "포인트 충전", "memberId": member })
                     .to_string(),
@@ -442,6 +493,7 @@ impl TestApp {
             .http
             .post(format!("{}/api/payments/toss/confirm", self.base))
             .header("content-type", "application/json")
+            .bearer_auth(self.token(member))
             .body(json!({ "memberId": member, "paymentKey": payment_key, "orderId": order_id, "amount": amount }).to_string());
         if let Some(at) = at {
             request = request.header(local_gateway::LOCAL_TIME_HEADER, at.to_rfc3339());

@@ -6,6 +6,7 @@
 pub mod dynamo_idempotency;
 pub mod dynamo_ledger;
 pub mod eventbridge;
+pub mod metrics;
 pub mod mysql;
 pub mod mysql_payments;
 pub mod redis_counter;

@@ -79,6 +79,14 @@ impl MySqlStore {
         &self.pool
     }
 
+    /// How many migrations the database has applied.
+    pub async fn applied_migrations(&self) -> Result<i64, InfraError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(infra("could not count the applied migrations"))
+    }
+
     pub async fn migrate(&self) -> Result<(), InfraError> {
         MIGRATOR
             .run(&self.pool)
@@ -89,20 +97,26 @@ impl MySqlStore {
 
 #[async_trait]
 impl MemberRegistry for MySqlStore {
-    async fn register(
-        &self,
-        member: &NewMember,
-        now: DateTime<Utc>,
-    ) -> Result<Registered, RegisterError> {
+    async fn credentials(&self, email: &domain::Email) -> Result<Option<(MemberId, Option<String>)>, InfraError> {
+        let row: Option<(u64, Option<String>)> = sqlx::query_as("SELECT id, password_hash FROM members WHERE email = ?")
+            .bind(email.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(infra("could not read the member's credentials"))?;
+        Ok(row.map(|(id, hash)| (MemberId(id), hash)))
+    }
+
+    async fn register(&self, member: &NewMember, password_hash: &str, now: DateTime<Utc>) -> Result<Registered, RegisterError> {
         let mut tx = self
             .pool
             .begin()
             .await
             .map_err(infra("could not start the signup transaction"))?;
         let inserted =
-            sqlx::query("INSERT INTO members (name, email, created_at) VALUES (?, ?, ?)")
+            sqlx::query("INSERT INTO members (name, email, password_hash, created_at) VALUES (?, ?, ?, ?)")
                 .bind(&member.name)
                 .bind(member.email.as_str())
+                .bind(password_hash)
                 .bind(now)
                 .execute(&mut *tx)
                 .await;

@@ -98,11 +98,10 @@ impl TossGateway {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<TossPayment, GatewayError> {
-        let response = request
-            .header(AUTHORIZATION, self.authorization.clone())
-            .send()
-            .await
-            .map_err(|e| GatewayError::NoAnswer(describe(e)))?;
+        let started = std::time::Instant::now();
+        let sent = request.header(AUTHORIZATION, self.authorization.clone()).send().await;
+        crate::metrics::emit(&[("TossLatency", started.elapsed().as_secs_f64() * 1000.0, crate::metrics::Unit::Milliseconds)]);
+        let response = sent.map_err(|e| GatewayError::NoAnswer(describe(e)))?;
         let status = response.status();
         let body = response
             .bytes()

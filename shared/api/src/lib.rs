@@ -2,6 +2,7 @@
 //! envelope and map errors; the handler of every route and job; configuration and
 //! tracing. A function's `main` only builds `Services` and runs its handler.
 
+pub mod authorizer;
 pub mod envelope;
 pub mod idempotency;
 pub mod jobs;

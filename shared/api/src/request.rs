@@ -90,3 +90,26 @@ pub fn request_time(req: &Request) -> DateTime<Utc> {
         _ => Utc::now(),
     }
 }
+
+/// The member the Lambda authorizer verified (`requestContext.authorizer.lambda.memberId`).
+/// None on public routes or when no authorizer ran.
+pub fn caller(req: &Request) -> Option<domain::MemberId> {
+    let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else {
+        return None;
+    };
+    let value = ctx.authorizer.as_ref()?.fields.get("memberId")?;
+    let id = match value {
+        serde_json::Value::String(s) => s.parse().ok()?,
+        serde_json::Value::Number(n) => n.as_u64()?,
+        _ => return None,
+    };
+    (id > 0).then_some(domain::MemberId(id))
+}
+
+/// The client's address as API Gateway saw it, for per-client rate limits.
+pub fn client_address(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone().unwrap_or_default(),
+        _ => String::new(),
+    }
+}

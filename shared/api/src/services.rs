@@ -4,7 +4,9 @@ use adapters::{
     RedisViewCounter, TossGateway, TossTimeouts,
 };
 use app::InfraError;
+use app::auth::TokenIssuer;
 use app::usecases::payments::{CheckoutSettings, PaymentTimings};
+use app::usecases::signup::AuthLimits;
 use domain::listing::KoreanCollator;
 use std::time::Duration;
 
@@ -22,9 +24,13 @@ pub struct Services {
     pub checkout: CheckoutSettings,
     pub payment_timings: PaymentTimings,
     pub collator: KoreanCollator,
+    /// Present where a token signing key is configured (signup, login, the authorizer).
+    pub tokens: Option<TokenIssuer>,
+    pub auth_limits: AuthLimits,
 }
 
-/// Settings read from the environment (see `template.yaml` and `infra/local/stack.sh`).
+/// Settings read from the environment (see `template.yaml` and `infra/local/stack.sh`),
+/// secrets from Secrets Manager when `SECRET_ID` names one.
 #[derive(Clone)]
 pub struct Settings {
     pub database_url: String,
@@ -39,19 +45,18 @@ pub struct Settings {
     pub toss_secret_key: Option<String>,
     pub toss_timeout: Duration,
     pub checkout: CheckoutSettings,
+    pub token_signing_key: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
-    // By hand, so the secret key and credentials in URLs never reach a log.
+    // By hand, so secrets and credentials in URLs never reach a log.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
             .field("table_name", &self.table_name)
             .field("event_bus_name", &self.event_bus_name)
             .field("toss_api_base", &self.toss_api_base)
-            .field(
-                "toss_secret_key",
-                &self.toss_secret_key.as_ref().map(|_| "<set>"),
-            )
+            .field("toss_secret_key", &self.toss_secret_key.as_ref().map(|_| "<set>"))
+            .field("token_signing_key", &self.token_signing_key.as_ref().map(|_| "<set>"))
             .finish_non_exhaustive()
     }
 }
@@ -67,36 +72,66 @@ fn env_or(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
+fn optional(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The secrets a Secrets Manager secret may hold (a JSON object of strings).
+const SECRET_NAMES: [&str; 4] = ["DATABASE_URL", "REDIS_URL", "TOSS_SECRET_KEY", "TOKEN_SIGNING_KEY"];
+
 impl Settings {
     pub fn from_env() -> Result<Self, InfraError> {
+        Self::from_env_and(&std::collections::HashMap::new())
+    }
+
+    /// Environment settings, with `secrets` taking precedence for the names it holds.
+    fn from_env_and(secrets: &std::collections::HashMap<String, String>) -> Result<Self, InfraError> {
+        let secret = |name: &'static str| secrets.get(name).cloned().or_else(|| optional(name));
         Ok(Self {
-            database_url: env("DATABASE_URL")?,
+            database_url: secret("DATABASE_URL").map_or_else(|| env("DATABASE_URL"), Ok)?,
             database_max_connections: env_or("DATABASE_MAX_CONNECTIONS", "2").parse().unwrap_or(2),
-            redis_url: env("REDIS_URL")?,
+            redis_url: secret("REDIS_URL").map_or_else(|| env("REDIS_URL"), Ok)?,
             redis_key_prefix: std::env::var("REDIS_KEY_PREFIX").unwrap_or_default(),
             table_name: env("TABLE_NAME")?,
             event_bus_name: env_or("EVENT_BUS_NAME", "default"),
             toss_api_base: env_or("TOSS_API_BASE", "https://api.tosspayments.com"),
-            toss_secret_key: std::env::var("TOSS_SECRET_KEY")
-                .ok()
-                .filter(|k| !k.is_empty()),
-            toss_timeout: Duration::from_secs(
-                env_or("TOSS_TIMEOUT_SECONDS", "30").parse().unwrap_or(30),
-            ),
+            toss_secret_key: secret("TOSS_SECRET_KEY"),
+            toss_timeout: Duration::from_secs(env_or("TOSS_TIMEOUT_SECONDS", "30").parse().unwrap_or(30)),
             checkout: CheckoutSettings {
                 client_key: env_or("TOSS_CLIENT_KEY", ""),
                 success_url: env_or("TOSS_SUCCESS_URL", "http://127.0.0.1:3000/payments/success"),
                 fail_url: env_or("TOSS_FAIL_URL", "http://127.0.0.1:3000/payments/fail"),
             },
+            token_signing_key: secret("TOKEN_SIGNING_KEY"),
         })
+    }
+
+    /// Settings for a deployed function: the environment, plus the secrets of the Secrets
+    /// Manager secret named by `SECRET_ID`, read once per cold start (the template never
+    /// holds them).
+    pub async fn load(aws: &aws_config::SdkConfig) -> Result<Self, InfraError> {
+        let Some(secret_id) = optional("SECRET_ID") else {
+            return Self::from_env();
+        };
+        let secret = aws_sdk_secretsmanager::Client::new(aws)
+            .get_secret_value()
+            .secret_id(&secret_id)
+            .send()
+            .await
+            .map_err(|e| InfraError::new("could not read the service secret", e))?;
+        let mut values: std::collections::HashMap<String, String> =
+            serde_json::from_str(secret.secret_string().unwrap_or("{}"))
+                .map_err(|e| InfraError::new("the service secret is not a JSON object of strings", e))?;
+        values.retain(|name, _| SECRET_NAMES.contains(&name.as_str()));
+        Self::from_env_and(&values)
     }
 }
 
 impl Services {
-    /// Services of a deployed function, configured from its environment.
+    /// Services of a deployed function, configured from its environment and secret.
     pub async fn from_env(redis_timeouts: RedisTimeouts) -> Result<Self, InfraError> {
-        let settings = Settings::from_env()?;
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let settings = Settings::load(&aws).await?;
         Self::new(&settings, &aws, redis_timeouts)
     }
 
@@ -140,6 +175,11 @@ impl Services {
             checkout: settings.checkout.clone(),
             payment_timings: PaymentTimings::default(),
             collator: KoreanCollator::new(),
+            tokens: settings
+                .token_signing_key
+                .as_deref()
+                .map(|key| TokenIssuer::new(key.as_bytes())),
+            auth_limits: AuthLimits::default(),
         })
     }
 }

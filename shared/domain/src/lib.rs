@@ -13,5 +13,5 @@ pub mod views;
 pub use calendar::KstDay;
 pub use error::{ErrorCode, ValidationError};
 pub use listing::{Cursor, PageSize, ProfileFilter, ProfileSort};
-pub use member::{Email, MemberId, NewMember, SignupForm};
+pub use member::{Email, MemberId, NewMember, Password, SignupForm};
 pub use profile::{Category, ProfileId, Region};

@@ -45,7 +45,7 @@ impl Email {
 
 /// The signup request as the client sent it; every field optional so that a missing field
 /// is reported by name instead of as a JSON error.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SignupForm {
     pub name: Option<String>,
@@ -55,6 +55,49 @@ pub struct SignupForm {
     pub career_years: Option<i64>,
     pub region: Option<String>,
     pub introduction: Option<String>,
+    pub password: Option<String>,
+}
+
+/// A password as typed: 8–128 characters, not only spaces. Never logged (no Debug text).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<hidden>)")
+    }
+}
+
+impl Password {
+    pub const MIN_CHARS: usize = 8;
+    pub const MAX_CHARS: usize = 128;
+
+    pub fn parse(raw: String) -> Result<Self, ValidationError> {
+        let chars = raw.chars().count();
+        if chars < Self::MIN_CHARS || chars > Self::MAX_CHARS || raw.trim().is_empty() || raw.chars().any(char::is_control) {
+            return Err(ValidationError::invalid(
+                "password",
+                format!("제어 문자 없이 {}자 이상 {}자 이하여야 합니다.", Self::MIN_CHARS, Self::MAX_CHARS),
+            ));
+        }
+        Ok(Self(raw))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SignupForm {
+    // By hand: the password never reaches a log or a test failure message.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignupForm")
+            .field("name", &self.name)
+            .field("email", &self.email)
+            .field("category", &self.category)
+            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// A member and its expert profile, valid in every field.
@@ -67,6 +110,7 @@ pub struct NewMember {
     pub career_years: u8,
     pub region: Region,
     pub introduction: String,
+    pub password: Password,
 }
 
 pub const NAME_MAX_CHARS: usize = 50;
@@ -106,6 +150,7 @@ impl NewMember {
             None => String::new(),
             some => text(some, "introduction", 0, INTRODUCTION_MAX_CHARS)?,
         };
+        let password = Password::parse(form.password.ok_or_else(|| ValidationError::missing("password"))?)?;
         Ok(Self {
             name,
             email,
@@ -114,6 +159,7 @@ impl NewMember {
             career_years: career_years as u8,
             region,
             introduction,
+            password,
         })
     }
 }
@@ -160,6 +206,7 @@ mod tests {
             career_years: Some(10),
             region: Some("SEOUL".into()),
             introduction: None,
+            password: Some("correct horse".into()),
         }
     }
 

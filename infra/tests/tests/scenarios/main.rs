@@ -1,6 +1,7 @@
 //! Scenarios a product person would recognise, run against real MariaDB, Redis and the
 //! AWS emulator through the local gateway. One binary, one fresh database per test.
 
+mod auth;
 mod deployment;
 mod flush;
 mod listing;

@@ -77,8 +77,7 @@ async fn happy_path_charges_points_once_and_publishes_the_event() {
         ))
         .await;
     assert_eq!(events, "READY,IN_PROGRESS,DONE");
-    let (status, polled) = app
-        .get(&format!("/api/payments/toss/{}", order.order_id), None)
+    let (status, polled) = app.get_as(order.member, &format!("/api/payments/toss/{}", order.order_id))
         .await;
     assert_eq!(
         (status, polled["result"]["status"].as_str()),
@@ -462,6 +461,7 @@ async fn idempotency_keys_replay_refuse_reuse_and_validate() {
             .http
             .post(format!("{}/api/payments/toss/checkout", app.base))
             .header("content-type", "application/json")
+            .bearer_auth(app.token(member))
             .header("idempotency-key", key)
             .body(serde_json::json!({ "amount": amount, "orderName": "포인트 충전", "memberId": member }).to_string());
         async move {
@@ -521,8 +521,8 @@ async fn bad_payment_requests_get_a_4xx_envelope_and_write_nothing() {
         (r#"{"amount": 5000, "memberId": 1}"#, 400, "MISSING_FIELD"),
         (
             r#"{"amount": 5000, "orderName": "x", "memberId": 999999}"#,
-            404,
-            "MEMBER_NOT_FOUND",
+            403,
+            "FORBIDDEN_MEMBER",
         ),
         (
             r#"{"amount": 5000, "orderName": "", "memberId": 1}"#,
@@ -533,17 +533,15 @@ async fn bad_payment_requests_get_a_4xx_envelope_and_write_nothing() {
     ];
     for (body, status, code) in cases {
         let body = body.replace("\"memberId\": 1}", &format!("\"memberId\": {member}}}"));
-        let (got, reply) = app.post_json("/api/payments/toss/checkout", &body).await;
+        let (got, reply) = app.post_json_as(member, "/api/payments/toss/checkout", &body).await;
         assert_eq!(
             (got, reply["code"].as_str()),
             (status, Some(code)),
             "{body}: {reply}"
         );
     }
-    let (got, reply) = app
-        .post_json(
-            "/api/payments/toss/confirm",
-            r#"{"memberId": 1, "paymentKey": "k", "orderId": "nope", "amount": 5000}"#,
+    let (got, reply) = app.post_json_as(member, "/api/payments/toss/confirm",
+            &format!(r#"{{"memberId": {member}, "paymentKey": "k", "orderId": "nope", "amount": 5000}}"#),
         )
         .await;
     assert_eq!(
@@ -551,10 +549,8 @@ async fn bad_payment_requests_get_a_4xx_envelope_and_write_nothing() {
         (400, Some("INVALID_FIELD")),
         "{reply}"
     );
-    let (got, reply) = app
-        .post_json(
-            "/api/payments/toss/confirm",
-            r#"{"memberId": 1, "paymentKey": "k", "orderId": "ord_missing", "amount": 5000}"#,
+    let (got, reply) = app.post_json_as(member, "/api/payments/toss/confirm",
+            &format!(r#"{{"memberId": {member}, "paymentKey": "k", "orderId": "ord_missing", "amount": 5000}}"#),
         )
         .await;
     assert_eq!(
@@ -562,7 +558,7 @@ async fn bad_payment_requests_get_a_4xx_envelope_and_write_nothing() {
         (404, Some("PAYMENT_NOT_FOUND")),
         "{reply}"
     );
-    let (got, reply) = app.get("/api/payments/toss/ord_missing", None).await;
+    let (got, reply) = app.get_as(member, "/api/payments/toss/ord_missing").await;
     assert_eq!(
         (got, reply["code"].as_str()),
         (404, Some("PAYMENT_NOT_FOUND"))

@@ -33,7 +33,8 @@ fn assert_envelope(status: u16, body: &Value, expected_status: u16, code: &str) 
 fn valid() -> Value {
     json!({
         "name": "박서준", "email": "seojun@example.com", "headline": "데이터 엔지니어",
-        "category": "DEVELOPMENT", "careerYears": 5, "region": "SEOUL", "introduction": "안녕하세요"
+        "category": "DEVELOPMENT", "careerYears": 5, "region": "SEOUL", "introduction": "안녕하세요",
+        "password": "correct horse battery"
     })
 }
 
@@ -61,6 +62,8 @@ async fn bad_signups_get_a_4xx_envelope_and_write_nothing() {
         (without("name"), 400, "MISSING_FIELD"),
         (without("email"), 400, "MISSING_FIELD"),
         (without("careerYears"), 400, "MISSING_FIELD"),
+        (without("password"), 400, "MISSING_FIELD"),
+        (with("password", json!("short")), 400, "INVALID_FIELD"),
         (with("name", json!("가".repeat(51))), 400, "INVALID_FIELD"),
         (with("name", json!("   ")), 400, "INVALID_FIELD"),
         (

@@ -3,6 +3,7 @@
 //! check agree on.
 
 use crate::services::Services;
+use adapters::metrics::{self, Unit};
 use app::AppError;
 use app::usecases::flush_views::{FlushViewsDeps, flush_views};
 use app::usecases::payments::{PaymentDeps, recover_payments};
@@ -77,10 +78,18 @@ impl ScheduledFunction {
                 // Views recorded while Redis was down belong in the same totals; fold them in
                 // right away instead of waiting for the next recovery tick.
                 let recovered = recover_view_losses(&recovery, now).await?;
+                metrics::emit(&[
+                    ("FlushProfiles", flushed.days.iter().map(|d| d.viewed_profiles).sum::<u64>() as f64, Unit::Count),
+                    ("FlushMillis", flushed.days.iter().map(|d| d.millis).sum::<u64>() as f64, Unit::Milliseconds),
+                    ("FlushExpiredDays", flushed.expired_unflushed_days.len() as f64, Unit::Count),
+                ]);
+                metrics::count("ViewsRecovered", recovered.views_recovered);
                 json!({ "flush": flushed, "lossRecovery": recovered })
             }
             ScheduledFunction::RecoverViewLosses => {
-                json!({ "lossRecovery": recover_view_losses(&recovery, now).await? })
+                let recovered = recover_view_losses(&recovery, now).await?;
+                metrics::count("ViewsRecovered", recovered.views_recovered);
+                json!({ "lossRecovery": recovered })
             }
             ScheduledFunction::RecoverPayments => {
                 let Some(gateway) = services.toss.as_ref() else {
@@ -92,7 +101,16 @@ impl ScheduledFunction {
                     publisher: &services.publisher,
                     timings: services.payment_timings,
                 };
-                json!({ "paymentRecovery": recover_payments(&deps, now, PAYMENT_RECOVERY_BATCH).await? })
+                let summary = recover_payments(&deps, now, PAYMENT_RECOVERY_BATCH).await?;
+                metrics::emit(&[
+                    ("RecoveryAttempts", summary.examined as f64, Unit::Count),
+                    ("PaymentsDone", summary.done as f64, Unit::Count),
+                    ("PaymentsFailed", summary.failed as f64, Unit::Count),
+                    ("PaymentsExpired", summary.expired as f64, Unit::Count),
+                    ("PaymentsNeedsAttention", summary.needs_attention as f64, Unit::Count),
+                    ("PaymentsUnknown", summary.still_unknown as f64, Unit::Count),
+                ]);
+                json!({ "paymentRecovery": summary })
             }
         };
         tracing::info!(job = self.name(), %summary, "job finished");

@@ -2,7 +2,8 @@ use super::ProfileBody;
 use crate::envelope::{ApiError, finish};
 use crate::request::{path_param, request_time};
 use crate::services::Services;
-use app::usecases::view_profile::{ViewProfileDeps, view_profile};
+use adapters::metrics;
+use app::usecases::view_profile::{ViewProfileDeps, ViewRecordedIn, view_profile};
 use domain::ProfileId;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -17,6 +18,14 @@ pub async fn handle(services: &Services, req: Request) -> Response<Body> {
             ledger: &services.ledger,
         };
         let viewed = view_profile(&deps, id, request_time(&req)).await?;
+        metrics::count(
+            match viewed.recorded_in {
+                ViewRecordedIn::Counter => "ViewsCounted",
+                ViewRecordedIn::LossLedger => "ViewsToLossLedger",
+                ViewRecordedIn::Nowhere => "ViewsLost",
+            },
+            1,
+        );
         Ok::<_, ApiError>(ProfileBody::new(viewed.profile, viewed.view_count))
     }
     .await;

@@ -4,6 +4,7 @@
 
 mod get_profile;
 mod list_profiles;
+mod login;
 mod payments;
 mod signup;
 
@@ -15,6 +16,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HttpFunction {
     Signup,
+    Login,
     GetProfile,
     ListProfiles,
     Checkout,
@@ -23,8 +25,9 @@ pub enum HttpFunction {
 }
 
 impl HttpFunction {
-    pub const ALL: [HttpFunction; 6] = [
+    pub const ALL: [HttpFunction; 7] = [
         HttpFunction::Signup,
+        HttpFunction::Login,
         HttpFunction::GetProfile,
         HttpFunction::ListProfiles,
         HttpFunction::Checkout,
@@ -36,6 +39,7 @@ impl HttpFunction {
     pub fn name(self) -> &'static str {
         match self {
             HttpFunction::Signup => "signup",
+            HttpFunction::Login => "login",
             HttpFunction::GetProfile => "get-profile",
             HttpFunction::ListProfiles => "list-profiles",
             HttpFunction::Checkout => "checkout",
@@ -46,7 +50,7 @@ impl HttpFunction {
 
     pub fn method(self) -> &'static str {
         match self {
-            HttpFunction::Signup | HttpFunction::Checkout | HttpFunction::Confirm => "POST",
+            HttpFunction::Signup | HttpFunction::Login | HttpFunction::Checkout | HttpFunction::Confirm => "POST",
             HttpFunction::GetProfile | HttpFunction::ListProfiles | HttpFunction::PaymentStatus => {
                 "GET"
             }
@@ -57,6 +61,7 @@ impl HttpFunction {
     pub fn path(self) -> &'static str {
         match self {
             HttpFunction::Signup => "/api/members/signup",
+            HttpFunction::Login => "/api/members/login",
             HttpFunction::GetProfile => "/api/profiles/{profileId}",
             HttpFunction::ListProfiles => "/api/profiles",
             HttpFunction::Checkout => "/api/payments/toss/checkout",
@@ -65,9 +70,15 @@ impl HttpFunction {
         }
     }
 
+    /// Routes behind the Lambda authorizer: the caller must present an access token.
+    pub fn requires_token(self) -> bool {
+        matches!(self, HttpFunction::Checkout | HttpFunction::Confirm | HttpFunction::PaymentStatus)
+    }
+
     pub async fn handle(self, services: &Services, req: Request) -> Response<Body> {
         match self {
             HttpFunction::Signup => signup::handle(services, req).await,
+            HttpFunction::Login => login::handle(services, req).await,
             HttpFunction::GetProfile => get_profile::handle(services, req).await,
             HttpFunction::ListProfiles => list_profiles::handle(services, req).await,
             HttpFunction::Checkout => payments::handle_checkout(services, req).await,

@@ -1,4 +1,5 @@
 use crate::envelope::{ApiError, success};
+use adapters::metrics;
 use crate::idempotency::idempotent;
 use crate::request::{json_body, path_param, request_time};
 use crate::services::Services;
@@ -53,6 +54,11 @@ impl From<PaymentError> for ApiError {
                 ErrorCode::PaymentNotFound,
                 "결제 정보를 찾을 수 없습니다.",
             ),
+            PaymentError::NotYou => ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::ForbiddenMember,
+                "다른 회원으로 요청할 수 없습니다.",
+            ),
             PaymentError::NotYourOrder => ApiError::new(
                 StatusCode::FORBIDDEN,
                 ErrorCode::ForbiddenOrder,
@@ -86,12 +92,18 @@ fn gateway_missing() -> Response<Body> {
 /// `POST /api/payments/toss/checkout`
 pub async fn handle_checkout(services: &Services, req: Request) -> Response<Body> {
     let now = request_time(&req);
-    idempotent(services, "checkout", &req, now, || async {
+    let caller = match require_caller(&req) {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    // Keys are per member: one member's key never answers for another.
+    let scope = format!("checkout#{}", caller.0);
+    idempotent(services, &scope, &req, now, || async {
         let outcome = async {
             let form: CheckoutForm = json_body(&req)?;
             let seed = uuid::Uuid::new_v4().simple().to_string();
             Ok::<_, ApiError>(
-                checkout(&services.store, &services.checkout, form, &seed, now).await?,
+                checkout(&services.store, &services.checkout, caller, form, &seed, now).await?,
             )
         }
         .await;
@@ -110,7 +122,12 @@ pub async fn handle_confirm(services: &Services, req: Request) -> Response<Body>
         return gateway_missing();
     };
     let now = request_time(&req);
-    idempotent(services, "confirm", &req, now, || async {
+    let caller = match require_caller(&req) {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let scope = format!("confirm#{}", caller.0);
+    idempotent(services, &scope, &req, now, || async {
         let outcome = async {
             let form: ConfirmForm = json_body(&req)?;
             let deps = PaymentDeps {
@@ -119,15 +136,29 @@ pub async fn handle_confirm(services: &Services, req: Request) -> Response<Body>
                 publisher: &services.publisher,
                 timings: services.payment_timings,
             };
-            Ok::<_, ApiError>(confirm(&deps, form, now).await?)
+            Ok::<_, ApiError>(confirm(&deps, caller, form, now).await?)
         }
         .await;
         match outcome {
-            Ok(payment) => payment_response(&payment),
+            Ok(payment) => {
+                metrics::count(settled_metric(payment.status), 1);
+                payment_response(&payment)
+            }
             Err(e) => e.into_response(),
         }
     })
     .await
+}
+
+/// The metric counting payments that ended a confirm in `status`.
+pub(crate) fn settled_metric(status: PaymentStatus) -> &'static str {
+    match status {
+        PaymentStatus::Done => "PaymentsDone",
+        PaymentStatus::Failed => "PaymentsFailed",
+        PaymentStatus::NeedsAttention => "PaymentsNeedsAttention",
+        PaymentStatus::Expired => "PaymentsExpired",
+        PaymentStatus::Ready | PaymentStatus::InProgress | PaymentStatus::Unknown => "PaymentsUnknown",
+    }
 }
 
 fn payment_response(payment: &PaymentRecord) -> Response<Body> {
@@ -167,9 +198,26 @@ fn payment_response(payment: &PaymentRecord) -> Response<Body> {
 
 /// `GET /api/payments/toss/{orderId}`: the payment as it stands, for polling after a 202.
 pub async fn handle_status(services: &Services, req: Request) -> Response<Body> {
+    let caller = match require_caller(&req) {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
     let order_id = path_param(&req, "orderId").unwrap_or_default();
-    match payment_status(&services.store, &order_id).await {
+    match payment_status(&services.store, caller, &order_id).await {
         Ok(payment) => success(StatusCode::OK, PaymentBody::from(&payment)),
         Err(e) => ApiError::from(e).into_response(),
     }
+}
+
+/// The member the authorizer verified. Without one (the route deployed without its
+/// authorizer, or called locally without a token) nothing runs.
+fn require_caller(req: &Request) -> Result<domain::MemberId, Response<Body>> {
+    crate::request::caller(req).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+            "로그인이 필요합니다.",
+        )
+        .into_response()
+    })
 }

@@ -54,6 +54,8 @@ pub enum PaymentError {
     PaymentNotFound,
     #[error("another member's order")]
     NotYourOrder,
+    #[error("acting for another member")]
+    NotYou,
     #[error("amount differs from the order")]
     AmountMismatch,
     #[error("a different payment key is already attached to this order")]
@@ -78,27 +80,27 @@ fn required<T>(value: Option<T>, field: &str) -> Result<T, ValidationError> {
     value.ok_or_else(|| ValidationError::missing(field))
 }
 
-fn member_id(raw: u64) -> Result<MemberId, ValidationError> {
-    if raw == 0 {
-        return Err(ValidationError::invalid(
-            "memberId",
-            "양의 정수여야 합니다.",
-        ));
+/// The caller (from the verified token) acts only for itself: a body `memberId`, kept for
+/// compatibility with the original API, must name the caller.
+fn acting_member(caller: MemberId, body_member: Option<u64>) -> Result<MemberId, PaymentError> {
+    match body_member {
+        Some(named) if named != caller.0 => Err(PaymentError::NotYou),
+        _ => Ok(caller),
     }
-    Ok(MemberId(raw))
 }
 
 #[tracing::instrument(name = "checkout", skip_all)]
 pub async fn checkout(
     store: &dyn PaymentStore,
     settings: &CheckoutSettings,
+    caller: MemberId,
     form: CheckoutForm,
     order_id_seed: &str,
     now: DateTime<Utc>,
 ) -> Result<Checkout, PaymentError> {
     let amount = Amount::parse(required(form.amount, "amount")?)?;
     let order_name = parse_order_name(&required(form.order_name, "orderName")?)?;
-    let member = member_id(required(form.member_id, "memberId")?)?;
+    let member = acting_member(caller, form.member_id)?;
     if !store.member_exists(member).await? {
         return Err(PaymentError::MemberNotFound);
     }
@@ -171,10 +173,11 @@ pub struct PaymentDeps<'a> {
 #[tracing::instrument(name = "confirm", skip_all, fields(order_id))]
 pub async fn confirm(
     deps: &PaymentDeps<'_>,
+    caller: MemberId,
     form: ConfirmForm,
     now: DateTime<Utc>,
 ) -> Result<PaymentRecord, PaymentError> {
-    let member = member_id(required(form.member_id, "memberId")?)?;
+    let member = acting_member(caller, form.member_id)?;
     let payment_key = PaymentKey::parse(&required(form.payment_key, "paymentKey")?)?;
     let order_id = OrderId::parse(&required(form.order_id, "orderId")?)?;
     let amount = required(form.amount, "amount")?;
@@ -260,13 +263,15 @@ pub async fn confirm(
 
 pub async fn payment_status(
     store: &dyn PaymentStore,
+    caller: MemberId,
     order_id: &str,
 ) -> Result<PaymentRecord, PaymentError> {
     let order_id = OrderId::parse(order_id)?;
-    store
-        .find(&order_id)
-        .await?
-        .ok_or(PaymentError::PaymentNotFound)
+    let payment = store.find(&order_id).await?.ok_or(PaymentError::PaymentNotFound)?;
+    if payment.member_id != caller {
+        return Err(PaymentError::NotYourOrder);
+    }
+    Ok(payment)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
