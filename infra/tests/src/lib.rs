@@ -219,7 +219,10 @@ impl TestApp {
             .await;
         assert_eq!(status, 201, "{reply}");
         let member = reply["result"]["memberId"].as_u64().expect("memberId");
-        let token = reply["result"]["accessToken"].as_str().expect("accessToken").to_owned();
+        let token = reply["result"]["accessToken"]
+            .as_str()
+            .expect("accessToken")
+            .to_owned();
         self.tokens.lock().unwrap().insert(member, token);
         reply["result"]["profileId"].as_u64().expect("profileId")
     }
@@ -391,7 +394,12 @@ impl Drop for OwnRedis {
 impl TestApp {
     /// The access token `signup` received for `member`.
     pub fn token(&self, member: u64) -> String {
-        self.tokens.lock().unwrap().get(&member).cloned().expect("a member signed up by this test")
+        self.tokens
+            .lock()
+            .unwrap()
+            .get(&member)
+            .cloned()
+            .expect("a member signed up by this test")
     }
 
     /// GETs as `member` (with its access token).

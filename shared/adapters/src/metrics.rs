@@ -35,7 +35,10 @@ pub fn line(values: &[(&str, f64, Unit)]) -> Option<String> {
         return None;
     }
     let function = FUNCTION.get().map_or("local", String::as_str);
-    let definitions: Vec<Value> = values.iter().map(|(name, _, unit)| json!({ "Name": name, "Unit": unit.as_str() })).collect();
+    let definitions: Vec<Value> = values
+        .iter()
+        .map(|(name, _, unit)| json!({ "Name": name, "Unit": unit.as_str() }))
+        .collect();
     let mut root = Map::new();
     root.insert(
         "_aws".into(),
@@ -69,10 +72,23 @@ mod tests {
 
     #[test]
     fn emf_lines_declare_their_metrics() {
-        let line: Value = serde_json::from_str(&line(&[("ViewsCounted", 1.0, Unit::Count), ("TossLatency", 12.5, Unit::Milliseconds)]).unwrap()).unwrap();
+        let line: Value = serde_json::from_str(
+            &line(&[
+                ("ViewsCounted", 1.0, Unit::Count),
+                ("TossLatency", 12.5, Unit::Milliseconds),
+            ])
+            .unwrap(),
+        )
+        .unwrap();
         assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
-        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Unit"], "Milliseconds");
-        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["Function"], []]));
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Unit"],
+            "Milliseconds"
+        );
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Function"], []])
+        );
         assert_eq!(line["ViewsCounted"], 1.0);
         assert!(line["Function"].is_string());
         assert!(super::line(&[]).is_none());

@@ -97,29 +97,39 @@ impl MySqlStore {
 
 #[async_trait]
 impl MemberRegistry for MySqlStore {
-    async fn credentials(&self, email: &domain::Email) -> Result<Option<(MemberId, Option<String>)>, InfraError> {
-        let row: Option<(u64, Option<String>)> = sqlx::query_as("SELECT id, password_hash FROM members WHERE email = ?")
-            .bind(email.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(infra("could not read the member's credentials"))?;
+    async fn credentials(
+        &self,
+        email: &domain::Email,
+    ) -> Result<Option<(MemberId, Option<String>)>, InfraError> {
+        let row: Option<(u64, Option<String>)> =
+            sqlx::query_as("SELECT id, password_hash FROM members WHERE email = ?")
+                .bind(email.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(infra("could not read the member's credentials"))?;
         Ok(row.map(|(id, hash)| (MemberId(id), hash)))
     }
 
-    async fn register(&self, member: &NewMember, password_hash: &str, now: DateTime<Utc>) -> Result<Registered, RegisterError> {
+    async fn register(
+        &self,
+        member: &NewMember,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Registered, RegisterError> {
         let mut tx = self
             .pool
             .begin()
             .await
             .map_err(infra("could not start the signup transaction"))?;
-        let inserted =
-            sqlx::query("INSERT INTO members (name, email, password_hash, created_at) VALUES (?, ?, ?, ?)")
-                .bind(&member.name)
-                .bind(member.email.as_str())
-                .bind(password_hash)
-                .bind(now)
-                .execute(&mut *tx)
-                .await;
+        let inserted = sqlx::query(
+            "INSERT INTO members (name, email, password_hash, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&member.name)
+        .bind(member.email.as_str())
+        .bind(password_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
         let member_id = match inserted {
             Ok(done) => done.last_insert_id(),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {

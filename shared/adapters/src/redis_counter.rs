@@ -276,13 +276,22 @@ impl ViewCounter for RedisViewCounter {
 /// Fixed-window attempt counters in Redis (`{prefix}rl:<bucket>:<window>`).
 #[async_trait]
 impl app::ports::RateLimiter for RedisViewCounter {
-    async fn allow(&self, bucket: &str, limit: u32, window_seconds: u32) -> Result<bool, InfraError> {
+    async fn allow(
+        &self,
+        bucket: &str,
+        limit: u32,
+        window_seconds: u32,
+    ) -> Result<bool, InfraError> {
         let window = chrono::Utc::now().timestamp() / i64::from(window_seconds.max(1));
         let key = format!("{}rl:{bucket}:{window}", self.prefix);
         let mut conn = self.connection.clone();
         let mut pipe = redis::pipe();
-        pipe.incr(&key, 1).expire(&key, i64::from(window_seconds) + 1).ignore();
-        let (count,): (u64,) = self.bounded("Redis rate limit failed", pipe.query_async(&mut conn)).await?;
+        pipe.incr(&key, 1)
+            .expire(&key, i64::from(window_seconds) + 1)
+            .ignore();
+        let (count,): (u64,) = self
+            .bounded("Redis rate limit failed", pipe.query_async(&mut conn))
+            .await?;
         Ok(count <= u64::from(limit))
     }
 }

@@ -99,8 +99,15 @@ impl TossGateway {
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<TossPayment, GatewayError> {
         let started = std::time::Instant::now();
-        let sent = request.header(AUTHORIZATION, self.authorization.clone()).send().await;
-        crate::metrics::emit(&[("TossLatency", started.elapsed().as_secs_f64() * 1000.0, crate::metrics::Unit::Milliseconds)]);
+        let sent = request
+            .header(AUTHORIZATION, self.authorization.clone())
+            .send()
+            .await;
+        crate::metrics::emit(&[(
+            "TossLatency",
+            started.elapsed().as_secs_f64() * 1000.0,
+            crate::metrics::Unit::Milliseconds,
+        )]);
         let response = sent.map_err(|e| GatewayError::NoAnswer(describe(e)))?;
         let status = response.status();
         let body = response

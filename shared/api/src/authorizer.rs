@@ -3,16 +3,24 @@
 //! with the member id in the context, which handlers read as the caller.
 
 use app::auth::TokenIssuer;
-use aws_lambda_events::apigw::{ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request};
+use aws_lambda_events::apigw::{
+    ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
+};
 use lambda_http::http::HeaderMap;
 use serde_json::{Value, json};
 
 /// The decision for a request with these headers.
-pub fn authorize(tokens: &TokenIssuer, headers: &HeaderMap) -> ApiGatewayV2CustomAuthorizerSimpleResponse<Value> {
+pub fn authorize(
+    tokens: &TokenIssuer,
+    headers: &HeaderMap,
+) -> ApiGatewayV2CustomAuthorizerSimpleResponse<Value> {
     let member = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .and_then(|token| tokens.verify(token.trim()));
     let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
     response.is_authorized = member.is_some();
@@ -26,6 +34,9 @@ pub fn authorize(tokens: &TokenIssuer, headers: &HeaderMap) -> ApiGatewayV2Custo
     response
 }
 
-pub fn handle(tokens: &TokenIssuer, event: ApiGatewayV2CustomAuthorizerV2Request) -> ApiGatewayV2CustomAuthorizerSimpleResponse<Value> {
+pub fn handle(
+    tokens: &TokenIssuer,
+    event: ApiGatewayV2CustomAuthorizerV2Request,
+) -> ApiGatewayV2CustomAuthorizerSimpleResponse<Value> {
     authorize(tokens, &event.headers)
 }

@@ -54,11 +54,13 @@ pub async fn serve_migrate() -> Result<(), Error> {
     adapters::metrics::set_function("migrate");
     let services = Services::from_env(RedisTimeouts::JOB).await?;
     let services = &services;
-    lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
-        services.store.migrate().await?;
-        let applied = services.store.applied_migrations().await?;
-        tracing::info!(applied, "database migrations applied");
-        Ok::<_, Error>(serde_json::json!({ "appliedMigrations": applied }))
-    }))
+    lambda_runtime::run(service_fn(
+        move |_: LambdaEvent<serde_json::Value>| async move {
+            services.store.migrate().await?;
+            let applied = services.store.applied_migrations().await?;
+            tracing::info!(applied, "database migrations applied");
+            Ok::<_, Error>(serde_json::json!({ "appliedMigrations": applied }))
+        },
+    ))
     .await
 }

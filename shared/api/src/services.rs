@@ -55,8 +55,14 @@ impl std::fmt::Debug for Settings {
             .field("table_name", &self.table_name)
             .field("event_bus_name", &self.event_bus_name)
             .field("toss_api_base", &self.toss_api_base)
-            .field("toss_secret_key", &self.toss_secret_key.as_ref().map(|_| "<set>"))
-            .field("token_signing_key", &self.token_signing_key.as_ref().map(|_| "<set>"))
+            .field(
+                "toss_secret_key",
+                &self.toss_secret_key.as_ref().map(|_| "<set>"),
+            )
+            .field(
+                "token_signing_key",
+                &self.token_signing_key.as_ref().map(|_| "<set>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -77,7 +83,12 @@ fn optional(name: &str) -> Option<String> {
 }
 
 /// The secrets a Secrets Manager secret may hold (a JSON object of strings).
-const SECRET_NAMES: [&str; 4] = ["DATABASE_URL", "REDIS_URL", "TOSS_SECRET_KEY", "TOKEN_SIGNING_KEY"];
+const SECRET_NAMES: [&str; 4] = [
+    "DATABASE_URL",
+    "REDIS_URL",
+    "TOSS_SECRET_KEY",
+    "TOKEN_SIGNING_KEY",
+];
 
 impl Settings {
     pub fn from_env() -> Result<Self, InfraError> {
@@ -85,7 +96,9 @@ impl Settings {
     }
 
     /// Environment settings, with `secrets` taking precedence for the names it holds.
-    fn from_env_and(secrets: &std::collections::HashMap<String, String>) -> Result<Self, InfraError> {
+    fn from_env_and(
+        secrets: &std::collections::HashMap<String, String>,
+    ) -> Result<Self, InfraError> {
         let secret = |name: &'static str| secrets.get(name).cloned().or_else(|| optional(name));
         Ok(Self {
             database_url: secret("DATABASE_URL").map_or_else(|| env("DATABASE_URL"), Ok)?,
@@ -96,7 +109,9 @@ impl Settings {
             event_bus_name: env_or("EVENT_BUS_NAME", "default"),
             toss_api_base: env_or("TOSS_API_BASE", "https://api.tosspayments.com"),
             toss_secret_key: secret("TOSS_SECRET_KEY"),
-            toss_timeout: Duration::from_secs(env_or("TOSS_TIMEOUT_SECONDS", "30").parse().unwrap_or(30)),
+            toss_timeout: Duration::from_secs(
+                env_or("TOSS_TIMEOUT_SECONDS", "30").parse().unwrap_or(30),
+            ),
             checkout: CheckoutSettings {
                 client_key: env_or("TOSS_CLIENT_KEY", ""),
                 success_url: env_or("TOSS_SUCCESS_URL", "http://127.0.0.1:3000/payments/success"),
@@ -120,8 +135,9 @@ impl Settings {
             .await
             .map_err(|e| InfraError::new("could not read the service secret", e))?;
         let mut values: std::collections::HashMap<String, String> =
-            serde_json::from_str(secret.secret_string().unwrap_or("{}"))
-                .map_err(|e| InfraError::new("the service secret is not a JSON object of strings", e))?;
+            serde_json::from_str(secret.secret_string().unwrap_or("{}")).map_err(|e| {
+                InfraError::new("the service secret is not a JSON object of strings", e)
+            })?;
         values.retain(|name, _| SECRET_NAMES.contains(&name.as_str()));
         Self::from_env_and(&values)
     }

@@ -2,9 +2,9 @@
 //! HS256). The Lambda authorizer verifies tokens at the edge; handlers trust only the
 //! member id the authorizer put in the request context.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use chrono::{DateTime, Utc};
 use domain::MemberId;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -59,7 +59,8 @@ impl TokenIssuer {
             iat: now.timestamp(),
             exp: now.timestamp() + ACCESS_TOKEN_SECONDS,
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).expect("HS256 signing cannot fail");
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing cannot fail");
         AccessToken {
             access_token: token,
             token_type: "Bearer",
@@ -74,7 +75,12 @@ impl TokenIssuer {
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         validation.leeway = 5;
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).ok()?;
-        data.claims.sub.parse().ok().filter(|id| *id > 0).map(MemberId)
+        data.claims
+            .sub
+            .parse()
+            .ok()
+            .filter(|id| *id > 0)
+            .map(MemberId)
     }
 }
 
@@ -88,7 +94,11 @@ pub fn hash_password(password: &str) -> String {
 }
 
 pub fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+    PasswordHash::new(phc).is_ok_and(|hash| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok()
+    })
 }
 
 /// A hash of nothing anyone knows: login checks unknown e-mails against it so that
@@ -108,7 +118,11 @@ mod tests {
         let token = issuer.issue(MemberId(42), Utc::now());
         assert_eq!(issuer.verify(&token.access_token), Some(MemberId(42)));
         let other = TokenIssuer::new(b"another-key-another-key-another-k");
-        assert_eq!(other.verify(&token.access_token), None, "signed with another key");
+        assert_eq!(
+            other.verify(&token.access_token),
+            None,
+            "signed with another key"
+        );
         let expired = issuer.issue(MemberId(42), Utc::now() - chrono::Duration::hours(1));
         assert_eq!(issuer.verify(&expired.access_token), None, "expired");
         assert_eq!(issuer.verify("not.a.token"), None);

@@ -23,16 +23,29 @@ pub enum RegisterError {
 #[async_trait]
 pub trait MemberRegistry: Send + Sync {
     /// Creates the member and its profile together, or neither.
-    async fn register(&self, member: &NewMember, password_hash: &str, now: DateTime<Utc>) -> Result<Registered, RegisterError>;
+    async fn register(
+        &self,
+        member: &NewMember,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Registered, RegisterError>;
     /// The member with this (normalised) e-mail and its password hash, if any.
-    async fn credentials(&self, email: &domain::Email) -> Result<Option<(MemberId, Option<String>)>, InfraError>;
+    async fn credentials(
+        &self,
+        email: &domain::Email,
+    ) -> Result<Option<(MemberId, Option<String>)>, InfraError>;
 }
 
 /// Counts attempts per bucket in fixed windows (signup and login throttling).
 #[async_trait]
 pub trait RateLimiter: Send + Sync {
     /// True while `bucket` has had at most `limit` attempts in the current window.
-    async fn allow(&self, bucket: &str, limit: u32, window_seconds: u32) -> Result<bool, InfraError>;
+    async fn allow(
+        &self,
+        bucket: &str,
+        limit: u32,
+        window_seconds: u32,
+    ) -> Result<bool, InfraError>;
 }
 
 /// A profile row as stored, with what the view count needs: the flushed total and the

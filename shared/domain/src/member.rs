@@ -74,10 +74,17 @@ impl Password {
 
     pub fn parse(raw: String) -> Result<Self, ValidationError> {
         let chars = raw.chars().count();
-        if chars < Self::MIN_CHARS || chars > Self::MAX_CHARS || raw.trim().is_empty() || raw.chars().any(char::is_control) {
+        if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&chars)
+            || raw.trim().is_empty()
+            || raw.chars().any(char::is_control)
+        {
             return Err(ValidationError::invalid(
                 "password",
-                format!("제어 문자 없이 {}자 이상 {}자 이하여야 합니다.", Self::MIN_CHARS, Self::MAX_CHARS),
+                format!(
+                    "제어 문자 없이 {}자 이상 {}자 이하여야 합니다.",
+                    Self::MIN_CHARS,
+                    Self::MAX_CHARS
+                ),
             ));
         }
         Ok(Self(raw))
@@ -150,7 +157,10 @@ impl NewMember {
             None => String::new(),
             some => text(some, "introduction", 0, INTRODUCTION_MAX_CHARS)?,
         };
-        let password = Password::parse(form.password.ok_or_else(|| ValidationError::missing("password"))?)?;
+        let password = Password::parse(
+            form.password
+                .ok_or_else(|| ValidationError::missing("password"))?,
+        )?;
         Ok(Self {
             name,
             email,

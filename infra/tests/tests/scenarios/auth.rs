@@ -7,9 +7,13 @@ use serde_json::json;
 #[tokio::test]
 async fn signup_and_login_issue_tokens_that_open_the_protected_routes() {
     let app = TestApp::spawn().await;
-    app.signup(json!({ "email": "owner@example.com", "password": "correct horse battery" })).await;
+    app.signup(json!({ "email": "owner@example.com", "password": "correct horse battery" }))
+        .await;
     let (status, login) = app
-        .post_json("/api/members/login", r#"{"email":"Owner@Example.com","password":"correct horse battery"}"#)
+        .post_json(
+            "/api/members/login",
+            r#"{"email":"Owner@Example.com","password":"correct horse battery"}"#,
+        )
         .await;
     assert_eq!(status, 200, "{login}");
     assert_eq!(login["result"]["tokenType"], "Bearer");
@@ -25,7 +29,11 @@ async fn signup_and_login_issue_tokens_that_open_the_protected_routes() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status().as_u16(), 200, "the login token works; memberId may be left out");
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "the login token works; memberId may be left out"
+    );
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["result"]["memberId"].as_u64(), Some(member));
 }
@@ -33,33 +41,56 @@ async fn signup_and_login_issue_tokens_that_open_the_protected_routes() {
 #[tokio::test]
 async fn wrong_passwords_and_unknown_members_get_the_same_401() {
     let app = TestApp::spawn().await;
-    app.signup(json!({ "email": "owner@example.com", "password": "correct horse battery" })).await;
+    app.signup(json!({ "email": "owner@example.com", "password": "correct horse battery" }))
+        .await;
     for body in [
         r#"{"email":"owner@example.com","password":"wrong horse battery"}"#,
         r#"{"email":"nobody@example.com","password":"correct horse battery"}"#,
     ] {
         let (status, reply) = app.post_json("/api/members/login", body).await;
-        assert_eq!((status, reply["code"].as_str()), (401, Some("INVALID_CREDENTIALS")), "{reply}");
+        assert_eq!(
+            (status, reply["code"].as_str()),
+            (401, Some("INVALID_CREDENTIALS")),
+            "{reply}"
+        );
     }
-    let (status, reply) = app.post_json("/api/members/login", r#"{"email":"owner@example.com"}"#).await;
-    assert_eq!((status, reply["code"].as_str()), (400, Some("MISSING_FIELD")));
+    let (status, reply) = app
+        .post_json("/api/members/login", r#"{"email":"owner@example.com"}"#)
+        .await;
+    assert_eq!(
+        (status, reply["code"].as_str()),
+        (400, Some("MISSING_FIELD"))
+    );
 }
 
 #[tokio::test]
 async fn password_guessing_is_throttled_per_email() {
     let app = TestApp::spawn().await;
-    app.signup(json!({ "email": "target@example.com", "password": "correct horse battery" })).await;
+    app.signup(json!({ "email": "target@example.com", "password": "correct horse battery" }))
+        .await;
     let mut statuses = Vec::new();
     for _ in 0..7 {
-        let (status, _) = app.post_json("/api/members/login", r#"{"email":"target@example.com","password":"guess guess"}"#).await;
+        let (status, _) = app
+            .post_json(
+                "/api/members/login",
+                r#"{"email":"target@example.com","password":"guess guess"}"#,
+            )
+            .await;
         statuses.push(status);
     }
     assert_eq!(statuses[..5], [401; 5]);
     assert_eq!(statuses[5..], [429; 2], "{statuses:?}");
     let (status, reply) = app
-        .post_json("/api/members/login", r#"{"email":"target@example.com","password":"correct horse battery"}"#)
+        .post_json(
+            "/api/members/login",
+            r#"{"email":"target@example.com","password":"correct horse battery"}"#,
+        )
         .await;
-    assert_eq!((status, reply["code"].as_str()), (429, Some("TOO_MANY_REQUESTS")), "even the right password waits");
+    assert_eq!(
+        (status, reply["code"].as_str()),
+        (429, Some("TOO_MANY_REQUESTS")),
+        "even the right password waits"
+    );
 }
 
 #[tokio::test]
@@ -69,8 +100,17 @@ async fn protected_routes_need_a_valid_token_and_the_callers_own_orders() {
     let other = app.member().await;
     let order = app.checkout(owner, 5_000).await;
 
-    let no_token = app.http.get(format!("{}/api/payments/toss/{order}", app.base)).send().await.unwrap();
-    assert_eq!(no_token.status().as_u16(), 401, "API Gateway refuses before any function runs");
+    let no_token = app
+        .http
+        .get(format!("{}/api/payments/toss/{order}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        no_token.status().as_u16(),
+        401,
+        "API Gateway refuses before any function runs"
+    );
     let forged = app
         .http
         .get(format!("{}/api/payments/toss/{order}", app.base))
@@ -80,19 +120,43 @@ async fn protected_routes_need_a_valid_token_and_the_callers_own_orders() {
         .unwrap();
     assert_eq!(forged.status().as_u16(), 403);
 
-    let (status, reply) = app.get_as(other, &format!("/api/payments/toss/{order}")).await;
-    assert_eq!((status, reply["code"].as_str()), (403, Some("FORBIDDEN_ORDER")));
-    let (status, reply) = app.get_as(owner, &format!("/api/payments/toss/{order}")).await;
-    assert_eq!((status, reply["result"]["status"].as_str()), (200, Some("READY")));
+    let (status, reply) = app
+        .get_as(other, &format!("/api/payments/toss/{order}"))
+        .await;
+    assert_eq!(
+        (status, reply["code"].as_str()),
+        (403, Some("FORBIDDEN_ORDER"))
+    );
+    let (status, reply) = app
+        .get_as(owner, &format!("/api/payments/toss/{order}"))
+        .await;
+    assert_eq!(
+        (status, reply["result"]["status"].as_str()),
+        (200, Some("READY"))
+    );
 
     // A body memberId naming someone else is refused, for checkout and confirm alike.
     let (status, reply) = app
-        .post_json_as(other, "/api/payments/toss/checkout", &json!({ "amount": 5000, "orderName": "x", "memberId": owner }).to_string())
+        .post_json_as(
+            other,
+            "/api/payments/toss/checkout",
+            &json!({ "amount": 5000, "orderName": "x", "memberId": owner }).to_string(),
+        )
         .await;
-    assert_eq!((status, reply["code"].as_str()), (403, Some("FORBIDDEN_MEMBER")));
-    let body = json!({ "memberId": owner, "paymentKey": "tsbx_x", "orderId": order, "amount": 5000 }).to_string();
-    let (status, reply) = app.post_json_as(other, "/api/payments/toss/confirm", &body).await;
-    assert_eq!((status, reply["code"].as_str()), (403, Some("FORBIDDEN_MEMBER")));
+    assert_eq!(
+        (status, reply["code"].as_str()),
+        (403, Some("FORBIDDEN_MEMBER"))
+    );
+    let body =
+        json!({ "memberId": owner, "paymentKey": "tsbx_x", "orderId": order, "amount": 5000 })
+            .to_string();
+    let (status, reply) = app
+        .post_json_as(other, "/api/payments/toss/confirm", &body)
+        .await;
+    assert_eq!(
+        (status, reply["code"].as_str()),
+        (403, Some("FORBIDDEN_MEMBER"))
+    );
     assert_eq!(app.scalar("SELECT COUNT(*) FROM payments").await, 1);
 }
 
@@ -108,7 +172,9 @@ async fn mass_signups_from_one_client_are_throttled() {
             "name": "홍길동", "email": format!("m{i}@example.com"), "headline": "h", "category": "DEVELOPMENT",
             "careerYears": 1, "region": "SEOUL", "password": "correct horse battery"
         });
-        let (status, reply) = app.post_json("/api/members/signup", &body.to_string()).await;
+        let (status, reply) = app
+            .post_json("/api/members/signup", &body.to_string())
+            .await;
         match status {
             201 => {}
             429 => {

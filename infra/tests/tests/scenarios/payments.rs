@@ -77,7 +77,11 @@ async fn happy_path_charges_points_once_and_publishes_the_event() {
         ))
         .await;
     assert_eq!(events, "READY,IN_PROGRESS,DONE");
-    let (status, polled) = app.get_as(order.member, &format!("/api/payments/toss/{}", order.order_id))
+    let (status, polled) = app
+        .get_as(
+            order.member,
+            &format!("/api/payments/toss/{}", order.order_id),
+        )
         .await;
     assert_eq!(
         (status, polled["result"]["status"].as_str()),
@@ -533,15 +537,22 @@ async fn bad_payment_requests_get_a_4xx_envelope_and_write_nothing() {
     ];
     for (body, status, code) in cases {
         let body = body.replace("\"memberId\": 1}", &format!("\"memberId\": {member}}}"));
-        let (got, reply) = app.post_json_as(member, "/api/payments/toss/checkout", &body).await;
+        let (got, reply) = app
+            .post_json_as(member, "/api/payments/toss/checkout", &body)
+            .await;
         assert_eq!(
             (got, reply["code"].as_str()),
             (status, Some(code)),
             "{body}: {reply}"
         );
     }
-    let (got, reply) = app.post_json_as(member, "/api/payments/toss/confirm",
-            &format!(r#"{{"memberId": {member}, "paymentKey": "k", "orderId": "nope", "amount": 5000}}"#),
+    let (got, reply) = app
+        .post_json_as(
+            member,
+            "/api/payments/toss/confirm",
+            &format!(
+                r#"{{"memberId": {member}, "paymentKey": "k", "orderId": "nope", "amount": 5000}}"#
+            ),
         )
         .await;
     assert_eq!(

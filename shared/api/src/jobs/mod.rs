@@ -15,6 +15,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::Utc;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScheduledFunction {
@@ -57,6 +58,15 @@ impl ScheduledFunction {
         services: &Services,
         event: LambdaEvent<EventBridgeEvent>,
     ) -> Result<Value, JobError> {
+        let span = tracing::info_span!("job", function = self.name(), request_id = %event.context.request_id);
+        self.run(services, event).instrument(span).await
+    }
+
+    async fn run(
+        self,
+        services: &Services,
+        event: LambdaEvent<EventBridgeEvent>,
+    ) -> Result<Value, JobError> {
         let now = event.payload.time.unwrap_or_else(|| {
             tracing::warn!("scheduled event without a time; using the clock");
             Utc::now()
@@ -79,9 +89,21 @@ impl ScheduledFunction {
                 // right away instead of waiting for the next recovery tick.
                 let recovered = recover_view_losses(&recovery, now).await?;
                 metrics::emit(&[
-                    ("FlushProfiles", flushed.days.iter().map(|d| d.viewed_profiles).sum::<u64>() as f64, Unit::Count),
-                    ("FlushMillis", flushed.days.iter().map(|d| d.millis).sum::<u64>() as f64, Unit::Milliseconds),
-                    ("FlushExpiredDays", flushed.expired_unflushed_days.len() as f64, Unit::Count),
+                    (
+                        "FlushProfiles",
+                        flushed.days.iter().map(|d| d.viewed_profiles).sum::<u64>() as f64,
+                        Unit::Count,
+                    ),
+                    (
+                        "FlushMillis",
+                        flushed.days.iter().map(|d| d.millis).sum::<u64>() as f64,
+                        Unit::Milliseconds,
+                    ),
+                    (
+                        "FlushExpiredDays",
+                        flushed.expired_unflushed_days.len() as f64,
+                        Unit::Count,
+                    ),
                 ]);
                 metrics::count("ViewsRecovered", recovered.views_recovered);
                 json!({ "flush": flushed, "lossRecovery": recovered })
@@ -107,7 +129,11 @@ impl ScheduledFunction {
                     ("PaymentsDone", summary.done as f64, Unit::Count),
                     ("PaymentsFailed", summary.failed as f64, Unit::Count),
                     ("PaymentsExpired", summary.expired as f64, Unit::Count),
-                    ("PaymentsNeedsAttention", summary.needs_attention as f64, Unit::Count),
+                    (
+                        "PaymentsNeedsAttention",
+                        summary.needs_attention as f64,
+                        Unit::Count,
+                    ),
                     ("PaymentsUnknown", summary.still_unknown as f64, Unit::Count),
                 ]);
                 json!({ "paymentRecovery": summary })

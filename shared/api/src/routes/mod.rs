@@ -12,6 +12,7 @@ use crate::services::Services;
 use app::ports::ProfileRecord;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
+use tracing::Instrument;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HttpFunction {
@@ -50,7 +51,10 @@ impl HttpFunction {
 
     pub fn method(self) -> &'static str {
         match self {
-            HttpFunction::Signup | HttpFunction::Login | HttpFunction::Checkout | HttpFunction::Confirm => "POST",
+            HttpFunction::Signup
+            | HttpFunction::Login
+            | HttpFunction::Checkout
+            | HttpFunction::Confirm => "POST",
             HttpFunction::GetProfile | HttpFunction::ListProfiles | HttpFunction::PaymentStatus => {
                 "GET"
             }
@@ -72,10 +76,22 @@ impl HttpFunction {
 
     /// Routes behind the Lambda authorizer: the caller must present an access token.
     pub fn requires_token(self) -> bool {
-        matches!(self, HttpFunction::Checkout | HttpFunction::Confirm | HttpFunction::PaymentStatus)
+        matches!(
+            self,
+            HttpFunction::Checkout | HttpFunction::Confirm | HttpFunction::PaymentStatus
+        )
     }
 
+    /// Answers one request. Every log line of it carries the function, the API Gateway
+    /// request id and, once known, the member (see `telemetry`).
     pub async fn handle(self, services: &Services, req: Request) -> Response<Body> {
+        let span = crate::telemetry::request_span(self.name(), &req);
+        let response = self.route(services, req).instrument(span.clone()).await;
+        span.in_scope(|| tracing::info!(status = response.status().as_u16(), "answered"));
+        response
+    }
+
+    async fn route(self, services: &Services, req: Request) -> Response<Body> {
         match self {
             HttpFunction::Signup => signup::handle(services, req).await,
             HttpFunction::Login => login::handle(services, req).await,

@@ -1,8 +1,8 @@
 use crate::envelope::{ApiError, success};
-use adapters::metrics;
 use crate::idempotency::idempotent;
 use crate::request::{json_body, path_param, request_time};
 use crate::services::Services;
+use adapters::metrics;
 use app::ports::PaymentRecord;
 use app::usecases::payments::{
     CheckoutForm, ConfirmForm, PaymentDeps, PaymentError, checkout, confirm, payment_status,
@@ -94,7 +94,7 @@ pub async fn handle_checkout(services: &Services, req: Request) -> Response<Body
     let now = request_time(&req);
     let caller = match require_caller(&req) {
         Ok(caller) => caller,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     // Keys are per member: one member's key never answers for another.
     let scope = format!("checkout#{}", caller.0);
@@ -103,7 +103,15 @@ pub async fn handle_checkout(services: &Services, req: Request) -> Response<Body
             let form: CheckoutForm = json_body(&req)?;
             let seed = uuid::Uuid::new_v4().simple().to_string();
             Ok::<_, ApiError>(
-                checkout(&services.store, &services.checkout, caller, form, &seed, now).await?,
+                checkout(
+                    &services.store,
+                    &services.checkout,
+                    caller,
+                    form,
+                    &seed,
+                    now,
+                )
+                .await?,
             )
         }
         .await;
@@ -124,7 +132,7 @@ pub async fn handle_confirm(services: &Services, req: Request) -> Response<Body>
     let now = request_time(&req);
     let caller = match require_caller(&req) {
         Ok(caller) => caller,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let scope = format!("confirm#{}", caller.0);
     idempotent(services, &scope, &req, now, || async {
@@ -157,7 +165,9 @@ pub(crate) fn settled_metric(status: PaymentStatus) -> &'static str {
         PaymentStatus::Failed => "PaymentsFailed",
         PaymentStatus::NeedsAttention => "PaymentsNeedsAttention",
         PaymentStatus::Expired => "PaymentsExpired",
-        PaymentStatus::Ready | PaymentStatus::InProgress | PaymentStatus::Unknown => "PaymentsUnknown",
+        PaymentStatus::Ready | PaymentStatus::InProgress | PaymentStatus::Unknown => {
+            "PaymentsUnknown"
+        }
     }
 }
 
@@ -200,7 +210,7 @@ fn payment_response(payment: &PaymentRecord) -> Response<Body> {
 pub async fn handle_status(services: &Services, req: Request) -> Response<Body> {
     let caller = match require_caller(&req) {
         Ok(caller) => caller,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let order_id = path_param(&req, "orderId").unwrap_or_default();
     match payment_status(&services.store, caller, &order_id).await {
@@ -211,13 +221,12 @@ pub async fn handle_status(services: &Services, req: Request) -> Response<Body> 
 
 /// The member the authorizer verified. Without one (the route deployed without its
 /// authorizer, or called locally without a token) nothing runs.
-fn require_caller(req: &Request) -> Result<domain::MemberId, Response<Body>> {
+fn require_caller(req: &Request) -> Result<domain::MemberId, ApiError> {
     crate::request::caller(req).ok_or_else(|| {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             ErrorCode::Unauthorized,
             "로그인이 필요합니다.",
         )
-        .into_response()
     })
 }

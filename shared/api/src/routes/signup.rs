@@ -58,7 +58,8 @@ pub async fn handle(services: &Services, req: Request) -> Response<Body> {
     let outcome = async {
         let deps = auth_deps(services)?;
         let form: SignupForm = json_body(&req)?;
-        let (registered, token) = signup(&deps, form, &client_address(&req), request_time(&req)).await?;
+        let (registered, token) =
+            signup(&deps, form, &client_address(&req), request_time(&req)).await?;
         Ok::<_, ApiError>(SignedUp {
             member_id: registered.member_id.0,
             profile_id: registered.profile_id.0,

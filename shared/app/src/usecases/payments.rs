@@ -267,7 +267,10 @@ pub async fn payment_status(
     order_id: &str,
 ) -> Result<PaymentRecord, PaymentError> {
     let order_id = OrderId::parse(order_id)?;
-    let payment = store.find(&order_id).await?.ok_or(PaymentError::PaymentNotFound)?;
+    let payment = store
+        .find(&order_id)
+        .await?
+        .ok_or(PaymentError::PaymentNotFound)?;
     if payment.member_id != caller {
         return Err(PaymentError::NotYourOrder);
     }

@@ -59,15 +59,30 @@ pub struct AuthDeps<'a> {
 }
 
 #[tracing::instrument(name = "signup", skip_all)]
-pub async fn signup(deps: &AuthDeps<'_>, form: SignupForm, client: &str, now: DateTime<Utc>) -> Result<(Registered, AccessToken), AuthError> {
-    if !within_limit(deps.limiter, &format!("signup:{client}"), deps.limits.signups_per_client).await {
+pub async fn signup(
+    deps: &AuthDeps<'_>,
+    form: SignupForm,
+    client: &str,
+    now: DateTime<Utc>,
+) -> Result<(Registered, AccessToken), AuthError> {
+    if !within_limit(
+        deps.limiter,
+        &format!("signup:{client}"),
+        deps.limits.signups_per_client,
+    )
+    .await
+    {
         return Err(AuthError::TooManyAttempts);
     }
     let member = NewMember::parse(form)?;
     let hash = hash_password(member.password.expose());
     match deps.members.register(&member, &hash, now).await {
         Ok(registered) => {
-            tracing::info!(member_id = registered.member_id.0, profile_id = registered.profile_id.0, "member signed up");
+            tracing::info!(
+                member_id = registered.member_id.0,
+                profile_id = registered.profile_id.0,
+                "member signed up"
+            );
             Ok((registered, deps.tokens.issue(registered.member_id, now)))
         }
         Err(RegisterError::DuplicateEmail) => Err(AppError::DuplicateEmail.into()),
@@ -83,15 +98,40 @@ pub struct LoginForm {
 }
 
 #[tracing::instrument(name = "login", skip_all)]
-pub async fn login(deps: &AuthDeps<'_>, form: LoginForm, client: &str, now: DateTime<Utc>) -> Result<(MemberId, AccessToken), AuthError> {
-    let email = Email::parse(&form.email.ok_or_else(|| domain::ValidationError::missing("email"))?)?;
-    let password = form.password.ok_or_else(|| domain::ValidationError::missing("password"))?;
-    let per_client = within_limit(deps.limiter, &format!("login:{client}"), deps.limits.logins_per_client).await;
-    let per_email = within_limit(deps.limiter, &format!("login:{}", email.as_str()), deps.limits.logins_per_email).await;
+pub async fn login(
+    deps: &AuthDeps<'_>,
+    form: LoginForm,
+    client: &str,
+    now: DateTime<Utc>,
+) -> Result<(MemberId, AccessToken), AuthError> {
+    let email = Email::parse(
+        &form
+            .email
+            .ok_or_else(|| domain::ValidationError::missing("email"))?,
+    )?;
+    let password = form
+        .password
+        .ok_or_else(|| domain::ValidationError::missing("password"))?;
+    let per_client = within_limit(
+        deps.limiter,
+        &format!("login:{client}"),
+        deps.limits.logins_per_client,
+    )
+    .await;
+    let per_email = within_limit(
+        deps.limiter,
+        &format!("login:{}", email.as_str()),
+        deps.limits.logins_per_email,
+    )
+    .await;
     if !(per_client && per_email) {
         return Err(AuthError::TooManyAttempts);
     }
-    let found = deps.members.credentials(&email).await.map_err(AppError::from)?;
+    let found = deps
+        .members
+        .credentials(&email)
+        .await
+        .map_err(AppError::from)?;
     let (member, hash) = match &found {
         Some((member, Some(hash))) => (Some(*member), hash.as_str()),
         _ => (None, decoy_hash()),
