@@ -219,7 +219,9 @@ pub async fn run() {
                     order_id: Some(order_id),
                     amount: Some(AMOUNT as i64),
                 };
-                let done = confirm(&deps, domain::MemberId(1), form, Utc::now()).await.unwrap();
+                let done = confirm(&deps, domain::MemberId(1), form, Utc::now())
+                    .await
+                    .unwrap();
                 assert_eq!(done.status, PaymentStatus::Done);
             }
         })

@@ -90,14 +90,26 @@ async fn dispatch(State(services): State<Arc<Services>>, req: Request) -> Respon
         if function.requires_token() {
             // What API Gateway does with the Lambda authorizer, with the same code.
             let Some(tokens) = services.tokens.as_ref() else {
-                return (StatusCode::INTERNAL_SERVER_ERROR, "TOKEN_SIGNING_KEY is not set").into_response();
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "TOKEN_SIGNING_KEY is not set",
+                )
+                    .into_response();
             };
             if !parts.headers.contains_key("authorization") {
-                return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "message": "Unauthorized" }))).into_response();
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    axum::Json(json!({ "message": "Unauthorized" })),
+                )
+                    .into_response();
             }
             let decision = api::authorizer::authorize(tokens, &parts.headers);
             if !decision.is_authorized {
-                return (StatusCode::FORBIDDEN, axum::Json(json!({ "message": "Forbidden" }))).into_response();
+                return (
+                    StatusCode::FORBIDDEN,
+                    axum::Json(json!({ "message": "Forbidden" })),
+                )
+                    .into_response();
             }
             event["requestContext"]["authorizer"] = json!({ "lambda": decision.context });
         }
