@@ -1,19 +1,29 @@
-.PHONY: dev test bench-views bench-payments fmt lint
+.PHONY: dev test check-template build-arm64 fuzz-api bench-views bench-payments bench-coldstart deploy fmt lint
 
-## Local stack (MariaDB, Redis, moto) + local gateway on :3000; Ctrl-C stops all.
+ENV ?= dev
+
+## Local stack (MariaDB, Redis, moto, Toss sandbox) + local gateway on :3000; Ctrl-C stops all.
 dev:
 	bash infra/local/dev.sh
 
-## Whole test suite against real servers started on free ports, then torn down.
+## Whole test suite against real servers started on free ports, then torn down;
+## then the template checks and the arm64 release build of every function.
 test:
 	bash infra/local/test.sh
+	bash infra/ci/check-template.sh
+	bash infra/ci/build-arm64.sh
 
-fmt:
-	cargo fmt --all
+## sam validate --lint, and cfn-lint on the template after the SAM transform.
+check-template:
+	bash infra/ci/check-template.sh
 
-lint:
-	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets -- -D warnings
+## cargo lambda build --release --arm64 of every function.
+build-arm64:
+	bash infra/ci/build-arm64.sh
+
+## schemathesis against the local stack with shared/api/openapi.yaml.
+fuzz-api:
+	bash infra/local/fuzz-api.sh
 
 ## View counting vs its baselines (ratios printed; see README "Benchmarks").
 bench-views:
@@ -22,3 +32,21 @@ bench-views:
 ## Confirm throughput/latency vs the Toss sandbox alone, and one recovery run over 1,000 payments.
 bench-payments:
 	bash infra/local/bench.sh payments
+
+## Release binary and zip size and init time of every function.
+bench-coldstart:
+	bash infra/bench/coldstart.sh
+
+## Build, deploy the SAM stack of $(ENV) (samconfig.toml), then run the migrations.
+deploy:
+	sam build --config-env $(ENV)
+	sam deploy --config-env $(ENV)
+	aws lambda invoke --function-name expert-matching-$(ENV)-migrate --payload '{}' \
+	  --cli-binary-format raw-in-base64-out /dev/stdout
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings

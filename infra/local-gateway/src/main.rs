@@ -45,11 +45,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         r#"
 Try:
   curl -s -X POST {base}/api/members/signup -H 'content-type: application/json' \
-    -d '{{"name":"김민수","email":"minsu@example.com","headline":"백엔드 멘토","category":"DEVELOPMENT","careerYears":7,"region":"SEOUL","introduction":"Rust와 AWS"}}'
+    -d '{{"name":"김민수","email":"minsu@example.com","headline":"백엔드 멘토","category":"DEVELOPMENT","careerYears":7,"region":"SEOUL","introduction":"Rust와 AWS","password":"correct horse battery"}}'
+  curl -s -X POST {base}/api/members/login -H 'content-type: application/json' \
+    -d '{{"email":"minsu@example.com","password":"correct horse battery"}}'
   curl -s {base}/api/profiles/1
   curl -s '{base}/api/profiles?category=DEVELOPMENT&size=10&sort=NAME'
   curl -s {base}/api/profiles/1 -H 'x-local-time: 2026-11-24T23:59:59+09:00'
   curl -s -X POST {base}/local/jobs/flush-views -H 'x-local-time: 2026-11-25T01:00:00+09:00'
+  TOKEN=<accessToken from signup or login>
+  curl -s -X POST {base}/api/payments/toss/checkout -H "authorization: Bearer $TOKEN" \
+    -H 'content-type: application/json' -d '{{"amount":5000,"orderName":"포인트 충전"}}'
+  (then see the README: authenticate at the Toss sandbox, confirm, poll the status)
 "#
     );
     api_serve(listener, Arc::new(services)).await
