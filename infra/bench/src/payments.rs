@@ -228,6 +228,26 @@ pub async fn run() {
         .await
     };
 
+    // The emulated EventBridge alone (each confirm publishes one event), to tell our cost
+    // from the emulator's.
+    let (bus_rate, bus_ms) = {
+        let services = services.clone();
+        timed((0..CONFIRMS as u64).collect(), move |i: u64| {
+            let services = services.clone();
+            async move {
+                let event = app::ports::OutboxEvent {
+                    id: i,
+                    event_id: format!("Bench:{i}"),
+                    detail_type: "Bench".into(),
+                    detail: "{}".into(),
+                };
+                use app::ports::EventPublisher;
+                services.publisher.publish(&[event]).await.unwrap();
+            }
+        })
+        .await
+    };
+
     // 1,000 confirms that died after Toss approved: claimed, approved at Toss, never settled.
     let now = Utc::now();
     for (order_id, key) in &stale {
@@ -290,6 +310,11 @@ pub async fn run() {
         (
             "our confirm throughput / sandbox alone",
             format!("{:.2}x", ours_rate / alone_rate),
+        ),
+        ("EventBridge emulator (moto) PutEvents alone: /s", format!("{bus_rate:.0}/s")),
+        (
+            "EventBridge emulator: p50 / p99",
+            format!("{:.1} / {:.1} ms", percentile(&bus_ms, 0.5), percentile(&bus_ms, 0.99)),
         ),
         (
             "recovery of 1,000 approved-but-unsettled payments, one run",
