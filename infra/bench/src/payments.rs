@@ -311,10 +311,17 @@ pub async fn run() {
             "our confirm throughput / sandbox alone",
             format!("{:.2}x", ours_rate / alone_rate),
         ),
-        ("EventBridge emulator (moto) PutEvents alone: /s", format!("{bus_rate:.0}/s")),
+        (
+            "EventBridge emulator (moto) PutEvents alone: /s",
+            format!("{bus_rate:.0}/s"),
+        ),
         (
             "EventBridge emulator: p50 / p99",
-            format!("{:.1} / {:.1} ms", percentile(&bus_ms, 0.5), percentile(&bus_ms, 0.99)),
+            format!(
+                "{:.1} / {:.1} ms",
+                percentile(&bus_ms, 0.5),
+                percentile(&bus_ms, 0.99)
+            ),
         ),
         (
             "recovery of 1,000 approved-but-unsettled payments, one run",

@@ -138,17 +138,8 @@ fn template_declares_exactly_the_functions_routes_and_schedules_the_code_serves(
 #[tokio::test]
 async fn every_sample_event_is_handled_by_its_function() {
     let app = TestApp::spawn().await;
-    // Member and profile 1, which the samples ask for, with the login sample's credentials.
-    let login: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_root().join("events/login.json")).unwrap(),
-    )
-    .unwrap();
-    let credentials: serde_json::Value =
-        serde_json::from_str(login["body"].as_str().unwrap()).unwrap();
-    app.signup(
-        serde_json::json!({ "email": credentials["email"], "password": credentials["password"] }),
-    )
-    .await;
+    // The signup sample creates member and profile 1, which the later samples ask for, with
+    // the credentials of the login sample.
     for function in HttpFunction::ALL {
         let path = repo_root()
             .join("events")
