@@ -6,11 +6,11 @@ ENV ?= dev
 dev:
 	bash infra/local/dev.sh
 
-## Whole test suite against real servers started on free ports, then torn down;
-## then the template checks and the arm64 release build of every function.
+## Template checks (installs SAM CLI and cfn-lint), the whole suite against real servers
+## started on free ports (then torn down), and the arm64 release build of every function.
 test:
-	bash infra/local/test.sh
 	bash infra/ci/check-template.sh
+	bash infra/local/test.sh
 	bash infra/ci/build-arm64.sh
 
 ## sam validate --lint, and cfn-lint on the template after the SAM transform.

@@ -182,3 +182,138 @@ async fn every_sample_event_is_handled_by_its_function() {
             .unwrap_or_else(|e| panic!("{}: {e}", function.name()));
     }
 }
+
+/// An API Gateway event as SAM CLI's independent generator writes it (mTLS, cookies,
+/// stray query parameters, base64 body and all), for our route.
+fn generated_event(function: HttpFunction, path: &str, body: &str, member: Option<u64>) -> String {
+    let sam = std::env::var("SAM_CLI").unwrap_or_else(|_| {
+        repo_root()
+            .join(".local/venv-sam/bin/sam")
+            .to_string_lossy()
+            .into_owned()
+    });
+    let output = std::process::Command::new(&sam)
+        .args(["local", "generate-event", "apigateway", "http-api-proxy"])
+        .args([
+            "--method",
+            function.method(),
+            "--path",
+            path.trim_start_matches('/'),
+            "--body",
+            body,
+        ])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap_or_else(|e| panic!("{sam}: {e} (make test installs SAM CLI into .local/venv-sam)"));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut event: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("SAM's event is JSON");
+    // What API Gateway adds for our route: its key, its path parameters, the JSON content
+    // type the client sent, and the authorizer's verdict on protected routes.
+    event["routeKey"] = serde_json::json!(format!("{} {}", function.method(), function.path()));
+    let mut params = serde_json::Map::new();
+    for (template, actual) in function.path().split('/').zip(path.split('/')) {
+        if let Some(name) = template.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+            params.insert(name.to_owned(), serde_json::json!(actual));
+        }
+    }
+    event["pathParameters"] = serde_json::Value::Object(params);
+    event["headers"]["content-type"] = serde_json::json!("application/json");
+    event["requestContext"]["authorizer"] = match member {
+        Some(member) => serde_json::json!({ "lambda": { "memberId": member.to_string() } }),
+        None => serde_json::json!(null),
+    };
+    event.to_string()
+}
+
+#[tokio::test]
+async fn events_from_an_independent_generator_reach_every_http_handler() {
+    let app = TestApp::spawn().await;
+    let member = app.member().await;
+    let order = app.checkout(member, 5_000).await;
+    let signup = serde_json::json!({
+        "name": "생성기", "email": "generated@example.com", "headline": "h", "category": "DESIGN",
+        "careerYears": 3, "region": "BUSAN", "password": "correct horse battery"
+    });
+    let cases: Vec<(HttpFunction, String, String, Option<u64>, &str)> = vec![
+        (
+            HttpFunction::Signup,
+            "/api/members/signup".into(),
+            signup.to_string(),
+            None,
+            "SUCCESS",
+        ),
+        (
+            HttpFunction::Login,
+            "/api/members/login".into(),
+            r#"{"email":"generated@example.com","password":"correct horse battery"}"#.into(),
+            None,
+            "SUCCESS",
+        ),
+        (
+            HttpFunction::GetProfile,
+            "/api/profiles/1".into(),
+            String::new(),
+            None,
+            "SUCCESS",
+        ),
+        (
+            HttpFunction::ListProfiles,
+            "/api/profiles".into(),
+            String::new(),
+            None,
+            "SUCCESS",
+        ),
+        (
+            HttpFunction::Checkout,
+            "/api/payments/toss/checkout".into(),
+            r#"{"amount":5000,"orderName":"포인트 충전"}"#.into(),
+            Some(member),
+            "SUCCESS",
+        ),
+        (
+            HttpFunction::Confirm,
+            "/api/payments/toss/confirm".into(),
+            serde_json::json!({ "paymentKey": "tsbx_unknown", "orderId": order, "amount": 5000 })
+                .to_string(),
+            Some(member),
+            // Toss (the sandbox) knows no such paymentKey: a definitive refusal.
+            "PAYMENT_FAILED",
+        ),
+        (
+            HttpFunction::PaymentStatus,
+            format!("/api/payments/toss/{order}"),
+            String::new(),
+            Some(member),
+            "SUCCESS",
+        ),
+    ];
+    let covered: std::collections::BTreeSet<&str> = cases.iter().map(|c| c.0.name()).collect();
+    assert_eq!(
+        covered.len(),
+        HttpFunction::ALL.len(),
+        "every HTTP function has a case"
+    );
+    for (function, path, body, caller, expected) in cases {
+        let event = generated_event(function, &path, &body, caller);
+        let request = lambda_http::request::from_str(&event)
+            .unwrap_or_else(|e| panic!("{}: {e}", function.name()));
+        let response = function.handle(&app.services, request).await;
+        let status = response.status().as_u16();
+        let reply: serde_json::Value = match response.body() {
+            lambda_http::Body::Text(text) => serde_json::from_str(text).unwrap(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            reply["code"],
+            expected,
+            "{}: {status} {reply}",
+            function.name()
+        );
+        assert_eq!(reply["status"], status, "{}", function.name());
+    }
+}
