@@ -1,15 +1,6 @@
 #!/usr/bin/env bash
-# `make bench-<name>`: a private stack on free ports, one benchmark binary, teardown.
+# `make bench-<name>`: one benchmark binary (optimised) on a private stack, then teardown.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$ROOT"
-mkdir -p .local
-STATE=$(mktemp -d "$ROOT/.local/bench-XXXXXX")
-cleanup() { bash infra/local/stack.sh down "$STATE"; rm -rf "$STATE"; }
-trap cleanup EXIT
+cd "$(dirname "$0")/../.."
 cargo build --profile perf -p bench --locked
-bash infra/local/stack.sh up "$STATE" free
-# shellcheck disable=SC1091
-source "$STATE/stack.env"
-export RUST_LOG=${RUST_LOG:-warn}
-./target/perf/bench "$@"
+exec bash infra/local/with-stack.sh ./target/perf/bench "$@"

@@ -26,6 +26,12 @@ async fn authenticated_order(app: &TestApp, faults: &str) -> Order {
     }
 }
 
+/// The owner confirms the order for its amount.
+async fn confirm_order(app: &TestApp, order: &Order) -> (u16, Value) {
+    app.confirm(order.member, &order.payment_key, &order.order_id, AMOUNT)
+        .await
+}
+
 /// Our status, Toss' status, points, ledger rows.
 async fn outcome(app: &TestApp, order: &Order) -> (String, String, i64, i64) {
     let toss = app.toss_view(&order.order_id).await;
@@ -54,9 +60,7 @@ async fn recover(app: &TestApp, minutes_later: i64) -> Value {
 async fn happy_path_charges_points_once_and_publishes_the_event() {
     let app = TestApp::spawn().await;
     let order = authenticated_order(&app, "").await;
-    let (status, body) = app
-        .confirm(order.member, &order.payment_key, &order.order_id, AMOUNT)
-        .await;
+    let (status, body) = confirm_order(&app, &order).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"]["status"], "DONE");
     assert_eq!(body["result"]["pointsCharged"], AMOUNT);
@@ -180,9 +184,7 @@ async fn every_final_toss_code_fails_the_payment_without_points() {
 async fn a_transient_toss_error_then_success_charges_once() {
     let app = TestApp::spawn().await;
     let order = authenticated_order(&app, "fail-PROVIDER_ERROR-1").await;
-    let (status, body) = app
-        .confirm(order.member, &order.payment_key, &order.order_id, AMOUNT)
-        .await;
+    let (status, body) = confirm_order(&app, &order).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         outcome(&app, &order).await,
@@ -209,9 +211,7 @@ async fn a_transient_toss_error_then_success_charges_once() {
 async fn toss_slower_than_our_timeout_ends_unknown_then_recovery_charges_once() {
     let app = TestApp::spawn().await;
     let order = authenticated_order(&app, "delay-3000").await;
-    let (status, body) = app
-        .confirm(order.member, &order.payment_key, &order.order_id, AMOUNT)
-        .await;
+    let (status, body) = confirm_order(&app, &order).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (202, Some("PAYMENT_PENDING")),
@@ -240,9 +240,7 @@ async fn approved_but_unanswered_confirms_are_settled_from_the_lookup() {
     let app = TestApp::spawn().await;
     for fault in ["hang", "drop"] {
         let order = authenticated_order(&app, fault).await;
-        let (status, body) = app
-            .confirm(order.member, &order.payment_key, &order.order_id, AMOUNT)
-            .await;
+        let (status, body) = confirm_order(&app, &order).await;
         assert_eq!(status, 200, "{fault}: {body}");
         assert_eq!(
             outcome(&app, &order).await,
@@ -381,9 +379,7 @@ async fn fifty_concurrent_confirms_approve_once_and_charge_once() {
 async fn a_confirm_replayed_a_day_later_gets_the_same_answer_and_changes_nothing() {
     let app = TestApp::spawn().await;
     let order = authenticated_order(&app, "").await;
-    let first = app
-        .confirm(order.member, &order.payment_key, &order.order_id, AMOUNT)
-        .await;
+    let first = confirm_order(&app, &order).await;
     let later = app
         .confirm_at(
             order.member,
@@ -408,9 +404,7 @@ async fn a_confirm_replayed_a_day_later_gets_the_same_answer_and_changes_nothing
 async fn toss_approving_another_amount_is_cancelled_and_flagged() {
     let app = TestApp::spawn().await;
     let order = authenticated_order(&app, "amount-4000").await;
-    let (status, body) = app
-        .confirm(order.member, &order.payment_key, &order.order_id, AMOUNT)
-        .await;
+    let (status, body) = confirm_order(&app, &order).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (409, Some("PAYMENT_NEEDS_ATTENTION")),
@@ -436,9 +430,7 @@ async fn confirms_after_the_toss_window_fail_and_abandoned_checkouts_expire() {
     let app = TestApp::spawn().await;
     let order = authenticated_order(&app, "").await;
     app.advance_toss_clock(11 * 60).await;
-    let (status, body) = app
-        .confirm(order.member, &order.payment_key, &order.order_id, AMOUNT)
-        .await;
+    let (status, body) = confirm_order(&app, &order).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (400, Some("PAYMENT_FAILED")),
