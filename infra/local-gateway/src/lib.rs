@@ -77,12 +77,12 @@ async fn dispatch(State(services): State<Arc<Services>>, req: Request) -> Respon
         return run_job(&services, name, &bytes, time).await;
     }
 
-    let mut path_matched = false;
+    let mut allowed: Vec<&'static str> = Vec::new();
     for function in HttpFunction::ALL {
         let Some(params) = match_path(function.path(), &path) else {
             continue;
         };
-        path_matched = true;
+        allowed.push(function.method());
         if parts.method.as_str() != function.method() {
             continue;
         }
@@ -126,12 +126,19 @@ async fn dispatch(State(services): State<Arc<Services>>, req: Request) -> Respon
         let response = function.handle(&services, request).await;
         return into_axum(response);
     }
-    if path_matched {
-        api_error(
+    if !allowed.is_empty() {
+        let mut response = api_error(
             StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::MethodNotAllowed,
             "허용되지 않은 메서드입니다.",
-        )
+        );
+        // RFC 9110: a 405 names the methods the path does serve.
+        if let Ok(value) = axum::http::HeaderValue::from_str(&allowed.join(", ")) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::ALLOW, value);
+        }
+        response
     } else {
         api_error(
             StatusCode::NOT_FOUND,

@@ -273,7 +273,9 @@ impl ViewCounter for RedisViewCounter {
     }
 }
 
-/// Fixed-window attempt counters in Redis (`{prefix}rl:<bucket>:<window>`).
+/// Sliding-window attempt counters in Redis (`{prefix}rl:<bucket>`, a sorted set of attempt
+/// times): exact over any window, unlike fixed windows that let twice the limit through
+/// across a boundary. Attempts are rare (signups, logins), so a set per bucket is cheap.
 #[async_trait]
 impl app::ports::RateLimiter for RedisViewCounter {
     async fn allow(
@@ -282,12 +284,32 @@ impl app::ports::RateLimiter for RedisViewCounter {
         limit: u32,
         window_seconds: u32,
     ) -> Result<bool, InfraError> {
-        let window = chrono::Utc::now().timestamp() / i64::from(window_seconds.max(1));
-        let key = format!("{}rl:{bucket}:{window}", self.prefix);
+        let now_us = chrono::Utc::now().timestamp_micros();
+        let window_us = i64::from(window_seconds) * 1_000_000;
+        let key = format!("{}rl:{bucket}", self.prefix);
+        // Unique member per attempt, even for two in the same microsecond.
+        let member = format!(
+            "{now_us}-{}",
+            ATTEMPT_SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
         let mut conn = self.connection.clone();
         let mut pipe = redis::pipe();
-        pipe.incr(&key, 1)
-            .expire(&key, i64::from(window_seconds) + 1)
+        pipe.atomic()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&key)
+            .arg(0)
+            .arg(now_us - window_us)
+            .ignore()
+            .cmd("ZADD")
+            .arg(&key)
+            .arg(now_us)
+            .arg(&member)
+            .ignore()
+            .cmd("ZCARD")
+            .arg(&key)
+            .cmd("EXPIRE")
+            .arg(&key)
+            .arg(i64::from(window_seconds) + 1)
             .ignore();
         let (count,): (u64,) = self
             .bounded("Redis rate limit failed", pipe.query_async(&mut conn))
@@ -295,3 +317,5 @@ impl app::ports::RateLimiter for RedisViewCounter {
         Ok(count <= u64::from(limit))
     }
 }
+
+static ATTEMPT_SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

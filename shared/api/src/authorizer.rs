@@ -17,9 +17,11 @@ pub fn authorize(
     let member = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
+        // The scheme name is case-insensitive (RFC 9110 §11.1).
         .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
+            v.split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, token)| token)
         })
         .and_then(|token| tokens.verify(token.trim()));
     let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();

@@ -111,10 +111,12 @@ where
         Ok(IdempotencyBegin::Proceed) => {
             let response = handler().await;
             let status = response.status();
-            // Final answers are kept; "still processing" (202) and server errors are not,
-            // so the client's retry asks again and gets the newer state.
-            let keep =
-                (status.is_success() && status != StatusCode::ACCEPTED) || status.is_client_error();
+            // Final answers are kept. Not kept, so that a retry with the same key runs
+            // again: "still processing" (202), server errors, and refusals of a request
+            // that never reached the use case (malformed, too big, wrong content type,
+            // throttled), which the client fixes and resends under the same key.
+            let keep = (status.is_success() && status != StatusCode::ACCEPTED)
+                || (status.is_client_error() && !refused_before_use_case(&response));
             let outcome = if keep {
                 let body = String::from_utf8_lossy(body_bytes(response.body())).into_owned();
                 store.finish(scope, &key, status.as_u16(), &body, now).await
@@ -126,5 +128,29 @@ where
             }
             response
         }
+    }
+}
+
+/// Answers to requests the use case never saw.
+fn refused_before_use_case(response: &Response<Body>) -> bool {
+    match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE
+        | StatusCode::UNSUPPORTED_MEDIA_TYPE
+        | StatusCode::TOO_MANY_REQUESTS => true,
+        StatusCode::BAD_REQUEST => {
+            serde_json::from_slice::<serde_json::Value>(body_bytes(response.body()))
+                .ok()
+                .and_then(|body| body["code"].as_str().map(str::to_owned))
+                .is_some_and(|code| {
+                    [
+                        ErrorCode::InvalidJson,
+                        ErrorCode::MissingField,
+                        ErrorCode::InvalidField,
+                    ]
+                    .iter()
+                    .any(|c| c.as_str() == code)
+                })
+        }
+        _ => false,
     }
 }

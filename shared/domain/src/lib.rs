@@ -4,6 +4,7 @@
 
 pub mod calendar;
 pub mod error;
+pub mod json;
 pub mod listing;
 pub mod member;
 pub mod payment;

@@ -52,6 +52,7 @@ pub struct SignupForm {
     pub email: Option<String>,
     pub headline: Option<String>,
     pub category: Option<String>,
+    #[serde(default, deserialize_with = "crate::json::whole_i64")]
     pub career_years: Option<i64>,
     pub region: Option<String>,
     pub introduction: Option<String>,

@@ -5,6 +5,7 @@ mod auth;
 mod deployment;
 mod flush;
 mod listing;
+mod openapi;
 mod payments;
 mod redis_outage;
 mod signup_and_validation;

@@ -156,3 +156,19 @@ async fn bad_profile_requests_get_a_4xx_envelope_and_count_nothing() {
     }
     nothing_written(&app).await;
 }
+
+#[tokio::test]
+async fn whole_numbers_written_as_floats_are_integers() {
+    let app = TestApp::spawn().await;
+    let (status, reply) = app
+        .post_json("/api/members/signup", &with("careerYears", json!(10.0)))
+        .await;
+    assert_eq!(status, 201, "{reply}");
+    let (status, reply) = app
+        .post_json(
+            "/api/members/signup",
+            &with("careerYears", json!(10.5)).replace("seojun@", "other@"),
+        )
+        .await;
+    assert_envelope(status, &reply, 400, "INVALID_FIELD");
+}

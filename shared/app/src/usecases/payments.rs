@@ -29,8 +29,10 @@ pub struct CheckoutSettings {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CheckoutForm {
+    #[serde(default, deserialize_with = "domain::json::whole_i64")]
     pub amount: Option<i64>,
     pub order_name: Option<String>,
+    #[serde(default, deserialize_with = "domain::json::whole_u64")]
     pub member_id: Option<u64>,
 }
 
@@ -126,9 +128,11 @@ pub async fn checkout(
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfirmForm {
+    #[serde(default, deserialize_with = "domain::json::whole_u64")]
     pub member_id: Option<u64>,
     pub payment_key: Option<String>,
     pub order_id: Option<String>,
+    #[serde(default, deserialize_with = "domain::json::whole_i64")]
     pub amount: Option<i64>,
 }
 
