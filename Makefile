@@ -7,10 +7,12 @@ dev:
 	bash infra/local/dev.sh
 
 ## Template checks (installs SAM CLI and cfn-lint), the whole suite against real servers
-## started on free ports (then torn down), and the arm64 release build of every function.
+## started on free ports (then torn down), the API fuzzer (bounded), and the arm64
+## release build of every function.
 test:
 	bash infra/ci/check-template.sh
 	bash infra/local/test.sh
+	FUZZ_MAX_EXAMPLES=20 bash infra/local/fuzz-api.sh
 	bash infra/ci/build-arm64.sh
 
 ## sam validate --lint, and cfn-lint on the template after the SAM transform.

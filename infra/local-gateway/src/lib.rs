@@ -78,10 +78,14 @@ async fn dispatch(State(services): State<Arc<Services>>, req: Request) -> Respon
     }
 
     let mut allowed: Vec<&'static str> = Vec::new();
-    for function in HttpFunction::ALL {
-        let Some(params) = match_path(function.path(), &path) else {
-            continue;
-        };
+    // The most specific routes for this path: a literal segment beats a `{parameter}`, so
+    // `/api/payments/toss/checkout` is the checkout resource, not an order id.
+    let matches: Vec<(HttpFunction, Vec<(String, String)>)> = HttpFunction::ALL
+        .into_iter()
+        .filter_map(|f| match_path(f.path(), &path).map(|params| (f, params)))
+        .collect();
+    let fewest_params = matches.iter().map(|(_, p)| p.len()).min().unwrap_or(0);
+    for (function, params) in matches.into_iter().filter(|(_, p)| p.len() == fewest_params) {
         allowed.push(function.method());
         if parts.method.as_str() != function.method() {
             continue;
