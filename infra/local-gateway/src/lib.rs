@@ -85,7 +85,10 @@ async fn dispatch(State(services): State<Arc<Services>>, req: Request) -> Respon
         .filter_map(|f| match_path(f.path(), &path).map(|params| (f, params)))
         .collect();
     let fewest_params = matches.iter().map(|(_, p)| p.len()).min().unwrap_or(0);
-    for (function, params) in matches.into_iter().filter(|(_, p)| p.len() == fewest_params) {
+    for (function, params) in matches
+        .into_iter()
+        .filter(|(_, p)| p.len() == fewest_params)
+    {
         allowed.push(function.method());
         if parts.method.as_str() != function.method() {
             continue;
