@@ -125,12 +125,20 @@ impl Settings {
     /// Manager secret named by `SECRET_ID`, read once per cold start (the template never
     /// holds them).
     pub async fn load(aws: &aws_config::SdkConfig) -> Result<Self, InfraError> {
-        let Some(secret_id) = optional("SECRET_ID") else {
+        Self::load_secret(aws, optional("SECRET_ID").as_deref()).await
+    }
+
+    /// The environment with the secrets of `secret_id` (a Secrets Manager secret id or ARN).
+    pub async fn load_secret(
+        aws: &aws_config::SdkConfig,
+        secret_id: Option<&str>,
+    ) -> Result<Self, InfraError> {
+        let Some(secret_id) = secret_id else {
             return Self::from_env();
         };
         let secret = aws_sdk_secretsmanager::Client::new(aws)
             .get_secret_value()
-            .secret_id(&secret_id)
+            .secret_id(secret_id)
             .send()
             .await
             .map_err(|e| InfraError::new("could not read the service secret", e))?;

@@ -317,3 +317,47 @@ async fn events_from_an_independent_generator_reach_every_http_handler() {
         assert_eq!(reply["status"], status, "{}", function.name());
     }
 }
+
+/// Deployed functions take their secrets from Secrets Manager at cold start, never from
+/// the template; here against the emulator.
+#[tokio::test]
+async fn secrets_come_from_the_service_secret() {
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let name = format!("service-{}", uuid::Uuid::new_v4().simple());
+    let secret = serde_json::json!({
+        "DATABASE_URL": "mysql://from-secret@db/profiles",
+        "TOSS_SECRET_KEY": "test_sk_from_secret",
+        "TOKEN_SIGNING_KEY": "signing-key-from-secret",
+        "UNRELATED": "ignored",
+    });
+    let created = aws_sdk_secretsmanager::Client::new(&aws)
+        .create_secret()
+        .name(&name)
+        .secret_string(secret.to_string())
+        .send()
+        .await
+        .expect("secret created in the emulator");
+    let settings = api::services::Settings::load_secret(&aws, created.arn())
+        .await
+        .expect("settings load");
+    assert_eq!(settings.database_url, "mysql://from-secret@db/profiles");
+    assert_eq!(
+        settings.toss_secret_key.as_deref(),
+        Some("test_sk_from_secret")
+    );
+    assert_eq!(
+        settings.token_signing_key.as_deref(),
+        Some("signing-key-from-secret")
+    );
+    let shown = format!("{settings:?}");
+    assert!(
+        !shown.contains("from-secret"),
+        "secrets never print: {shown}"
+    );
+    assert!(
+        api::services::Settings::load_secret(&aws, Some("no-such-secret"))
+            .await
+            .is_err(),
+        "a missing secret stops the cold start"
+    );
+}
