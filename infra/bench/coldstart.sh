@@ -47,7 +47,8 @@
 # Knobs: COLDSTART_SAMPLES (5), COLDSTART_FUNCTIONS (space-separated subset),
 # COLDSTART_SKIP_BUILD=1 (measure the binaries already built),
 # COLDSTART_HOST_PROFILE (release): the cargo profile of the host build that is timed;
-# "perf" (no LTO, incremental) skips the second set of fat-LTO links, for a quick look.
+# "perf" (no LTO, incremental) skips the second set of fat-LTO links, but its binaries are
+# twice as large and not what Lambda runs: a quick look only.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -162,7 +163,7 @@ def size(p):
 fmt = lambda v, d=2: "n/a" if v is None else f"{v:.{d}f}"
 print()
 print(f"Cold start, {samples} samples per function (median), init timed on the x86_64 '{host_profile}' build; "
-      f"MB = 2^20 bytes; goals: zip <= {zip_goal:g} MB, init <= {init_goal:g} ms")
+      f"binary and zip: arm64 release; MB = 2^20 bytes; goals: zip <= {zip_goal:g} MB, init <= {init_goal:g} ms")
 print()
 print("| function | binary MB | zip MB (arm64) | init ms median | warm invoke ms | first answer ms | /next ms | cli invoke ms | answer | goals |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
