@@ -13,7 +13,6 @@ pub enum ErrorCode {
     ProfileNotFound,
     InvalidCursor,
     InvalidPageSize,
-    InvalidQuery,
     MemberNotFound,
     InvalidCredentials,
     Unauthorized,
@@ -33,7 +32,6 @@ pub enum ErrorCode {
     MethodNotAllowed,
     PayloadTooLarge,
     ServiceUnavailable,
-    InternalError,
 }
 
 impl ErrorCode {
@@ -48,7 +46,6 @@ impl ErrorCode {
             ErrorCode::ProfileNotFound => "PROFILE_NOT_FOUND",
             ErrorCode::InvalidCursor => "INVALID_CURSOR",
             ErrorCode::InvalidPageSize => "INVALID_PAGE_SIZE",
-            ErrorCode::InvalidQuery => "INVALID_QUERY",
             ErrorCode::MemberNotFound => "MEMBER_NOT_FOUND",
             ErrorCode::InvalidCredentials => "INVALID_CREDENTIALS",
             ErrorCode::Unauthorized => "UNAUTHORIZED",
@@ -68,7 +65,6 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::ServiceUnavailable => "SERVICE_UNAVAILABLE",
-            ErrorCode::InternalError => "INTERNAL_ERROR",
         }
     }
 }
