@@ -44,11 +44,13 @@
 #
 # Needs: cargo-lambda (pinned below, installed into .local/venv-lambda with pip; it brings
 # ziglang for the arm64 cross build) and what infra/local/stack.sh needs.
-# Knobs: COLDSTART_SAMPLES (5), COLDSTART_FUNCTIONS (space-separated subset),
+# Knobs: COLDSTART_SAMPLES (5), COLDSTART_FUNCTIONS (space-separated subset; without
+# migrate the database has no tables and the HTTP functions answer 503),
 # COLDSTART_SKIP_BUILD=1 (measure the binaries already built),
 # COLDSTART_HOST_PROFILE (release): the cargo profile of the host build that is timed;
 # "perf" (no LTO, incremental) skips the second set of fat-LTO links, but its binaries are
-# twice as large and not what Lambda runs: a quick look only.
+# twice as large and not what Lambda runs (init matched release within noise in an A/B of
+# 3 functions): a quick look only.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
