@@ -1,7 +1,7 @@
 //! `make bench-views`: view counting measured against its baselines in one run, on the
 //! servers the make target starts. Prints each figure and the ratio to its baseline.
 
-use adapters::{RedisTimeouts, RedisViewCounter};
+use adapters::{RedisConfig, RedisTimeouts, RedisViewCounter};
 use api::Services;
 use api::services::Settings;
 use app::ports::{ProfileReader, ViewCounter};
@@ -112,6 +112,9 @@ async fn main() {
         database_url: format!("{admin}/{database}"),
         database_max_connections: 32,
         redis_url: env("REDIS_URL"),
+        // The benchmarks run on the plain single-node stack.
+        redis_cluster: false,
+        redis_ca_file: None,
         redis_key_prefix: "bench:".into(),
         table_name: env("TABLE_NAME"),
         event_bus_name: "default".into(),
@@ -465,7 +468,8 @@ async fn main() {
             .get_multiplexed_async_connection()
             .await
             .unwrap();
-        let counter = RedisViewCounter::new(&memory_db, "", RedisTimeouts::JOB).unwrap();
+        let counter =
+            RedisViewCounter::new(&RedisConfig::new(&memory_db, RedisTimeouts::JOB), "").unwrap();
         let mem_day = KstDay::of(now);
         for (label, stride) in [
             ("every profile viewed", 1u64),

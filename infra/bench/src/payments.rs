@@ -118,6 +118,8 @@ pub async fn run() {
         database_url: format!("{admin}/{database}"),
         database_max_connections: 32,
         redis_url: env("REDIS_URL"),
+        redis_cluster: false,
+        redis_ca_file: None,
         redis_key_prefix: "benchpay:".into(),
         table_name: env("TABLE_NAME"),
         event_bus_name: "bench-payments".into(),

@@ -1,17 +1,17 @@
 //! Test harness: every test gets its own database, Redis key prefix and DynamoDB table on
 //! the servers `make test` started, and its own local gateway on a random port.
 
-use adapters::RedisTimeouts;
+use adapters::{RedisConfig, RedisConnection, RedisTimeouts};
 use api::Services;
 use api::services::Settings;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::Connection;
-use std::net::TcpListener as StdListener;
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
+
+mod redis_servers;
+pub use redis_servers::{OwnCluster, OwnRedis, Relay};
 
 pub const TOSS_SECRET_KEY: &str = "test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R";
 
@@ -26,7 +26,7 @@ pub struct TestApp {
     pub services: Arc<Services>,
     pub db: sqlx::MySqlPool,
     pub redis_prefix: String,
-    pub redis_url: String,
+    pub redis: RedisConfig,
     /// Base URL of this test's Toss sandbox.
     pub toss: String,
     pub database: String,
@@ -37,20 +37,20 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> Self {
-        Self::spawn_with_redis(&env("REDIS_URL")).await
+        Self::spawn_with_redis(stack_redis()).await
     }
 
-    pub async fn spawn_with_redis(redis_url: &str) -> Self {
-        Self::spawn_configured(redis_url, 10_000).await
+    pub async fn spawn_with_redis(redis: RedisConfig) -> Self {
+        Self::spawn_configured(redis, 10_000).await
     }
 
     /// With the production signup limit per client address.
     pub async fn spawn_with_signup_limit(limit: u32) -> Self {
-        Self::spawn_configured(&env("REDIS_URL"), limit).await
+        Self::spawn_configured(stack_redis(), limit).await
     }
 
-    async fn spawn_configured(redis_url: &str, signups_per_client: u32) -> Self {
-        let admin_url = env("MYSQL_ADMIN_URL");
+    async fn spawn_configured(redis: RedisConfig, signups_per_client: u32) -> Self {
+        let admin_url = mysql_admin_url();
         let id = uuid::Uuid::new_v4().simple().to_string();
         let database = format!("t_{id}");
         let mut admin = sqlx::MySqlConnection::connect(&admin_url)
@@ -75,7 +75,7 @@ impl TestApp {
                 .expect("create the test user");
         }
         admin.close().await.ok();
-        let host = admin_url
+        let host = env("MYSQL_ADMIN_URL")
             .rsplit('@')
             .next()
             .expect("host in MYSQL_ADMIN_URL")
@@ -90,9 +90,11 @@ impl TestApp {
         ));
 
         let settings = Settings {
-            database_url: format!("mysql://{user}:pw@{host}/{database}"),
+            database_url: format!("mysql://{user}:pw@{host}/{database}{}", mysql_url_query()),
             database_max_connections: 10,
-            redis_url: redis_url.to_owned(),
+            redis_url: redis.url.clone(),
+            redis_cluster: redis.cluster,
+            redis_ca_file: redis.ca_file.clone(),
             redis_key_prefix: format!("t{}:", &id[..12]),
             table_name: format!("t-{id}"),
             event_bus_name: format!("t-{id}"),
@@ -142,7 +144,7 @@ impl TestApp {
             services,
             db,
             redis_prefix: settings.redis_key_prefix,
-            redis_url: redis_url.to_owned(),
+            redis,
             toss,
             database,
             db_user: user,
@@ -152,7 +154,7 @@ impl TestApp {
 
     /// Locks this test's database user out and drops its connections, or lets it back in.
     pub async fn database_available(&self, available: bool) {
-        let mut admin = sqlx::MySqlConnection::connect(&env("MYSQL_ADMIN_URL"))
+        let mut admin = sqlx::MySqlConnection::connect(&mysql_admin_url())
             .await
             .unwrap();
         let lock = if available { "UNLOCK" } else { "LOCK" };
@@ -273,15 +275,40 @@ impl TestApp {
 
     /// Redis keys this test created.
     pub async fn redis_keys(&self) -> Vec<String> {
-        let client = redis::Client::open(self.redis_url.as_str()).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        // KEYS is fine on a test server; production code never enumerates keys.
-        redis::cmd("KEYS")
-            .arg(format!("{}*", self.redis_prefix))
-            .query_async(&mut conn)
+        let redis = RedisConnection::new(&self.redis).unwrap();
+        let pattern = format!("{}*", self.redis_prefix);
+        // KEYS is fine on a test server (a cluster client asks every primary and joins
+        // the answers); production code never enumerates keys.
+        redis
+            .run("KEYS", |mut conn| async move {
+                redis::cmd("KEYS").arg(pattern).query_async(&mut conn).await
+            })
             .await
             .unwrap()
     }
+}
+
+/// The Redis of the stack `make test` started, in its topology (single node or cluster,
+/// TLS or not), as `infra/local/stack.sh` describes it.
+pub fn stack_redis() -> RedisConfig {
+    RedisConfig {
+        url: env("REDIS_URL"),
+        cluster: std::env::var("REDIS_CLUSTER").is_ok_and(|v| v == "true"),
+        ca_file: std::env::var("REDIS_CA_FILE")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(Into::into),
+        timeouts: RedisTimeouts::REQUEST,
+    }
+}
+
+/// The stack's TLS settings for MySQL URLs (`?ssl-mode=VERIFY_IDENTITY&ssl-ca=…`, or empty).
+pub fn mysql_url_query() -> String {
+    std::env::var("MYSQL_URL_QUERY").unwrap_or_default()
+}
+
+pub fn mysql_admin_url() -> String {
+    format!("{}/{}", env("MYSQL_ADMIN_URL"), mysql_url_query())
 }
 
 async fn read(response: reqwest::Response) -> (u16, Value) {
@@ -296,98 +323,6 @@ pub fn kst(local: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(&format!("{local}+09:00"))
         .expect("KST time")
         .with_timezone(&Utc)
-}
-
-/// A Redis server of the test's own, which it can stop and start again on the same port
-/// (data kept across the restart, as a failover would keep it).
-pub struct OwnRedis {
-    pub port: u16,
-    dir: PathBuf,
-}
-
-impl OwnRedis {
-    pub fn start() -> Self {
-        let port = StdListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = std::env::temp_dir().join(format!(
-            "redis-test-{port}-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let redis = Self { port, dir };
-        redis.start_again();
-        redis
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    pub fn start_again(&self) {
-        let status = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "yes",
-            ])
-            .arg("--dir")
-            .arg(&self.dir)
-            .arg("--logfile")
-            .arg(self.dir.join("redis.log"))
-            .status()
-            .expect("redis-server on PATH");
-        assert!(status.success());
-        for _ in 0..100 {
-            if self.cli(&["ping"]) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("redis-server on {} did not start", self.port);
-    }
-
-    /// Stops the server, saving its data to disk first.
-    pub fn stop(&self) {
-        self.cli(&["shutdown", "save"]);
-        for _ in 0..100 {
-            if !self.cli(&["ping"]) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("redis-server on {} did not stop", self.port);
-    }
-
-    fn cli(&self, args: &[&str]) -> bool {
-        Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .map(|o| {
-                o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "PONG"
-                    || args != ["ping"] && o.status.success()
-            })
-            .unwrap_or(false)
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string(), "shutdown", "nosave"])
-            .output();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 /// Payment helpers: our API on one side, the test's Toss sandbox on the other.

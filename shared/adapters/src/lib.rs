@@ -9,6 +9,7 @@ pub mod eventbridge;
 pub mod metrics;
 pub mod mysql;
 pub mod mysql_payments;
+pub mod redis_connection;
 pub mod redis_counter;
 pub mod toss;
 
@@ -16,5 +17,6 @@ pub use dynamo_idempotency::DynamoIdempotencyStore;
 pub use dynamo_ledger::DynamoViewLossLedger;
 pub use eventbridge::EventBridgePublisher;
 pub use mysql::MySqlStore;
-pub use redis_counter::{RedisTimeouts, RedisViewCounter};
+pub use redis_connection::{RedisConfig, RedisConnection, RedisTimeouts};
+pub use redis_counter::RedisViewCounter;
 pub use toss::{TossGateway, TossTimeouts};

@@ -228,6 +228,33 @@ fn escape_like(keyword: &str) -> String {
 
 #[async_trait]
 impl ViewHistory for MySqlStore {
+    async fn counter_markers(&self) -> Result<Vec<(u64, String)>, InfraError> {
+        let rows: Vec<(u16, String)> =
+            sqlx::query_as("SELECT shard, marker FROM redis_counter_markers ORDER BY shard")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(infra("could not read the Redis counter markers"))?;
+        Ok(rows.into_iter().map(|(s, m)| (u64::from(s), m)).collect())
+    }
+
+    async fn record_counter_markers(&self, markers: &[(u64, String)]) -> Result<(), InfraError> {
+        if markers.is_empty() {
+            return Ok(());
+        }
+        let mut query =
+            QueryBuilder::<MySql>::new("INSERT INTO redis_counter_markers (shard, marker) ");
+        query.push_values(markers, |mut row, (shard, marker)| {
+            row.push_bind(*shard as u16).push_bind(marker);
+        });
+        query.push(" ON DUPLICATE KEY UPDATE marker = VALUES(marker)");
+        query
+            .build()
+            .execute(&self.pool)
+            .await
+            .map_err(infra("could not record the Redis counter markers"))?;
+        Ok(())
+    }
+
     async fn last_completed_flush(&self) -> Result<Option<KstDay>, InfraError> {
         let day: Option<NaiveDate> = sqlx::query_scalar("SELECT MAX(day) FROM view_flush_runs")
             .fetch_one(&self.pool)

@@ -1,32 +1,10 @@
+use crate::redis_connection::{RedisConfig, RedisConnection, SlotPipelines};
 use app::InfraError;
 use app::ports::ViewCounter;
 use async_trait::async_trait;
-use domain::views::{COUNTER_RETENTION_DAYS, CounterSlot};
+use domain::views::{COUNTER_RETENTION_DAYS, CounterSlot, SHARDS};
 use domain::{KstDay, ProfileId};
 use redis::Script;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use std::future::Future;
-use std::time::Duration;
-
-/// How long a caller waits for Redis. A page view must not hang on a sick cache (the
-/// loss ledger takes the view instead); the flush job can wait longer.
-#[derive(Debug, Clone, Copy)]
-pub struct RedisTimeouts {
-    pub connect: Duration,
-    /// Bound on one call including any reconnect attempt.
-    pub call: Duration,
-}
-
-impl RedisTimeouts {
-    pub const REQUEST: Self = Self {
-        connect: Duration::from_millis(250),
-        call: Duration::from_millis(500),
-    };
-    pub const JOB: Self = Self {
-        connect: Duration::from_secs(2),
-        call: Duration::from_secs(30),
-    };
-}
 
 /// Per-day view deltas in Redis (layout in `domain::views`).
 ///
@@ -35,22 +13,22 @@ impl RedisTimeouts {
 /// so the flush enumerates exactly the viewed profiles without scanning the keyspace.
 #[derive(Clone)]
 pub struct RedisViewCounter {
-    connection: ConnectionManager,
+    redis: RedisConnection,
     prefix: String,
-    call_timeout: Duration,
     count_script: Script,
     uncount_script: Script,
 }
 
-/// One atomic step per view: increment; the first view of a profile that day registers
-/// its bucket in the day's index, and the bucket's first registration sets the TTLs (so
-/// the common view runs one write). Then read the closed days asked for. All keys share
-/// the shard's hash tag, so this is valid on a cluster.
+/// One atomic step per view: increment, then read the closed days asked for. The first
+/// view of a profile that day registers its bucket in the day's index; a view that
+/// creates the bucket gives it its TTL whatever the index says (a bucket lost and made
+/// again must not live forever), and the index gets its TTL when it is created. So the
+/// common view runs one write. All keys share the shard's hash tag: valid on a cluster.
 const COUNT_VIEW_LUA: &str = r"
 local n = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-if n == 1 and redis.call('SADD', KEYS[2], ARGV[2]) == 1 then
-  redis.call('EXPIRE', KEYS[1], ARGV[3])
-  redis.call('EXPIRE', KEYS[2], ARGV[3])
+if n == 1 then
+  if redis.call('HLEN', KEYS[1]) == 1 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+  if redis.call('SADD', KEYS[2], ARGV[2]) == 1 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
 end
 local out = {n}
 for i = 3, #KEYS do
@@ -71,27 +49,11 @@ return n
 const SCAN_BUCKETS_PER_PIPELINE: usize = 512;
 
 impl RedisViewCounter {
-    /// Builds the client without connecting: the first command connects, and after a
-    /// Redis restart or a Lambda thaw the manager reconnects on its own.
-    pub fn new(
-        url: &str,
-        prefix: impl Into<String>,
-        timeouts: RedisTimeouts,
-    ) -> Result<Self, InfraError> {
-        let client =
-            redis::Client::open(url).map_err(|e| InfraError::new("invalid REDIS_URL", e))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeouts.connect))
-            .set_response_timeout(Some(timeouts.call))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(20))
-            .set_max_delay(Duration::from_millis(100));
-        let connection = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| InfraError::new("could not create the Redis connection manager", e))?;
+    /// Builds the client without connecting (see [`RedisConnection::new`]).
+    pub fn new(config: &RedisConfig, prefix: impl Into<String>) -> Result<Self, InfraError> {
         Ok(Self {
-            connection,
+            redis: RedisConnection::new(config)?,
             prefix: prefix.into(),
-            call_timeout: timeouts.call,
             count_script: Script::new(COUNT_VIEW_LUA),
             uncount_script: Script::new(UNCOUNT_VIEW_LUA),
         })
@@ -107,20 +69,12 @@ impl RedisViewCounter {
         )
     }
 
-    fn index_key(&self, day: KstDay, shard: u64) -> String {
-        format!("{}pv:{{{}}}:{}:idx", self.prefix, shard, day.compact())
+    fn marker_key(&self, shard: u64) -> String {
+        format!("{}pv:{{{}}}:marker", self.prefix, shard)
     }
 
-    async fn bounded<T>(
-        &self,
-        what: &'static str,
-        call: impl Future<Output = redis::RedisResult<T>>,
-    ) -> Result<T, InfraError> {
-        match tokio::time::timeout(self.call_timeout, call).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(InfraError::new(what, e)),
-            Err(elapsed) => Err(InfraError::new(what, elapsed)),
-        }
+    fn index_key(&self, day: KstDay, shard: u64) -> String {
+        format!("{}pv:{{{}}}:{}:idx", self.prefix, shard, day.compact())
     }
 
     /// Writes whole days of counts at once (restoring counters from a backup, loading a
@@ -130,28 +84,25 @@ impl RedisViewCounter {
         day: KstDay,
         counts: &[(ProfileId, u64)],
     ) -> Result<(), InfraError> {
-        let mut conn = self.connection.clone();
         for chunk in counts.chunks(10_000) {
-            let mut pipe = redis::pipe();
+            let mut pipes = SlotPipelines::new(self.redis.is_cluster());
             for (profile, views) in chunk {
                 let slot = CounterSlot::of(*profile);
                 let key = self.bucket_key(day, slot);
-                pipe.hset(&key, slot.field, *views).ignore();
-                pipe.expire(&key, TTL_SECONDS as i64).ignore();
                 let index = self.index_key(day, slot.shard);
-                pipe.sadd(&index, slot.bucket).ignore();
-                pipe.expire(&index, TTL_SECONDS as i64).ignore();
+                pipes.add(slot.shard, |p| {
+                    p.hset(&key, slot.field, *views).ignore();
+                    p.expire(&key, TTL_SECONDS as i64).ignore();
+                    p.sadd(&index, slot.bucket).ignore();
+                    p.expire(&index, TTL_SECONDS as i64);
+                });
             }
-            let () = self
-                .bounded("Redis bulk load failed", pipe.query_async(&mut conn))
+            let _: Vec<i64> = self
+                .redis
+                .run("Redis bulk load failed", |conn| pipes.query(conn))
                 .await?;
         }
         Ok(())
-    }
-
-    /// A raw connection for tools (benchmarks, tests) that inspect Redis directly.
-    pub fn connection(&self) -> ConnectionManager {
-        self.connection.clone()
     }
 }
 
@@ -174,12 +125,11 @@ impl ViewCounter for RedisViewCounter {
             invocation.key(self.bucket_key(*day, slot));
         }
         invocation.arg(slot.field).arg(slot.bucket).arg(TTL_SECONDS);
-        let mut conn = self.connection.clone();
         let counts: Vec<u64> = self
-            .bounded(
-                "Redis view increment failed",
-                invocation.invoke_async(&mut conn),
-            )
+            .redis
+            .run("Redis view increment failed", |mut conn| async move {
+                invocation.invoke_async(&mut conn).await
+            })
             .await?;
         let (today_count, closed) = counts.split_first().ok_or_else(|| {
             InfraError::new("Redis view increment returned nothing", "empty reply")
@@ -195,27 +145,29 @@ impl ViewCounter for RedisViewCounter {
             .key(self.index_key(today, slot.shard))
             .arg(slot.field)
             .arg(slot.bucket);
-        let mut conn = self.connection.clone();
         let _: i64 = self
-            .bounded(
-                "Redis view take-back failed",
-                invocation.invoke_async(&mut conn),
-            )
+            .redis
+            .run("Redis view take-back failed", |mut conn| async move {
+                invocation.invoke_async(&mut conn).await
+            })
             .await?;
         Ok(())
     }
 
     async fn sum_days(&self, wanted: &[(ProfileId, Vec<KstDay>)]) -> Result<Vec<u64>, InfraError> {
-        let mut pipe = redis::pipe();
+        let mut pipes = SlotPipelines::new(self.redis.is_cluster());
         for (profile, days) in wanted {
             let slot = CounterSlot::of(*profile);
             for day in days {
-                pipe.hget(self.bucket_key(*day, slot), slot.field);
+                let key = self.bucket_key(*day, slot);
+                pipes.add(slot.shard, |p| {
+                    p.hget(key, slot.field);
+                });
             }
         }
-        let mut conn = self.connection.clone();
         let values: Vec<Option<u64>> = self
-            .bounded("Redis view count read failed", pipe.query_async(&mut conn))
+            .redis
+            .run("Redis view count read failed", |conn| pipes.query(conn))
             .await?;
         let mut values = values.into_iter();
         Ok(wanted
@@ -230,19 +182,24 @@ impl ViewCounter for RedisViewCounter {
             .collect())
     }
 
+    async fn claim_markers(&self, marker: &str) -> Result<Vec<Option<String>>, InfraError> {
+        self.claim_markers_impl(marker).await
+    }
+
     async fn day_shard(
         &self,
         day: KstDay,
         shard: u64,
     ) -> Result<Vec<(ProfileId, u64)>, InfraError> {
-        let mut conn = self.connection.clone();
+        let index = self.index_key(day, shard);
         let buckets: Vec<u64> = self
-            .bounded(
-                "Redis bucket index read failed",
+            .redis
+            .run("Redis bucket index read failed", |mut conn| async move {
                 redis::cmd("SMEMBERS")
-                    .arg(self.index_key(day, shard))
-                    .query_async(&mut conn),
-            )
+                    .arg(index)
+                    .query_async(&mut conn)
+                    .await
+            })
             .await?;
         let mut out = Vec::new();
         for chunk in buckets.chunks(SCAN_BUCKETS_PER_PIPELINE) {
@@ -257,8 +214,12 @@ impl ViewCounter for RedisViewCounter {
                     },
                 ));
             }
+            // One shard's keys share a slot: one pipeline on a cluster too.
             let hashes: Vec<Vec<(u64, u64)>> = self
-                .bounded("Redis bucket read failed", pipe.query_async(&mut conn))
+                .redis
+                .run("Redis bucket read failed", |mut conn| async move {
+                    pipe.query_async(&mut conn).await
+                })
                 .await?;
             for (bucket, fields) in chunk.iter().zip(hashes) {
                 out.extend(
@@ -270,6 +231,24 @@ impl ViewCounter for RedisViewCounter {
             }
         }
         Ok(out)
+    }
+}
+
+impl RedisViewCounter {
+    async fn claim_markers_impl(&self, marker: &str) -> Result<Vec<Option<String>>, InfraError> {
+        let mut pipes = SlotPipelines::new(self.redis.is_cluster());
+        for shard in 0..SHARDS {
+            let key = self.marker_key(shard);
+            // SET NX GET: the marker there before, or none (and then ours is set); no TTL.
+            pipes.add(shard, |p| {
+                p.cmd("SET").arg(key).arg(marker).arg("NX").arg("GET");
+            });
+        }
+        self.redis
+            .run("Redis counter marker check failed", |conn| {
+                pipes.query(conn)
+            })
+            .await
     }
 }
 
@@ -292,8 +271,8 @@ impl app::ports::RateLimiter for RedisViewCounter {
             "{now_us}-{}",
             ATTEMPT_SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
-        let mut conn = self.connection.clone();
         let mut pipe = redis::pipe();
+        // MULTI/EXEC on one key: one slot, so a cluster takes it as it is.
         pipe.atomic()
             .cmd("ZREMRANGEBYSCORE")
             .arg(&key)
@@ -312,7 +291,10 @@ impl app::ports::RateLimiter for RedisViewCounter {
             .arg(i64::from(window_seconds) + 1)
             .ignore();
         let (count,): (u64,) = self
-            .bounded("Redis rate limit failed", pipe.query_async(&mut conn))
+            .redis
+            .run("Redis rate limit failed", |mut conn| async move {
+                pipe.query_async(&mut conn).await
+            })
             .await?;
         Ok(count <= u64::from(limit))
     }

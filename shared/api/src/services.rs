@@ -1,7 +1,7 @@
 use adapters::mysql::lambda_pool;
 use adapters::{
-    DynamoIdempotencyStore, DynamoViewLossLedger, EventBridgePublisher, MySqlStore, RedisTimeouts,
-    RedisViewCounter, TossGateway, TossTimeouts,
+    DynamoIdempotencyStore, DynamoViewLossLedger, EventBridgePublisher, MySqlStore, RedisConfig,
+    RedisTimeouts, RedisViewCounter, TossGateway, TossTimeouts,
 };
 use app::InfraError;
 use app::auth::TokenIssuer;
@@ -36,6 +36,10 @@ pub struct Settings {
     pub database_url: String,
     pub database_max_connections: u32,
     pub redis_url: String,
+    /// Speak the cluster protocol (ElastiCache cluster mode, ElastiCache Serverless).
+    pub redis_cluster: bool,
+    /// PEM of a private CA that signs Redis's TLS certificate (empty: the public roots).
+    pub redis_ca_file: Option<std::path::PathBuf>,
     /// Prefix of every Redis key; lets several test runs share one Redis.
     pub redis_key_prefix: String,
     pub table_name: String,
@@ -82,6 +86,19 @@ fn optional(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// `true` or `false` (unset or empty: `false`); anything else fails the cold start rather
+/// than pick a topology by guess.
+fn flag(name: &'static str) -> Result<bool, InfraError> {
+    match optional(name).as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(InfraError::new(
+            name,
+            format!("must be true or false, not {other:?}"),
+        )),
+    }
+}
+
 /// The secrets a Secrets Manager secret may hold (a JSON object of strings).
 const SECRET_NAMES: [&str; 4] = [
     "DATABASE_URL",
@@ -104,6 +121,8 @@ impl Settings {
             database_url: secret("DATABASE_URL").map_or_else(|| env("DATABASE_URL"), Ok)?,
             database_max_connections: env_or("DATABASE_MAX_CONNECTIONS", "2").parse().unwrap_or(2),
             redis_url: secret("REDIS_URL").map_or_else(|| env("REDIS_URL"), Ok)?,
+            redis_cluster: flag("REDIS_CLUSTER")?,
+            redis_ca_file: optional("REDIS_CA_FILE").map(Into::into),
             redis_key_prefix: std::env::var("REDIS_KEY_PREFIX").unwrap_or_default(),
             table_name: env("TABLE_NAME")?,
             event_bus_name: env_or("EVENT_BUS_NAME", "default"),
@@ -151,6 +170,17 @@ impl Settings {
     }
 }
 
+impl Settings {
+    pub fn redis_config(&self, timeouts: RedisTimeouts) -> RedisConfig {
+        RedisConfig {
+            url: self.redis_url.clone(),
+            cluster: self.redis_cluster,
+            ca_file: self.redis_ca_file.clone(),
+            timeouts,
+        }
+    }
+}
+
 impl Services {
     /// Services of a deployed function, configured from its environment and secret.
     pub async fn from_env(redis_timeouts: RedisTimeouts) -> Result<Self, InfraError> {
@@ -185,9 +215,8 @@ impl Services {
                 settings.database_max_connections,
             )?),
             counter: RedisViewCounter::new(
-                &settings.redis_url,
+                &settings.redis_config(redis_timeouts),
                 settings.redis_key_prefix.clone(),
-                redis_timeouts,
             )?,
             ledger: DynamoViewLossLedger::new(dynamo.clone(), settings.table_name.clone()),
             idempotency: DynamoIdempotencyStore::new(dynamo, settings.table_name.clone()),

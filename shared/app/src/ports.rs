@@ -105,6 +105,10 @@ pub trait ViewCounter: Send + Sync {
     /// Every profile viewed on `day` in one shard, with its delta.
     async fn day_shard(&self, day: KstDay, shard: u64)
     -> Result<Vec<(ProfileId, u64)>, InfraError>;
+
+    /// Each shard's counter marker as it was before this call (None: there was none; then
+    /// `marker` is set in its place). See `domain::views::shards_with_lost_counters`.
+    async fn claim_markers(&self, marker: &str) -> Result<Vec<Option<String>>, InfraError>;
 }
 
 /// Durable record of views that could not be counted in Redis (DynamoDB).
@@ -130,6 +134,12 @@ pub struct ViewLoss {
 #[async_trait]
 pub trait ViewHistory: Send + Sync {
     async fn last_completed_flush(&self) -> Result<Option<KstDay>, InfraError>;
+
+    /// The Redis counter markers the flush last saw, per shard.
+    async fn counter_markers(&self) -> Result<Vec<(u64, String)>, InfraError>;
+
+    /// Records the markers the flush sees now (replacing the shards' previous ones).
+    async fn record_counter_markers(&self, markers: &[(u64, String)]) -> Result<(), InfraError>;
     /// Adds each profile's delta for `day` unless that profile already has `day` flushed.
     /// Returns how many profiles were updated.
     async fn apply_flush_batch(

@@ -67,6 +67,26 @@ pub fn read_ahead_days(today: KstDay) -> Vec<KstDay> {
         .collect()
 }
 
+/// Shards whose Redis counters were lost since the flush last looked. Each shard holds a
+/// marker (no TTL, never rewritten) that the flush records in MySQL; a shard whose recorded
+/// marker is missing now (the node was replaced empty, the data flushed or evicted) or is
+/// another one has lost whatever it held. `present[shard]` is the marker found (None:
+/// there was none). A shard never recorded cannot tell, so it does not count as lost.
+pub fn shards_with_lost_counters(
+    recorded: &[(u64, String)],
+    present: &[Option<String>],
+) -> Vec<u64> {
+    recorded
+        .iter()
+        .filter(|(shard, marker)| {
+            present
+                .get(*shard as usize)
+                .is_some_and(|found| found.as_ref() != Some(marker))
+        })
+        .map(|(shard, _)| *shard)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +125,31 @@ mod tests {
         assert_eq!(flushed_through(Some(day(20)), Some(day(22))), Some(day(22)));
         assert_eq!(flushed_through(None, Some(day(22))), Some(day(22)));
         assert_eq!(read_ahead_days(day(24)), vec![day(22), day(23)]);
+    }
+
+    #[test]
+    fn a_shard_is_lost_when_its_recorded_marker_is_gone_or_replaced() {
+        let m = |s: &str| Some(s.to_owned());
+        let recorded = vec![
+            (0, "a".to_owned()),
+            (1, "b".to_owned()),
+            (2, "c".to_owned()),
+        ];
+        let cases: [(&[Option<String>], Vec<u64>); 5] = [
+            (&[m("a"), m("b"), m("c")], vec![]),
+            (&[None, m("b"), m("c")], vec![0]),
+            (&[m("a"), m("x"), None], vec![1, 2]),
+            (&[None, None, None, None], vec![0, 1, 2]),
+            // Shard 3 was never recorded: it cannot tell.
+            (&[m("a"), m("b"), m("c"), None], vec![]),
+        ];
+        for (present, lost) in cases {
+            assert_eq!(
+                shards_with_lost_counters(&recorded, present),
+                lost,
+                "{present:?}"
+            );
+        }
+        assert_eq!(shards_with_lost_counters(&[], &[None]), Vec::<u64>::new());
     }
 }

@@ -6,7 +6,7 @@ use integration_tests::{OwnRedis, TestApp, kst};
 #[tokio::test]
 async fn views_during_a_redis_outage_are_recovered_exactly_once() {
     let redis = OwnRedis::start();
-    let app = TestApp::spawn_with_redis(&redis.url()).await;
+    let app = TestApp::spawn_with_redis(redis.config()).await;
     let profile = app.signup(serde_json::json!({})).await;
     let day = kst("2026-11-24T14:00:00");
     let mut sent = 0;

@@ -104,6 +104,11 @@ impl ScheduledFunction {
                         flushed.expired_unflushed_days.len() as f64,
                         Unit::Count,
                     ),
+                    (
+                        "ViewCounterShardsLost",
+                        flushed.lost_counter_shards.len() as f64,
+                        Unit::Count,
+                    ),
                 ]);
                 metrics::count("ViewsRecovered", recovered.views_recovered);
                 json!({ "flush": flushed, "lossRecovery": recovered })

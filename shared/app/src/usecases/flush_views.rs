@@ -1,7 +1,9 @@
 use crate::error::AppError;
 use crate::ports::{ViewCounter, ViewHistory};
 use chrono::{DateTime, Utc};
-use domain::views::{COUNTER_RETENTION_DAYS, SHARDS, unflushed_closed_days};
+use domain::views::{
+    COUNTER_RETENTION_DAYS, SHARDS, shards_with_lost_counters, unflushed_closed_days,
+};
 use domain::{KstDay, ProfileId};
 use serde::Serialize;
 use std::time::Instant;
@@ -16,6 +18,9 @@ pub struct FlushSummary {
     pub days: Vec<DayFlush>,
     /// Days that were never flushed and whose counters have already expired.
     pub expired_unflushed_days: Vec<String>,
+    /// Shards whose Redis counters vanished since the last run (node replaced empty,
+    /// data flushed or evicted): the views they held are lost.
+    pub lost_counter_shards: Vec<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -58,6 +63,7 @@ pub async fn flush_views(
             tracing::error!(days = ?summary.expired_unflushed_days, "view counters expired before they were flushed");
         }
     }
+    summary.lost_counter_shards = check_counter_markers(deps, now).await?;
     for day in unflushed_closed_days(last, today) {
         let flushed = flush_day(deps, day, now).await?;
         tracing::info!(day = %flushed.day, viewed_profiles = flushed.viewed_profiles, views = flushed.views,
@@ -65,6 +71,28 @@ pub async fn flush_views(
         summary.days.push(flushed);
     }
     Ok(summary)
+}
+
+/// Compares each shard's Redis marker with the one recorded last time (a missing one is
+/// set anew), then records what is there now. Never silent: a lost shard is logged.
+async fn check_counter_markers(
+    deps: &FlushViewsDeps<'_>,
+    now: DateTime<Utc>,
+) -> Result<Vec<u64>, AppError> {
+    let ours = format!("{}", now.timestamp_micros());
+    let present = deps.counter.claim_markers(&ours).await?;
+    let recorded = deps.history.counter_markers().await?;
+    let lost = shards_with_lost_counters(&recorded, &present);
+    if !lost.is_empty() {
+        tracing::error!(shards = ?lost, "Redis view counters were lost (their shard markers are gone)");
+    }
+    let now_there: Vec<(u64, String)> = present
+        .into_iter()
+        .enumerate()
+        .map(|(shard, found)| (shard as u64, found.unwrap_or_else(|| ours.clone())))
+        .collect();
+    deps.history.record_counter_markers(&now_there).await?;
+    Ok(lost)
 }
 
 async fn flush_day(
