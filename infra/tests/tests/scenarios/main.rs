@@ -7,6 +7,7 @@ mod flush;
 mod listing;
 mod openapi;
 mod payments;
+mod redis_faults;
 mod redis_outage;
 mod signup_and_validation;
 mod view_counting;
