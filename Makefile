@@ -3,8 +3,10 @@
 ENV ?= dev
 
 ## Local stack (MariaDB, Redis, moto, Toss sandbox) + local gateway on :3000; Ctrl-C stops all.
+## SHAPE=production: Redis Cluster (6 nodes) and MariaDB, both TLS-only (infra/local/stack.sh).
+SHAPE ?=
 dev:
-	bash infra/local/dev.sh
+	SHAPE=$(SHAPE) bash infra/local/dev.sh
 
 ## Template checks (installs SAM CLI and cfn-lint), the whole suite against real servers
 ## started on free ports (then torn down), the API fuzzer (bounded), and the arm64

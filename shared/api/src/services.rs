@@ -99,6 +99,21 @@ fn flag(name: &'static str) -> Result<bool, InfraError> {
     }
 }
 
+/// Whether a MySQL URL's `ssl-mode` makes sqlx verify the server's certificate (sqlx's
+/// default, PREFERRED, silently falls back to plain TCP).
+fn verifies_tls(database_url: &str) -> bool {
+    let Some((_, query)) = database_url.split_once('?') else {
+        return false;
+    };
+    form_urlencoded::parse(query.as_bytes()).any(|(name, value)| {
+        matches!(name.as_ref(), "ssl-mode" | "sslmode")
+            && matches!(
+                value.to_ascii_uppercase().as_str(),
+                "VERIFY_IDENTITY" | "VERIFY_CA" | "VERIFY-IDENTITY" | "VERIFY-CA"
+            )
+    })
+}
+
 /// The secrets a Secrets Manager secret may hold (a JSON object of strings).
 const SECRET_NAMES: [&str; 4] = [
     "DATABASE_URL",
@@ -117,7 +132,7 @@ impl Settings {
         secrets: &std::collections::HashMap<String, String>,
     ) -> Result<Self, InfraError> {
         let secret = |name: &'static str| secrets.get(name).cloned().or_else(|| optional(name));
-        Ok(Self {
+        let settings = Self {
             database_url: secret("DATABASE_URL").map_or_else(|| env("DATABASE_URL"), Ok)?,
             database_max_connections: env_or("DATABASE_MAX_CONNECTIONS", "2").parse().unwrap_or(2),
             redis_url: secret("REDIS_URL").map_or_else(|| env("REDIS_URL"), Ok)?,
@@ -137,7 +152,29 @@ impl Settings {
                 fail_url: env_or("TOSS_FAIL_URL", "http://127.0.0.1:3000/payments/fail"),
             },
             token_signing_key: secret("TOKEN_SIGNING_KEY"),
-        })
+        };
+        if flag("REQUIRE_TLS")? {
+            settings.check_tls()?;
+        }
+        Ok(settings)
+    }
+
+    /// With `REQUIRE_TLS=true` (the template sets it) a connection that could fall back to
+    /// plain TCP, or trust an unverified certificate, fails the cold start instead.
+    fn check_tls(&self) -> Result<(), InfraError> {
+        if !self.redis_url.starts_with("rediss://") {
+            return Err(InfraError::new(
+                "REDIS_URL",
+                "must be rediss:// (TLS) where REQUIRE_TLS is set",
+            ));
+        }
+        if !verifies_tls(&self.database_url) {
+            return Err(InfraError::new(
+                "DATABASE_URL",
+                "needs ?ssl-mode=VERIFY_IDENTITY (or VERIFY_CA) where REQUIRE_TLS is set",
+            ));
+        }
+        Ok(())
     }
 
     /// Settings for a deployed function: the environment, plus the secrets of the Secrets
@@ -234,5 +271,29 @@ impl Services {
                 .map(|key| TokenIssuer::new(key.as_bytes())),
             auth_limits: AuthLimits::default(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verifies_tls;
+
+    #[test]
+    fn only_verifying_ssl_modes_count_as_tls() {
+        let cases = [
+            ("mysql://u:p@h:3306/db", false),
+            ("mysql://u:p@h:3306/db?ssl-mode=PREFERRED", false),
+            ("mysql://u:p@h:3306/db?ssl-mode=REQUIRED", false),
+            ("mysql://u:p@h:3306/db?ssl-mode=VERIFY_IDENTITY", true),
+            (
+                "mysql://u:p@h:3306/db?ssl-ca=/ca.pem&ssl-mode=verify_ca",
+                true,
+            ),
+            ("mysql://u:p@h:3306/db?sslmode=VERIFY_IDENTITY", true),
+            ("mysql://u:p@h:3306/db?x=ssl-mode%3DVERIFY_CA", false),
+        ];
+        for (url, verifies) in cases {
+            assert_eq!(verifies_tls(url), verifies, "{url}");
+        }
     }
 }

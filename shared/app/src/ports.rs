@@ -99,7 +99,8 @@ pub trait ViewCounter: Send + Sync {
     /// Takes back a view counted for a profile that turned out not to exist.
     async fn uncount_view(&self, profile: ProfileId, today: KstDay) -> Result<(), InfraError>;
 
-    /// Sum of the deltas of the given days, per profile (same order), in one round trip.
+    /// Sum of the deltas of the given days, per profile (same order): one round trip on a
+    /// single node, one concurrent pipeline per shard touched on a cluster.
     async fn sum_days(&self, wanted: &[(ProfileId, Vec<KstDay>)]) -> Result<Vec<u64>, InfraError>;
 
     /// Every profile viewed on `day` in one shard, with its delta.
