@@ -153,7 +153,7 @@ async fn counters_lost_with_their_node_are_reported_by_the_next_flush() {
 /// Views keep answering while a cluster primary is killed (SIGKILL) under load and its
 /// replica takes over; after loss recovery and the flush, what is missing is at most what
 /// the primary had acknowledged but not yet replicated. The figures go to
-/// `.local/reports/redis-failover.txt` (the README quotes them).
+/// `.local/reports/redis-failover-{tls,plain}.txt` (the README quotes them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_primary_killed_mid_load_loses_at_most_what_was_not_replicated() {
     let cluster = OwnCluster::start();
@@ -238,7 +238,12 @@ async fn a_primary_killed_mid_load_loses_at_most_what_was_not_replicated() {
     println!("{report}");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.local/reports");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("redis-failover.txt"), &report).unwrap();
+    let tls = if app.redis.url.starts_with("rediss") {
+        "tls"
+    } else {
+        "plain"
+    };
+    std::fs::write(dir.join(format!("redis-failover-{tls}.txt")), &report).unwrap();
     // Replication is asynchronous: what the primary acknowledged in its last moments may
     // be gone. On loopback that is a few milliseconds of writes; far more means the
     // counters of before the kill were lost.
