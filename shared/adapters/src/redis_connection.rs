@@ -126,6 +126,8 @@ impl ConnectionLike for RedisConn {
     }
 }
 
+// One per execution environment, behind an Arc: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Topology {
     Node(redis::Client),
     Cluster(redis::cluster::ClusterClient),
