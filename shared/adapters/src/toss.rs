@@ -43,6 +43,8 @@ struct PaymentBody {
     #[serde(default)]
     total_amount: u64,
     #[serde(default)]
+    currency: Option<String>,
+    #[serde(default)]
     approved_at: Option<String>,
     #[serde(default)]
     failure: Option<FailureBody>,
@@ -69,6 +71,7 @@ impl From<PaymentBody> for TossPayment {
             order_id: p.order_id,
             status: p.status,
             total_amount: p.total_amount,
+            currency: p.currency,
             approved_at: p.approved_at,
             failure: p.failure.map(|f| (f.code, f.message)),
         }

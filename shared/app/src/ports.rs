@@ -315,6 +315,8 @@ pub struct TossPayment {
     pub order_id: String,
     pub status: String,
     pub total_amount: u64,
+    /// `KRW` for every payment of ours (None if Toss left it out).
+    pub currency: Option<String>,
     pub approved_at: Option<String>,
     pub failure: Option<(String, String)>,
 }

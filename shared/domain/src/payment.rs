@@ -2,6 +2,7 @@
 //! and how every Toss answer is classified. Facts about Toss: `../shared/toss-api.md`.
 
 use crate::error::{ErrorCode, ValidationError};
+use chrono::{DateTime, Utc};
 use std::fmt;
 
 /// Our order id, also Toss' `orderId`: `[A-Za-z0-9_-]{6,64}` (the safe charset, §2.1).
@@ -315,10 +316,167 @@ pub fn verdict(
     }
 }
 
+/// What the driver does after Toss refused a confirm with a definitive error body
+/// (toss-api.md §4, §5.2, §5.3; docs/… in the README's payment section).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterRefusal {
+    /// The code is Toss's verdict: the payment failed and no money moved.
+    SettleFailed,
+    /// Look the payment up; a later confirm uses a new key when `rotate_key` (Toss replays
+    /// an error for the same key, so that key is used up).
+    LookUp { rotate_key: bool },
+}
+
+/// A refused confirm. `uncertain` says an earlier attempt's outcome was not known (no
+/// answer, a 5xx or "may be partial" code, a key rotation, a confirm that died): then even
+/// a final-looking code is not a verdict, since that earlier attempt may still end `DONE`.
+pub fn after_refusal(code: &str, uncertain: bool) -> AfterRefusal {
+    match ConfirmErrorClass::of(code) {
+        class if class.is_final() && !uncertain => AfterRefusal::SettleFailed,
+        class if class.is_final() => AfterRefusal::LookUp { rotate_key: false },
+        // The first request with this key is still running: the key is not used up.
+        ConfirmErrorClass::RetrySameKey => AfterRefusal::LookUp { rotate_key: false },
+        _ => AfterRefusal::LookUp { rotate_key: true },
+    }
+}
+
+/// Whether a confirm refusal leaves the outcome open (so later answers are not verdicts).
+pub fn refusal_leaves_doubt(code: &str) -> bool {
+    !ConfirmErrorClass::of(code).is_final()
+}
+
+/// Slack after Toss's confirm window before a lookup 404 may count as "nothing approved":
+/// a confirm of ours sent at the window's last moment may still be running.
+pub const CONFIRM_WINDOW_SLACK_SECS: i64 = 5 * 60;
+
+/// A lookup that answers 404 is a verdict only once no confirm can still be running: the
+/// lookup finds approved payments, and a timed-out confirm may still be at the card
+/// network (toss-api.md §5.3). `authenticated_at` is when the shopper authenticated
+/// (None: we never sent a confirm, so none can be running).
+pub fn not_found_is_final(authenticated_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    authenticated_at.is_none_or(|at| {
+        now >= at + chrono::Duration::seconds(TOSS_CONFIRM_WINDOW_SECS + CONFIRM_WINDOW_SLACK_SECS)
+    })
+}
+
+/// The Payment Toss returned is the one we asked about: same order, payment key and
+/// currency. Anything else must never charge points.
+pub fn is_our_payment(ours: (&str, Option<&str>), theirs: (&str, &str, Option<&str>)) -> bool {
+    let (our_order, our_key) = ours;
+    let (order, key, currency) = theirs;
+    order == our_order && our_key.is_none_or(|k| k == key) && currency.is_none_or(|c| c == "KRW")
+}
+
 /// Seconds Toss keeps an authenticated payment confirmable.
 pub const TOSS_CONFIRM_WINDOW_SECS: i64 = 10 * 60;
 /// Seconds a checkout (payment window) lives at Toss.
 pub const TOSS_CHECKOUT_WINDOW_SECS: i64 = 30 * 60;
+
+#[cfg(test)]
+mod decision_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn refusals_are_verdicts_only_without_earlier_doubt() {
+        use AfterRefusal::*;
+        let cases = [
+            // (code, uncertain before, next step)
+            ("REJECT_CARD_COMPANY", false, SettleFailed),
+            ("REJECT_CARD_COMPANY", true, LookUp { rotate_key: false }),
+            ("NOT_FOUND_PAYMENT_SESSION", false, SettleFailed),
+            (
+                "NOT_FOUND_PAYMENT_SESSION",
+                true,
+                LookUp { rotate_key: false },
+            ),
+            ("INVALID_API_KEY", false, SettleFailed),
+            ("INVALID_API_KEY", true, LookUp { rotate_key: false }),
+            ("PROVIDER_ERROR", false, LookUp { rotate_key: true }),
+            (
+                "FAILED_INTERNAL_SYSTEM_PROCESSING",
+                false,
+                LookUp { rotate_key: true },
+            ),
+            // "Unknown" codes came with a definitive body: the key replays them.
+            ("UNKNOWN_PAYMENT_ERROR", false, LookUp { rotate_key: true }),
+            (
+                "SOME_CODE_TOSS_ADDS_LATER",
+                true,
+                LookUp { rotate_key: true },
+            ),
+            (
+                "ALREADY_PROCESSED_PAYMENT",
+                false,
+                LookUp { rotate_key: true },
+            ),
+            (
+                "IDEMPOTENT_REQUEST_PROCESSING",
+                false,
+                LookUp { rotate_key: false },
+            ),
+            (
+                "IDEMPOTENT_REQUEST_PROCESSING",
+                true,
+                LookUp { rotate_key: false },
+            ),
+        ];
+        for (code, uncertain, step) in cases {
+            assert_eq!(
+                after_refusal(code, uncertain),
+                step,
+                "{code} uncertain={uncertain}"
+            );
+        }
+        for (code, doubt) in [
+            ("REJECT_CARD_COMPANY", false),
+            ("NOT_FOUND_PAYMENT", false),
+            ("PROVIDER_ERROR", true),
+            ("FAILED_PAYMENT_INTERNAL_SYSTEM_PROCESSING", true),
+            ("IDEMPOTENT_REQUEST_PROCESSING", true),
+            ("SOME_CODE_TOSS_ADDS_LATER", true),
+        ] {
+            assert_eq!(refusal_leaves_doubt(code), doubt, "{code}");
+        }
+    }
+
+    #[test]
+    fn a_lookup_404_is_final_only_after_the_confirm_window_and_slack() {
+        let at = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
+        let after = |secs: i64| at + chrono::Duration::seconds(secs);
+        let edge = TOSS_CONFIRM_WINDOW_SECS + CONFIRM_WINDOW_SLACK_SECS;
+        for (now, fin) in [
+            (after(0), false),
+            (after(600), false),
+            (after(edge - 1), false),
+            (after(edge), true),
+        ] {
+            assert_eq!(not_found_is_final(Some(at), now), fin, "{now}");
+        }
+        assert!(
+            not_found_is_final(None, at),
+            "no confirm of ours was ever sent"
+        );
+    }
+
+    #[test]
+    fn only_our_own_payment_counts() {
+        let ours = ("ord_1", Some("pk_1"));
+        for (theirs, mine) in [
+            (("ord_1", "pk_1", Some("KRW")), true),
+            (("ord_1", "pk_1", None), true),
+            (("ord_2", "pk_1", Some("KRW")), false),
+            (("ord_1", "pk_2", Some("KRW")), false),
+            (("ord_1", "pk_1", Some("USD")), false),
+        ] {
+            assert_eq!(is_our_payment(ours, theirs), mine, "{theirs:?}");
+        }
+        assert!(is_our_payment(
+            ("ord_1", None),
+            ("ord_1", "pk_9", Some("KRW"))
+        ));
+    }
+}
 
 #[cfg(test)]
 mod tests {
