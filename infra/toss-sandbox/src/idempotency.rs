@@ -8,6 +8,7 @@ use crate::state::{IDEMPOTENCY_TTL, IdempotencyRecord, IdempotencyScope, Idempot
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::future::Future;
 
@@ -20,6 +21,9 @@ pub struct Reply {
     /// Close the connection instead of answering (the `drop` fault). `status`/`body` are still
     /// stored for idempotent replay, as Toss would keep the result it could not deliver.
     pub drop_connection: bool,
+    /// The request keeps "running" on the Toss side until then (the `late-` fault): same-key
+    /// resends get 409 before it and the stored answer after it.
+    pub running_until: Option<DateTime<Utc>>,
 }
 
 impl Reply {
@@ -28,6 +32,7 @@ impl Reply {
             status: StatusCode::OK,
             body,
             drop_connection: false,
+            running_until: None,
         }
     }
 }
@@ -38,6 +43,7 @@ impl From<ApiError> for Reply {
             status: error.status(),
             body: error.body(),
             drop_connection: false,
+            running_until: None,
         }
     }
 }
@@ -84,7 +90,13 @@ where
                     IdempotencyState::InFlight => {
                         ApiError::of("IDEMPOTENT_REQUEST_PROCESSING").into_response()
                     }
-                    IdempotencyState::Done { status, body } => {
+                    IdempotencyState::Done {
+                        running_until: Some(until),
+                        ..
+                    } if now < *until => {
+                        ApiError::of("IDEMPOTENT_REQUEST_PROCESSING").into_response()
+                    }
+                    IdempotencyState::Done { status, body, .. } => {
                         (*status, Json(body.clone())).into_response()
                     }
                 };
@@ -114,6 +126,7 @@ where
                 let done = IdempotencyState::Done {
                     status: reply.status,
                     body: reply.body.clone(),
+                    running_until: reply.running_until,
                 };
                 if let Some(record) = sandbox.lock().idempotency.get_mut(&scope) {
                     record.state = done;

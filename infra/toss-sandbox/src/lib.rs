@@ -12,7 +12,7 @@ mod state;
 mod v1;
 
 pub use codes::{ApiError, http_status, known_codes};
-pub use faults::{Faults, HANG};
+pub use faults::{Faults, HANG, PARTIAL_LANDING};
 
 use axum::Router;
 use axum::routing::{get, post};

@@ -49,6 +49,29 @@ pub struct Cancel {
     pub receipt_key: String,
 }
 
+/// An approval decided by a confirm. It is applied at once, or (the `late-` and `partial-`
+/// faults) kept pending and applied when the sandbox clock reaches `at`: Toss keeps running a
+/// confirm whose client is gone and may finish it after an error answer (toss-api.md §4, §5.3).
+#[derive(Debug, Clone)]
+pub struct Approval {
+    pub amount: i64,
+    pub at: DateTime<Utc>,
+    transaction_key: String,
+    approve_no: String,
+}
+
+impl Approval {
+    pub fn new(amount: i64, at: DateTime<Utc>) -> Self {
+        Self {
+            amount,
+            at,
+            transaction_key: hex32(),
+            // Approval numbers are 8 digits; any will do as long as it is stable per payment.
+            approve_no: format!("{:08}", uuid::Uuid::new_v4().as_u128() % 100_000_000),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Payment {
     pub payment_key: String,
@@ -70,6 +93,10 @@ pub struct Payment {
     pub faults: Faults,
     /// How many `fail-CODE-n` failures were already answered.
     pub injected_failures: u32,
+    /// An approval that has not landed yet; the payment shows `IN_PROGRESS` meanwhile.
+    pub pending_approval: Option<Approval>,
+    /// The `partial-CODE` answer was given, so no confirmable session is left.
+    pub partial_answered: bool,
 }
 
 impl Payment {
@@ -104,20 +131,32 @@ impl Payment {
             secret: format!("ps_{}", hex32()),
             faults,
             injected_failures: 0,
+            pending_approval: None,
+            partial_answered: false,
         }
     }
 
-    /// Applies the expiry rules lazily: Toss expires payments on its own clock, the sandbox
-    /// does it whenever a payment is read or touched.
-    pub fn refresh(&mut self, now: DateTime<Utc>) {
+    /// Applies a pending approval whose time has come and the expiry rules lazily: Toss does
+    /// both on its own clock, the sandbox whenever a payment is read or touched. Returns whether
+    /// an approval landed.
+    pub fn refresh(&mut self, now: DateTime<Utc>) -> bool {
+        if let Some(approval) = self.pending_approval.take_if(|a| now >= a.at) {
+            self.land(approval);
+            return true;
+        }
+        // The confirm reached Toss inside the window; the window does not cut off its approval.
+        if self.pending_approval.is_some() {
+            return false;
+        }
         let deadline = match (self.status, self.authenticated_at) {
             (Status::InProgress, Some(at)) => at + CONFIRM_WINDOW,
             (Status::Ready, _) => self.requested_at + READY_WINDOW,
-            _ => return,
+            _ => return false,
         };
         if now > deadline {
             self.status = Status::Expired;
         }
+        false
     }
 
     pub fn authenticate(&mut self, now: DateTime<Utc>) {
@@ -126,16 +165,32 @@ impl Payment {
     }
 
     pub fn approve(&mut self, amount: i64, now: DateTime<Utc>) {
+        self.land(Approval::new(amount, now));
+    }
+
+    fn land(&mut self, approval: Approval) {
         self.status = Status::Done;
-        self.total_amount = amount;
-        self.balance_amount = amount;
-        self.approved_at = Some(now);
-        self.last_transaction_key = Some(hex32());
-        // Approval numbers are 8 digits; any will do as long as it is stable per payment.
-        self.approve_no = Some(format!(
-            "{:08}",
-            uuid::Uuid::new_v4().as_u128() % 100_000_000
-        ));
+        self.total_amount = approval.amount;
+        self.balance_amount = approval.amount;
+        self.approved_at = Some(approval.at);
+        self.last_transaction_key = Some(approval.transaction_key);
+        self.approve_no = Some(approval.approve_no);
+    }
+
+    /// Leaves the payment `IN_PROGRESS` until `approval.at` and returns the Payment as it will
+    /// look once approved: the answer Toss stores for the Idempotency-Key of that confirm (§4).
+    /// Nothing visible can change a pending payment, so later lookups show exactly this.
+    pub fn schedule_approval(&mut self, approval: Approval) -> Value {
+        let mut landed = self.clone();
+        landed.land(approval.clone());
+        self.pending_approval = Some(approval);
+        landed.to_json()
+    }
+
+    /// The `lookup-404` fault: Toss documents its lookups as lookups of *approved* payments
+    /// (toss-api.md §3, §5.3), so until then a lookup may answer 404.
+    pub fn hidden_from_lookups(&self) -> bool {
+        self.faults.lookup_404 && self.approved_at.is_none()
     }
 
     pub fn abort(&mut self, failure: ApiError) {
@@ -269,7 +324,13 @@ pub struct IdempotencyScope {
 #[derive(Debug, Clone)]
 pub enum IdempotencyState {
     InFlight,
-    Done { status: StatusCode, body: Value },
+    /// The first request's answer. With `running_until` (the `late-` fault) the request counts
+    /// as still running on the Toss side until then, so resends get 409 before it (§4).
+    Done {
+        status: StatusCode,
+        body: Value,
+        running_until: Option<DateTime<Utc>>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -294,11 +355,17 @@ impl State {
         Utc::now() + self.clock_offset
     }
 
-    /// The payment with its expiry rules applied.
+    /// The payment with a due approval landed and its expiry rules applied. Every read goes
+    /// through here, so a landing is seen by lookups, confirms, cancels and `/sandbox` alike.
     pub fn payment_mut(&mut self, payment_key: &str) -> Option<&mut Payment> {
         let now = self.now();
         let payment = self.payments.get_mut(payment_key)?;
-        payment.refresh(now);
+        if payment.refresh(now) {
+            self.stats
+                .entry(payment_key.to_owned())
+                .or_default()
+                .approvals += 1;
+        }
         Some(payment)
     }
 
@@ -315,6 +382,14 @@ impl State {
 /// 32 lower-case hex digits, the shape of Toss's transaction keys.
 pub fn hex32() -> String {
     uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// `at + by`; a duration past chrono's range never comes (the `late-` fault takes any digits).
+pub fn later(at: DateTime<Utc>, by: std::time::Duration) -> DateTime<Utc> {
+    TimeDelta::from_std(by)
+        .ok()
+        .and_then(|by| at.checked_add_signed(by))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// ISO 8601 in Korea time, as Toss writes timestamps (`2022-01-01T00:00:00+09:00`).
@@ -360,6 +435,33 @@ mod tests {
         assert_eq!(p.status, Status::InProgress);
         p.refresh(now + TimeDelta::minutes(10) + TimeDelta::seconds(1));
         assert_eq!(p.status, Status::Expired);
+    }
+
+    #[test]
+    fn a_scheduled_approval_lands_at_its_instant_and_outlives_the_window() {
+        let now = Utc::now();
+        let mut p = payment(now);
+        let at = now + TimeDelta::minutes(15);
+        let promised = p.schedule_approval(Approval::new(9_000, at));
+        assert_eq!(promised["status"], "DONE");
+        // Past the 10-minute confirm window, yet the running approval is not cut off.
+        assert!(!p.refresh(at - TimeDelta::milliseconds(1)));
+        assert_eq!(p.status, Status::InProgress);
+        assert!(p.to_json()["approvedAt"].is_null());
+        assert!(p.refresh(at));
+        assert_eq!(p.to_json(), promised);
+        assert_eq!(p.approved_at, Some(at));
+        assert!(!p.refresh(at + TimeDelta::days(1)), "lands only once");
+        assert_eq!(p.status, Status::Done);
+    }
+
+    #[test]
+    fn later_saturates_instead_of_overflowing() {
+        let now = Utc::now();
+        let ms = std::time::Duration::from_millis(1500);
+        assert_eq!(later(now, ms), now + TimeDelta::milliseconds(1500));
+        let forever = std::time::Duration::from_millis(u64::MAX);
+        assert_eq!(later(now, forever), DateTime::<Utc>::MAX_UTC);
     }
 
     #[test]

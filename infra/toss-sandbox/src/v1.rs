@@ -3,9 +3,9 @@
 use crate::Sandbox;
 use crate::auth::SecretKey;
 use crate::codes::ApiError;
-use crate::faults::HANG;
+use crate::faults::{Faults, HANG, PARTIAL_LANDING};
 use crate::idempotency::{Reply, forced_error, run_post};
-use crate::state::{Payment, State, Status};
+use crate::state::{Approval, Payment, State, Status, later};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, State as Shared};
@@ -52,12 +52,7 @@ pub async fn get_by_key(
     if let Some(error) = forced_error(&headers, &secret_key) {
         return error.into_response();
     }
-    lookup(
-        sandbox
-            .lock()
-            .payment_mut(&payment_key)
-            .map(|p| p.to_json()),
-    )
+    lookup(sandbox.lock().payment_mut(&payment_key).map(|p| &*p))
 }
 
 pub async fn get_by_order(
@@ -69,17 +64,12 @@ pub async fn get_by_order(
     if let Some(error) = forced_error(&headers, &secret_key) {
         return error.into_response();
     }
-    lookup(
-        sandbox
-            .lock()
-            .payment_by_order_mut(&order_id)
-            .map(|p| p.to_json()),
-    )
+    lookup(sandbox.lock().payment_by_order_mut(&order_id).map(|p| &*p))
 }
 
-fn lookup(found: Option<Value>) -> Response {
-    match found {
-        Some(payment) => Json(payment).into_response(),
+fn lookup(found: Option<&Payment>) -> Response {
+    match found.filter(|p| !p.hidden_from_lookups()) {
+        Some(payment) => Json(payment.to_json()).into_response(),
         None => ApiError::of("NOT_FOUND_PAYMENT").into_response(),
     }
 }
@@ -157,7 +147,17 @@ fn confirmable<'a>(
     if payment.order_id != request.order_id {
         return Err(ApiError::of("NOT_FOUND_PAYMENT_SESSION"));
     }
+    // After a `partial-` answer a new attempt gets a final-looking code although the approval
+    // went through: a final code after an unknown outcome is no verdict (toss-api.md §5.3).
+    if payment.partial_answered {
+        return Err(ApiError::of("NOT_FOUND_PAYMENT_SESSION"));
+    }
     match payment.status {
+        // Another confirm's approval is still running (`late-`). Toss does not document this
+        // answer; a 5xx that "may be partial" (§5.2) sends the caller to a lookup, which fits.
+        Status::InProgress if payment.pending_approval.is_some() => {
+            return Err(ApiError::of("FAILED_INTERNAL_SYSTEM_PROCESSING"));
+        }
         Status::InProgress => {}
         Status::Done | Status::Canceled | Status::PartialCanceled => {
             return Err(ApiError::of("ALREADY_PROCESSED_PAYMENT"));
@@ -188,36 +188,67 @@ async fn confirm_operation(sandbox: Sandbox, body: Bytes) -> Reply {
     if let Some(delay) = faults.delay {
         tokio::time::sleep(delay).await;
     }
-    let approved = {
-        let mut state = sandbox.lock();
-        let now = state.now();
-        let payment = match confirmable(&mut state, &request) {
-            Ok(payment) => payment,
-            Err(error) => return error.into(),
-        };
-        if let Some((code, n)) = &faults.fail
-            && payment.injected_failures < *n
-        {
-            payment.injected_failures += 1;
-            return ApiError::of(code).into();
-        }
-        if let Some(code) = &faults.abort {
-            let failure = ApiError::of(code);
-            payment.abort(failure.clone());
-            return failure.into();
-        }
-        payment.approve(faults.amount.unwrap_or(request.amount), now);
-        let approved = payment.to_json();
-        state.stats_mut(&request.payment_key).approvals += 1;
-        approved
-    };
+    let reply = answer_confirm(&mut sandbox.lock(), &request, &faults);
     if faults.hang {
         tokio::time::sleep(HANG).await;
     }
     Reply {
-        drop_connection: faults.drop,
-        ..Reply::ok(approved)
+        drop_connection: reply.drop_connection || faults.drop,
+        ..reply
     }
+}
+
+/// The faults that decide the answer, then the approval, all under one lock so that no other
+/// request sees a half-done confirm.
+fn answer_confirm(state: &mut State, request: &ConfirmRequest, faults: &Faults) -> Reply {
+    let now = state.now();
+    let payment = match confirmable(state, request) {
+        Ok(payment) => payment,
+        Err(error) => return error.into(),
+    };
+    if let Some((code, n)) = &faults.fail
+        && payment.injected_failures < *n
+    {
+        payment.injected_failures += 1;
+        return ApiError::of(code).into();
+    }
+    if let Some(code) = &faults.abort {
+        let failure = ApiError::of(code);
+        payment.abort(failure.clone());
+        return failure.into();
+    }
+    let amount = faults.amount.unwrap_or(request.amount);
+    if let Some(late) = faults.late {
+        return late_approval(payment, Approval::new(amount, later(now, late)));
+    }
+    if let Some(code) = &faults.partial {
+        let approval = Approval::new(amount, later(now, PARTIAL_LANDING));
+        return partial_approval(payment, approval, code);
+    }
+    payment.approve(amount, now);
+    let approved = payment.to_json();
+    state.stats_mut(&request.payment_key).approvals += 1;
+    Reply::ok(approved)
+}
+
+/// The `late-` fault: no answer reaches the client (as with `drop`) while the approval is
+/// still running at Toss. The Idempotency-Key counts as in flight until it lands, then replays
+/// the approved Payment (toss-api.md §4).
+fn late_approval(payment: &mut Payment, approval: Approval) -> Reply {
+    let running_until = Some(approval.at);
+    Reply {
+        drop_connection: true,
+        running_until,
+        ..Reply::ok(payment.schedule_approval(approval))
+    }
+}
+
+/// The `partial-` fault: Toss answers an error (replayed for the same key, §4) while the
+/// approval still goes through, as a `FAILED_*_PROCESSING` "may be partial" (§5.2, §5.3).
+fn partial_approval(payment: &mut Payment, approval: Approval, code: &str) -> Reply {
+    payment.schedule_approval(approval);
+    payment.partial_answered = true;
+    ApiError::of(code).into()
 }
 
 struct CancelRequest {

@@ -1,5 +1,6 @@
 //! Black-box tests: each starts its own sandbox on 127.0.0.1:0 and talks plain HTTP to it.
 
+use chrono::{DateTime, FixedOffset};
 use reqwest::{Client, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -110,6 +111,30 @@ impl Toss {
         )
         .await
         .1
+    }
+
+    async fn payment_by_order(&self, order_id: &str) -> (StatusCode, Value) {
+        let url = self.url(&format!("/v1/payments/orders/{order_id}"));
+        answer(self.authed(self.client.get(url))).await
+    }
+
+    async fn clock(&self) -> DateTime<FixedOffset> {
+        let now = answer(self.client.get(self.url("/sandbox/clock"))).await.1;
+        DateTime::parse_from_rfc3339(now["now"].as_str().unwrap()).unwrap()
+    }
+
+    /// Sends a confirm that must end without any response byte (`drop`, `late-`).
+    async fn confirm_unanswered(&self, key: &str, order_id: &str, idem: &str) {
+        let sent = self
+            .confirm_request(key, order_id, AMOUNT)
+            .header("Idempotency-Key", idem)
+            .send()
+            .await;
+        let error = sent.expect_err("the connection must close without a response");
+        assert!(
+            error.is_request() && !error.is_timeout() && error.status().is_none(),
+            "{error:?}"
+        );
     }
 
     async fn advance_clock(&self, seconds: i64) {
@@ -792,4 +817,216 @@ async fn lookups_by_payment_key_and_order_id() {
     )
     .await;
     assert_error(&missing_order, StatusCode::NOT_FOUND, "NOT_FOUND_PAYMENT");
+}
+
+#[tokio::test]
+async fn authenticate_rejects_faults_that_contradict_each_other() {
+    let toss = start().await;
+    for faults in [
+        "late-100,drop",
+        "late-100,hang",
+        "late-100,partial-PROVIDER_ERROR",
+        "partial-PROVIDER_ERROR,fail-PROVIDER_ERROR-1",
+        "partial-PROVIDER_ERROR,abort-REJECT_CARD_COMPANY",
+        "late-1.5",
+        "partial-provider_error",
+        "lookup-404,lookup-404",
+    ] {
+        let request = toss
+            .client
+            .post(toss.url("/sandbox/authenticate"))
+            .header("accept", "application/json")
+            .json(&json!({ "orderId": order_id(), "amount": AMOUNT, "faults": faults }));
+        let rejected = answer(request).await;
+        assert_error(&rejected, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
+        let message = rejected.1["message"].as_str().unwrap();
+        assert!(
+            ["combined", "expected", "twice"]
+                .iter()
+                .any(|word| message.contains(word)),
+            "{faults}: {message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn lookup_404_fault_hides_the_payment_until_it_is_approved() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "lookup-404").await;
+    assert!(key.ends_with(".lookup-404"), "{key}");
+    let hidden = toss.payment(&key).await;
+    assert_error(&hidden, StatusCode::NOT_FOUND, "NOT_FOUND_PAYMENT");
+    assert_eq!(toss.payment_by_order(&order).await, hidden);
+
+    let (status, approved) = toss.confirm(&key, &order, AMOUNT, None).await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    assert_eq!(toss.payment(&key).await, (StatusCode::OK, approved.clone()));
+    assert_eq!(
+        toss.payment_by_order(&order).await,
+        (StatusCode::OK, approved)
+    );
+    // Approved once is enough: a cancelled payment stays visible.
+    let cancel = toss
+        .cancel(&key, json!({ "cancelReason": "변심" }), None)
+        .await;
+    assert_eq!(cancel.0, StatusCode::OK);
+    assert_eq!(toss.payment(&key).await, cancel);
+
+    // A payment that is never approved is never found.
+    let order = order_id();
+    let key = toss
+        .checkout(&order, AMOUNT, "lookup-404,abort-REJECT_CARD_COMPANY")
+        .await;
+    let aborted = toss.confirm(&key, &order, AMOUNT, None).await;
+    assert_error(&aborted, StatusCode::FORBIDDEN, "REJECT_CARD_COMPANY");
+    let hidden = toss.payment_by_order(&order).await;
+    assert_error(&hidden, StatusCode::NOT_FOUND, "NOT_FOUND_PAYMENT");
+}
+
+#[tokio::test]
+async fn late_fault_drops_the_answer_and_approves_later() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "late-30000").await;
+    assert!(key.ends_with(".late-30000"), "{key}");
+    let sent_at = toss.clock().await;
+    toss.confirm_unanswered(&key, &order, "late-1").await;
+
+    // Still running at "Toss": 30 s of sandbox time, far more than this part takes.
+    let (_, pending) = toss.payment(&key).await;
+    assert_eq!(pending["status"], "IN_PROGRESS");
+    assert!(pending["approvedAt"].is_null());
+    let resend = toss.confirm(&key, &order, AMOUNT, Some("late-1")).await;
+    assert_error(
+        &resend,
+        StatusCode::CONFLICT,
+        "IDEMPOTENT_REQUEST_PROCESSING",
+    );
+    let rotated = toss.confirm(&key, &order, AMOUNT, Some("late-2")).await;
+    let internal = StatusCode::INTERNAL_SERVER_ERROR;
+    assert_error(&rotated, internal, "FAILED_INTERNAL_SYSTEM_PROCESSING");
+    let keyless = toss.confirm(&key, &order, AMOUNT, None).await;
+    assert_error(&keyless, internal, "FAILED_INTERNAL_SYSTEM_PROCESSING");
+    assert_eq!(
+        toss.stats(&key).await,
+        json!({ "confirmRequests": 4, "approvals": 0, "cancels": 0 })
+    );
+
+    toss.advance_clock(31).await;
+    // The inspection endpoint is the first to read the payment, and sees the landing.
+    assert_eq!(
+        toss.stats(&key).await,
+        json!({ "confirmRequests": 4, "approvals": 1, "cancels": 0 })
+    );
+    let (status, replay) = toss.confirm(&key, &order, AMOUNT, Some("late-1")).await;
+    assert_eq!(status, StatusCode::OK, "{replay}");
+    assert_eq!(replay["status"], "DONE");
+    assert_eq!(toss.payment(&key).await, (StatusCode::OK, replay.clone()));
+    // approvedAt is the landing instant: 30 s after the request, not the time of the read.
+    let approved_at = DateTime::parse_from_rfc3339(replay["approvedAt"].as_str().unwrap());
+    let after = (approved_at.unwrap() - sent_at).num_seconds();
+    assert!(
+        (30..=33).contains(&after),
+        "approved {after} s after sending"
+    );
+
+    let again = toss.confirm(&key, &order, AMOUNT, Some("late-3")).await;
+    assert_error(&again, StatusCode::BAD_REQUEST, "ALREADY_PROCESSED_PAYMENT");
+    let again = toss.confirm(&key, &order, AMOUNT, None).await;
+    assert_error(&again, StatusCode::BAD_REQUEST, "ALREADY_PROCESSED_PAYMENT");
+    assert_eq!(toss.stats(&key).await["approvals"], 1);
+}
+
+#[tokio::test]
+async fn late_fault_lands_on_its_own_and_combines_with_lookup_404() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "late-30000,lookup-404").await;
+    toss.confirm_unanswered(&key, &order, "late-1").await;
+    let hidden = toss.payment(&key).await;
+    assert_error(&hidden, StatusCode::NOT_FOUND, "NOT_FOUND_PAYMENT");
+    assert_eq!(toss.payment_by_order(&order).await, hidden);
+    toss.advance_clock(31).await;
+    let (status, found) = toss.payment_by_order(&order).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["status"], "DONE");
+
+    // In real time too, with nobody calling in between.
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "late-200").await;
+    toss.confirm_unanswered(&key, &order, "late-rt").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let replay = toss.confirm(&key, &order, AMOUNT, Some("late-rt")).await;
+    assert_eq!(replay.0, StatusCode::OK, "{}", replay.1);
+    assert_eq!(replay.1["status"], "DONE");
+    assert_eq!(toss.payment(&key).await, replay);
+}
+
+#[tokio::test]
+async fn partial_fault_answers_an_error_yet_the_approval_lands() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss
+        .checkout(&order, AMOUNT, "partial-FAILED_INTERNAL_SYSTEM_PROCESSING")
+        .await;
+    let internal = StatusCode::INTERNAL_SERVER_ERROR;
+    let first = toss.confirm(&key, &order, AMOUNT, Some("p-1")).await;
+    assert_error(&first, internal, "FAILED_INTERNAL_SYSTEM_PROCESSING");
+    // Turn the sandbox clock back so the 300 ms landing cannot happen mid-test on a slow box.
+    toss.advance_clock(-60).await;
+    assert_eq!(toss.status_of(&key).await, "IN_PROGRESS");
+    // The same key replays the error; a new key (or none) finds no session left.
+    assert_eq!(toss.confirm(&key, &order, AMOUNT, Some("p-1")).await, first);
+    let rotated = toss.confirm(&key, &order, AMOUNT, Some("p-2")).await;
+    assert_error(&rotated, StatusCode::NOT_FOUND, "NOT_FOUND_PAYMENT_SESSION");
+    let keyless = toss.confirm(&key, &order, AMOUNT, None).await;
+    assert_error(&keyless, StatusCode::NOT_FOUND, "NOT_FOUND_PAYMENT_SESSION");
+    assert_eq!(toss.stats(&key).await["approvals"], 0);
+
+    toss.advance_clock(61).await;
+    let (status, done) = toss.payment(&key).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(done["status"], "DONE");
+    assert_eq!(done["totalAmount"], AMOUNT);
+    assert!(done["approvedAt"].is_string());
+    assert_eq!(toss.confirm(&key, &order, AMOUNT, Some("p-1")).await, first);
+    let rotated = toss.confirm(&key, &order, AMOUNT, Some("p-3")).await;
+    assert_error(&rotated, StatusCode::NOT_FOUND, "NOT_FOUND_PAYMENT_SESSION");
+    assert_eq!(
+        toss.stats(&key).await,
+        json!({ "confirmRequests": 6, "approvals": 1, "cancels": 0 })
+    );
+
+    // The code's own status from Toss's table, and the landing in real time.
+    let order = order_id();
+    let key = toss
+        .checkout(&order, AMOUNT, "partial-PROVIDER_ERROR,amount-9900")
+        .await;
+    let first = toss.confirm(&key, &order, AMOUNT, None).await;
+    assert_error(&first, StatusCode::BAD_REQUEST, "PROVIDER_ERROR");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (_, done) = toss.payment_by_order(&order).await;
+    assert_eq!(done["status"], "DONE");
+    assert_eq!(done["totalAmount"], 9900);
+}
+
+#[tokio::test]
+async fn partial_fault_combines_with_lookup_404() {
+    let toss = start().await;
+    let order = order_id();
+    let faults = "partial-FAILED_INTERNAL_SYSTEM_PROCESSING,lookup-404";
+    let key = toss.checkout(&order, AMOUNT, faults).await;
+    let first = toss.confirm(&key, &order, AMOUNT, Some("p-1")).await;
+    let internal = StatusCode::INTERNAL_SERVER_ERROR;
+    assert_error(&first, internal, "FAILED_INTERNAL_SYSTEM_PROCESSING");
+    toss.advance_clock(-60).await;
+    let hidden = toss.payment(&key).await;
+    assert_error(&hidden, StatusCode::NOT_FOUND, "NOT_FOUND_PAYMENT");
+    assert_eq!(toss.payment_by_order(&order).await, hidden);
+    toss.advance_clock(61).await;
+    let (status, found) = toss.payment_by_order(&order).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["status"], "DONE");
+    assert_eq!(toss.payment(&key).await, (StatusCode::OK, found));
 }

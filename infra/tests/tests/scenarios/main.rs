@@ -10,4 +10,5 @@ mod payments;
 mod redis_faults;
 mod redis_outage;
 mod signup_and_validation;
+mod toss_verdicts;
 mod view_counting;
