@@ -277,7 +277,7 @@ pub async fn run() {
         timings: services.payment_timings,
     };
     let started = Instant::now();
-    let summary = recover_payments(&deps, now + Duration::minutes(5), 1_000)
+    let summary = recover_payments(&deps, now + Duration::minutes(5), 1_000, None)
         .await
         .unwrap();
     let recovery_secs = started.elapsed().as_secs_f64();

@@ -2,9 +2,10 @@
 //! the settable clock and per-payment counters for tests.
 
 use crate::Sandbox;
-use crate::codes::ApiError;
+use crate::auth::KeyFamily;
+use crate::codes::{ApiError, Lang};
 use crate::faults::Faults;
-use crate::state::{Payment, Status, hex32, kst};
+use crate::state::{Checkout, Method, Payment, State, Status, hex32, kst};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State as Shared};
@@ -12,7 +13,7 @@ use axum::http::header::{ACCEPT, CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, TimeDelta, Utc};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
 const MAX_ORDER_NAME_CHARS: usize = 100;
@@ -41,21 +42,8 @@ pub async fn authenticate_post(
         form_params(&body)
     } else {
         match serde_json::from_slice(&body) {
-            Ok(Value::Object(fields)) => fields
-                .into_iter()
-                .filter_map(|(name, value)| {
-                    let text = match value {
-                        Value::String(s) => s,
-                        Value::Null => return None,
-                        other => other.to_string(),
-                    };
-                    Some((name, text))
-                })
-                .collect(),
-            _ => {
-                return ApiError::invalid_request("The body must be a JSON object.")
-                    .into_response();
-            }
+            Ok(Value::Object(fields)) => json_params(fields),
+            _ => return not_an_object().respond(Lang::of(&headers)),
         }
     };
     authenticate(&sandbox, &headers, &params)
@@ -63,6 +51,28 @@ pub async fn authenticate_post(
 
 fn form_params(encoded: &[u8]) -> HashMap<String, String> {
     form_urlencoded::parse(encoded).into_owned().collect()
+}
+
+/// JSON fields as text, the way a query string would carry them (`null` = absent).
+fn json_params(fields: Map<String, Value>) -> HashMap<String, String> {
+    fields
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let text = match value {
+                Value::String(s) => s,
+                Value::Null => return None,
+                other => other.to_string(),
+            };
+            Some((name, text))
+        })
+        .collect()
+}
+
+fn not_an_object() -> ApiError {
+    ApiError::invalid_request(
+        "요청 본문은 JSON 객체여야 합니다.",
+        "The body must be a JSON object.",
+    )
 }
 
 fn valid_order_id(order_id: &str) -> bool {
@@ -84,6 +94,7 @@ fn authenticate(
     headers: &HeaderMap,
     params: &HashMap<String, String>,
 ) -> Response {
+    let lang = Lang::of(headers);
     let wants_json = headers
         .get(ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -91,13 +102,14 @@ fn authenticate(
     // Checked before anything is created: a browser-style request needs somewhere to go.
     if !wants_json && params.get("successUrl").is_none_or(|url| url.is_empty()) {
         return ApiError::invalid_request(
+            "Accept: application/json이 아니면 successUrl이 필요합니다.",
             "successUrl is required unless Accept: application/json.",
         )
-        .into_response();
+        .respond(lang);
     }
     match authenticate_payment(sandbox, params) {
         Ok(issued) => issued.into_response(wants_json),
-        Err(error) => error.into_response(),
+        Err(error) => error.respond(lang),
     }
 }
 
@@ -126,66 +138,144 @@ impl Issued {
     }
 }
 
+/// The request's parameters, empty values counting as absent.
+struct Params<'a>(&'a HashMap<String, String>);
+
+impl<'a> Params<'a> {
+    fn get(&self, name: &str) -> Option<&'a str> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// The checkout as the shopper's window would have it, validated, and the paymentKey suffix
+/// of its faults.
+fn parse_checkout(params: &Params) -> Result<(Checkout, String), ApiError> {
+    let order_id = params
+        .get("orderId")
+        .filter(|id| valid_order_id(id))
+        .ok_or_else(|| {
+            ApiError::invalid_request(
+                "orderId는 [A-Za-z0-9_-]로 된 6자 이상 64자 이하여야 합니다.",
+                "orderId must be 6-64 characters of [A-Za-z0-9_-].",
+            )
+        })?;
+    let amount = params
+        .get("amount")
+        .and_then(positive_amount)
+        .ok_or_else(|| {
+            ApiError::invalid_request(
+                "amount는 양의 정수여야 합니다.",
+                "amount must be a positive integer.",
+            )
+        })?;
+    let order_name = params.get("orderName").unwrap_or("sandbox order");
+    if order_name.chars().count() > MAX_ORDER_NAME_CHARS {
+        return Err(ApiError::invalid_request(
+            "orderName은 최대 100자입니다.",
+            "orderName is at most 100 characters.",
+        ));
+    }
+    let (faults, suffix) = Faults::parse(params.get("faults").unwrap_or(""))
+        .map_err(|error| ApiError::invalid_request(error.ko(), error.en()))?;
+    let checkout = Checkout {
+        order_id: order_id.to_owned(),
+        order_name: order_name.to_owned(),
+        amount,
+        method: parse_method(params)?,
+        integration: parse_client_key(params)?,
+        faults,
+    };
+    Ok((checkout, suffix))
+}
+
+/// `카드` unless given; a method the sandbox cannot approve gets Toss's global-list code for
+/// it (toss-api.md §5.2).
+fn parse_method(params: &Params) -> Result<Method, ApiError> {
+    match params.get("method") {
+        None => Ok(Method::Card),
+        Some(text) => Method::parse(text).ok_or_else(|| ApiError::of("NOT_SUPPORTED_METHOD")),
+    }
+}
+
+/// The client key the window was opened with decides the key family the confirm must use.
+/// Without one the payment belongs to the API family (`test_ck_`), as the sandbox always
+/// behaved; something that is no client key gets `INVALID_CLIENT_KEY` (global list, §5.2).
+fn parse_client_key(params: &Params) -> Result<KeyFamily, ApiError> {
+    match params.get("clientKey") {
+        None => Ok(KeyFamily::Api),
+        Some(key) => {
+            KeyFamily::of_client_key(key).ok_or_else(|| ApiError::of("INVALID_CLIENT_KEY"))
+        }
+    }
+}
+
+/// `authenticated=false` leaves the payment READY (window opened, shopper not yet through);
+/// a later call for the same orderId authenticates it.
+fn parse_authenticated(params: &Params) -> Result<bool, ApiError> {
+    match params.get("authenticated") {
+        None | Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(_) => Err(ApiError::invalid_request(
+            "authenticated는 true 또는 false여야 합니다.",
+            "authenticated must be true or false.",
+        )),
+    }
+}
+
+fn parse_success_url<'a>(params: &Params<'a>) -> Result<Option<&'a str>, ApiError> {
+    let url = params.get("successUrl");
+    if url.is_some_and(|url| !url.starts_with("http://") && !url.starts_with("https://")) {
+        return Err(ApiError::invalid_request(
+            "successUrl은 http(s) 절대 URL이어야 합니다.",
+            "successUrl must be an absolute http(s) URL.",
+        ));
+    }
+    Ok(url)
+}
+
 fn authenticate_payment(
     sandbox: &Sandbox,
     params: &HashMap<String, String>,
 ) -> Result<Issued, ApiError> {
-    let param = |name: &str| {
-        params
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    };
-    let order_id = param("orderId")
-        .filter(|id| valid_order_id(id))
-        .ok_or_else(|| {
-            ApiError::invalid_request("orderId must be 6-64 characters of [A-Za-z0-9_-].")
-        })?;
-    let amount = param("amount")
-        .and_then(positive_amount)
-        .ok_or_else(|| ApiError::invalid_request("amount must be a positive integer."))?;
-    let order_name = param("orderName").unwrap_or("sandbox order");
-    if order_name.chars().count() > MAX_ORDER_NAME_CHARS {
-        return Err(ApiError::invalid_request(
-            "orderName is at most 100 characters.",
-        ));
-    }
-    let success_url = param("successUrl");
-    if success_url.is_some_and(|url| !url.starts_with("http://") && !url.starts_with("https://")) {
-        return Err(ApiError::invalid_request(
-            "successUrl must be an absolute http(s) URL.",
-        ));
-    }
-    let (faults, suffix) =
-        Faults::parse(param("faults").unwrap_or("")).map_err(ApiError::invalid_request)?;
-    // `authenticated=false` leaves the payment READY (window opened, shopper not yet through);
-    // a later call for the same orderId authenticates it.
-    let authenticated = match param("authenticated") {
-        None | Some("true") => true,
-        Some("false") => false,
-        Some(_) => {
-            return Err(ApiError::invalid_request(
-                "authenticated must be true or false.",
-            ));
-        }
-    };
+    let params = Params(params);
+    let (checkout, suffix) = parse_checkout(&params)?;
+    let success_url = parse_success_url(&params)?;
+    let authenticated = parse_authenticated(&params)?;
+    let payment_key = open_payment(&mut sandbox.lock(), &checkout, &suffix, authenticated)?;
+    let redirect_url = success_url.map(|url| success_redirect(url, &checkout, &payment_key));
+    Ok(Issued {
+        payment_key,
+        order_id: checkout.order_id,
+        amount: checkout.amount,
+        redirect_url,
+    })
+}
 
-    let mut state = sandbox.lock();
+/// The paymentKey of this checkout: the running one for the same checkout, else a new one.
+fn open_payment(
+    state: &mut State,
+    checkout: &Checkout,
+    suffix: &str,
+    authenticated: bool,
+) -> Result<String, ApiError> {
     let now = state.now();
-    let existing = state.payment_by_order_mut(order_id);
-    let payment_key = match existing {
+    match state.payment_by_order_mut(&checkout.order_id) {
         Some(payment) if matches!(payment.status, Status::Ready | Status::InProgress) => {
             // Idempotent for the same checkout; a different one under this orderId is a bug.
-            if payment.requested_amount != amount || payment.faults != faults {
+            if !payment.is_checkout(checkout) {
                 return Err(ApiError::new(
                     "DUPLICATED_ORDER_ID",
-                    "This orderId is already in a checkout with a different amount or faults.",
+                    "이 orderId는 금액, 결제수단, 키 종류 또는 fault가 다른 결제에 쓰이고 있습니다.",
+                    "This orderId is already in a checkout with a different amount, method, key family or faults.",
                 ));
             }
             if authenticated && payment.status == Status::Ready {
                 payment.authenticate(now);
             }
-            payment.payment_key.clone()
+            Ok(payment.payment_key.clone())
         }
         Some(payment)
             if matches!(
@@ -193,48 +283,49 @@ fn authenticate_payment(
                 Status::Done | Status::Canceled | Status::PartialCanceled
             ) =>
         {
-            return Err(ApiError::of("DUPLICATED_ORDER_ID"));
+            Err(ApiError::of("DUPLICATED_ORDER_ID"))
         }
         // Nothing yet, or only an ABORTED/EXPIRED attempt: start a new payment.
-        _ => {
-            let payment_key = format!("tsbx_{}{suffix}", hex32());
-            if payment_key.len() > MAX_PAYMENT_KEY_CHARS {
-                return Err(ApiError::invalid_request(
-                    "The faults make the paymentKey longer than 200 characters.",
-                ));
-            }
-            let payment = Payment::new(
-                payment_key.clone(),
-                order_id.to_owned(),
-                order_name.to_owned(),
-                amount,
-                faults,
-                now,
-                authenticated,
-            );
-            state.payments.insert(payment_key.clone(), payment);
-            state
-                .orders
-                .insert(order_id.to_owned(), payment_key.clone());
-            payment_key
-        }
-    };
-    let redirect_url = success_url.map(|url| {
-        let query = form_urlencoded::Serializer::new(String::new())
-            .append_pair("paymentType", "NORMAL")
-            .append_pair("orderId", order_id)
-            .append_pair("paymentKey", &payment_key)
-            .append_pair("amount", &amount.to_string())
-            .finish();
-        let separator = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{separator}{query}")
-    });
-    Ok(Issued {
-        payment_key,
-        order_id: order_id.to_owned(),
-        amount,
-        redirect_url,
-    })
+        _ => new_payment(state, checkout, suffix, authenticated),
+    }
+}
+
+fn new_payment(
+    state: &mut State,
+    checkout: &Checkout,
+    suffix: &str,
+    authenticated: bool,
+) -> Result<String, ApiError> {
+    let payment_key = format!("tsbx_{}{suffix}", hex32());
+    if payment_key.len() > MAX_PAYMENT_KEY_CHARS {
+        return Err(ApiError::invalid_request(
+            "fault 때문에 paymentKey가 200자를 넘습니다.",
+            "The faults make the paymentKey longer than 200 characters.",
+        ));
+    }
+    let payment = Payment::new(
+        payment_key.clone(),
+        checkout.clone(),
+        state.now(),
+        authenticated,
+    );
+    state.payments.insert(payment_key.clone(), payment);
+    state
+        .orders
+        .insert(checkout.order_id.clone(), payment_key.clone());
+    Ok(payment_key)
+}
+
+/// `successUrl?paymentType=NORMAL&orderId=..&paymentKey=..&amount=..` (toss-api.md §8).
+fn success_redirect(url: &str, checkout: &Checkout, payment_key: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("paymentType", "NORMAL")
+        .append_pair("orderId", &checkout.order_id)
+        .append_pair("paymentKey", payment_key)
+        .append_pair("amount", &checkout.amount.to_string())
+        .finish();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{query}")
 }
 
 pub async fn get_clock(Shared(sandbox): Shared<Sandbox>) -> Json<Value> {
@@ -242,36 +333,52 @@ pub async fn get_clock(Shared(sandbox): Shared<Sandbox>) -> Json<Value> {
 }
 
 /// `{"advanceSeconds": N}` moves the clock by N seconds; `{"now": "<RFC 3339>"}` sets it.
-pub async fn set_clock(Shared(sandbox): Shared<Sandbox>, body: Bytes) -> Response {
+pub async fn set_clock(
+    Shared(sandbox): Shared<Sandbox>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let lang = Lang::of(&headers);
     let fields = match serde_json::from_slice(&body) {
         Ok(Value::Object(fields)) => fields,
-        _ => return ApiError::invalid_request("The body must be a JSON object.").into_response(),
+        _ => return not_an_object().respond(lang),
     };
     let mut state = sandbox.lock();
-    match (fields.get("advanceSeconds"), fields.get("now")) {
-        (Some(seconds), None) => match seconds.as_i64().and_then(TimeDelta::try_seconds) {
-            Some(step) => state.clock_offset += step,
-            None => {
-                return ApiError::invalid_request("advanceSeconds must be an integer.")
-                    .into_response();
-            }
-        },
-        (None, Some(now)) => match now
-            .as_str()
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        {
-            Some(now) => state.clock_offset = now.with_timezone(&Utc) - Utc::now(),
-            None => {
-                return ApiError::invalid_request("now must be an RFC 3339 timestamp.")
-                    .into_response();
-            }
-        },
-        _ => {
-            return ApiError::invalid_request("Give exactly one of advanceSeconds and now.")
-                .into_response();
-        }
+    match clock_offset(&fields, state.clock_offset) {
+        Ok(offset) => state.clock_offset = offset,
+        Err(error) => return error.respond(lang),
     }
     Json(json!({ "now": kst(state.now()) })).into_response()
+}
+
+/// The clock offset the request asks for, given the current one.
+fn clock_offset(fields: &Map<String, Value>, current: TimeDelta) -> Result<TimeDelta, ApiError> {
+    match (fields.get("advanceSeconds"), fields.get("now")) {
+        (Some(seconds), None) => seconds
+            .as_i64()
+            .and_then(TimeDelta::try_seconds)
+            .map(|step| current + step)
+            .ok_or_else(|| {
+                ApiError::invalid_request(
+                    "advanceSeconds는 정수여야 합니다.",
+                    "advanceSeconds must be an integer.",
+                )
+            }),
+        (None, Some(now)) => now
+            .as_str()
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|now| now.with_timezone(&Utc) - Utc::now())
+            .ok_or_else(|| {
+                ApiError::invalid_request(
+                    "now는 RFC 3339 시각이어야 합니다.",
+                    "now must be an RFC 3339 timestamp.",
+                )
+            }),
+        _ => Err(ApiError::invalid_request(
+            "advanceSeconds와 now 중 정확히 하나를 주세요.",
+            "Give exactly one of advanceSeconds and now.",
+        )),
+    }
 }
 
 pub async fn stats(

@@ -29,6 +29,13 @@ pub struct Faults {
     /// a `FAILED_*_PROCESSING` "may be partial" and an earlier attempt may still end `DONE`
     /// (§5.2, §5.3).
     pub partial: Option<String>,
+    /// The code a confirm with the other key family's secret key gets instead of
+    /// [`MIXED_KEY_CODE`]: toss-api.md §1 names `INVALID_API_KEY` / `UNAUTHORIZED_KEY` only
+    /// as "such as" (a [T] source), so each candidate must be producible.
+    pub mixed_key: Option<String>,
+    /// The Payment carries a `secret` although it is no virtual-account payment: §7b says
+    /// card payments have `secret: null`, §2.2 also mentions comparing it for status webhooks.
+    pub with_secret: bool,
 }
 
 /// How long a `hang` confirm waits: past any sane client timeout.
@@ -37,70 +44,51 @@ pub const HANG: Duration = Duration::from_secs(120);
 /// How long after its error answer a `partial-<CODE>` approval lands: "shortly after".
 pub const PARTIAL_LANDING: Duration = Duration::from_millis(300);
 
+/// The sandbox's choice for a confirm whose secret key is from the other family than the
+/// client key that opened the payment: the first code toss-api.md §1 names, and the one of
+/// the confirm table (§5.2) whose meaning is "wrong secret key integration".
+pub const MIXED_KEY_CODE: &str = "INVALID_API_KEY";
+
+/// Why a fault list was rejected; rendered in both languages like Toss's own messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FaultError {
+    Unknown(String),
+    Malformed { raw: String, expected: &'static str },
+    Twice(String),
+    Clash(&'static str, &'static str),
+}
+
+impl FaultError {
+    pub fn ko(&self) -> String {
+        match self {
+            FaultError::Unknown(raw) => format!("알 수 없는 fault입니다: {raw:?}"),
+            FaultError::Malformed { raw, expected } => {
+                format!("{expected} 형식이어야 합니다: {raw:?}")
+            }
+            FaultError::Twice(raw) => format!("fault {raw:?}가 두 번 주어졌습니다."),
+            FaultError::Clash(a, b) => format!("{a}와 {b}는 함께 쓸 수 없습니다."),
+        }
+    }
+
+    pub fn en(&self) -> String {
+        match self {
+            FaultError::Unknown(raw) => format!("unknown fault {raw:?}"),
+            FaultError::Malformed { raw, expected } => format!("expected {expected}, got {raw:?}"),
+            FaultError::Twice(raw) => format!("fault {raw:?} given twice"),
+            FaultError::Clash(a, b) => format!("{a} and {b} cannot be combined"),
+        }
+    }
+}
+
 impl Faults {
     /// Parses a comma-separated fault list. Returns the faults and the paymentKey suffix
     /// (`.fault` per fault, in the given order).
-    pub fn parse(list: &str) -> Result<(Faults, String), String> {
+    pub fn parse(list: &str) -> Result<(Faults, String), FaultError> {
         let mut faults = Faults::default();
         let mut suffix = String::new();
         for raw in list.split(',').map(str::trim).filter(|f| !f.is_empty()) {
-            let dup = || format!("fault {raw:?} given twice");
-            if raw == "hang" {
-                if faults.hang {
-                    return Err(dup());
-                }
-                faults.hang = true;
-            } else if raw == "drop" {
-                if faults.drop {
-                    return Err(dup());
-                }
-                faults.drop = true;
-            } else if raw == "lookup-404" {
-                if faults.lookup_404 {
-                    return Err(dup());
-                }
-                faults.lookup_404 = true;
-            } else if let Some(ms) = raw.strip_prefix("delay-") {
-                let ms: u64 = parse_digits(ms).ok_or_else(|| format!("bad delay in {raw:?}"))?;
-                if faults.delay.replace(Duration::from_millis(ms)).is_some() {
-                    return Err(dup());
-                }
-            } else if let Some(rest) = raw.strip_prefix("fail-") {
-                let (code, n) = rest
-                    .rsplit_once('-')
-                    .and_then(|(code, n)| Some((code, parse_digits(n)?)))
-                    .filter(|(code, _)| is_code(code))
-                    .ok_or_else(|| format!("expected fail-<CODE>-<n>, got {raw:?}"))?;
-                if faults.fail.replace((code.to_owned(), n)).is_some() {
-                    return Err(dup());
-                }
-            } else if let Some(x) = raw.strip_prefix("amount-") {
-                let x: i64 = parse_digits(x).ok_or_else(|| format!("bad amount in {raw:?}"))?;
-                if faults.amount.replace(x).is_some() {
-                    return Err(dup());
-                }
-            } else if let Some(code) = raw.strip_prefix("abort-") {
-                if !is_code(code) {
-                    return Err(format!("expected abort-<CODE>, got {raw:?}"));
-                }
-                if faults.abort.replace(code.to_owned()).is_some() {
-                    return Err(dup());
-                }
-            } else if let Some(ms) = raw.strip_prefix("late-") {
-                let ms: u64 =
-                    parse_digits(ms).ok_or_else(|| format!("expected late-<ms>, got {raw:?}"))?;
-                if faults.late.replace(Duration::from_millis(ms)).is_some() {
-                    return Err(dup());
-                }
-            } else if let Some(code) = raw.strip_prefix("partial-") {
-                if !is_code(code) {
-                    return Err(format!("expected partial-<CODE>, got {raw:?}"));
-                }
-                if faults.partial.replace(code.to_owned()).is_some() {
-                    return Err(dup());
-                }
-            } else {
-                return Err(format!("unknown fault {raw:?}"));
+            if !faults.add(raw)? {
+                return Err(FaultError::Twice(raw.to_owned()));
             }
             suffix.push('.');
             suffix.push_str(raw);
@@ -109,26 +97,76 @@ impl Faults {
         Ok((faults, suffix))
     }
 
+    /// Adds one fault; `Ok(false)` when it was already given.
+    fn add(&mut self, raw: &str) -> Result<bool, FaultError> {
+        let flag = match raw {
+            "hang" => &mut self.hang,
+            "drop" => &mut self.drop,
+            "lookup-404" => &mut self.lookup_404,
+            "with-secret" => &mut self.with_secret,
+            _ => return self.add_with_argument(raw),
+        };
+        Ok(!std::mem::replace(flag, true))
+    }
+
+    fn add_with_argument(&mut self, raw: &str) -> Result<bool, FaultError> {
+        let malformed = |expected| FaultError::Malformed {
+            raw: raw.to_owned(),
+            expected,
+        };
+        let fresh = if let Some(ms) = raw.strip_prefix("delay-") {
+            let ms = parse_digits(ms).ok_or_else(|| malformed("delay-<ms>"))?;
+            self.delay.replace(Duration::from_millis(ms)).is_none()
+        } else if let Some(rest) = raw.strip_prefix("fail-") {
+            let (code, n) = rest
+                .rsplit_once('-')
+                .and_then(|(code, n)| Some((code, parse_digits(n)?)))
+                .filter(|(code, _)| is_code(code))
+                .ok_or_else(|| malformed("fail-<CODE>-<n>"))?;
+            self.fail.replace((code.to_owned(), n)).is_none()
+        } else if let Some(x) = raw.strip_prefix("amount-") {
+            let x = parse_digits(x).ok_or_else(|| malformed("amount-<X>"))?;
+            self.amount.replace(x).is_none()
+        } else if let Some(ms) = raw.strip_prefix("late-") {
+            let ms = parse_digits(ms).ok_or_else(|| malformed("late-<ms>"))?;
+            self.late.replace(Duration::from_millis(ms)).is_none()
+        } else if let Some(code) = raw.strip_prefix("abort-") {
+            replace_code(&mut self.abort, code).ok_or_else(|| malformed("abort-<CODE>"))?
+        } else if let Some(code) = raw.strip_prefix("partial-") {
+            replace_code(&mut self.partial, code).ok_or_else(|| malformed("partial-<CODE>"))?
+        } else if let Some(code) = raw.strip_prefix("mixed-key-") {
+            replace_code(&mut self.mixed_key, code).ok_or_else(|| malformed("mixed-key-<CODE>"))?
+        } else {
+            return Err(FaultError::Unknown(raw.to_owned()));
+        };
+        Ok(fresh)
+    }
+
     /// Rejects faults that contradict each other, so a test never silently gets only one.
-    fn check_combination(&self) -> Result<(), String> {
+    fn check_combination(&self) -> Result<(), FaultError> {
         let late = self.late.is_some();
         let partial = self.partial.is_some();
         let conflicts = [
-            (self.hang && self.drop, "hang and drop"),
+            (self.hang && self.drop, ("hang", "drop")),
             // late already withholds the answer and decides the outcome on its own.
-            (late && self.drop, "late and drop"),
-            (late && self.hang, "late and hang"),
-            (late && partial, "late and partial"),
-            (late && self.abort.is_some(), "late and abort"),
+            (late && self.drop, ("late", "drop")),
+            (late && self.hang, ("late", "hang")),
+            (late && partial, ("late", "partial")),
+            (late && self.abort.is_some(), ("late", "abort")),
             // Each of these decides what the first confirm answers.
-            (partial && self.fail.is_some(), "partial and fail"),
-            (partial && self.abort.is_some(), "partial and abort"),
+            (partial && self.fail.is_some(), ("partial", "fail")),
+            (partial && self.abort.is_some(), ("partial", "abort")),
         ];
         match conflicts.into_iter().find(|(clash, _)| *clash) {
-            Some((_, pair)) => Err(format!("{pair} cannot be combined")),
+            Some((_, (a, b))) => Err(FaultError::Clash(a, b)),
             None => Ok(()),
         }
     }
+}
+
+/// Stores a `<CODE>` argument; `None` if it is no code, `Some(false)` if one was already set.
+fn replace_code(slot: &mut Option<String>, code: &str) -> Option<bool> {
+    is_code(code).then(|| slot.replace(code.to_owned()).is_none())
 }
 
 /// Plain decimal digits only, so the key never carries signs, spaces or exponents.
@@ -197,6 +235,18 @@ mod tests {
     }
 
     #[test]
+    fn parses_the_variants_for_open_questions() {
+        let (f, suffix) = Faults::parse("mixed-key-UNAUTHORIZED_KEY,with-secret").unwrap();
+        assert_eq!(f.mixed_key.as_deref(), Some("UNAUTHORIZED_KEY"));
+        assert!(f.with_secret);
+        assert_eq!(suffix, ".mixed-key-UNAUTHORIZED_KEY.with-secret");
+        assert_eq!(
+            Faults::parse("with-secret,with-secret").unwrap_err(),
+            FaultError::Twice("with-secret".into())
+        );
+    }
+
+    #[test]
     fn rejects_malformed_faults() {
         for bad in [
             "explode",
@@ -225,6 +275,11 @@ mod tests {
             "partial-FAILED-",
             "partial-PROVIDER ERROR",
             "partial-A,partial-B",
+            "mixed-key-",
+            "mixed-key-unauthorized",
+            "mixed-key-A,mixed-key-B",
+            "with-secret,with-secret",
+            "with-secrets",
         ] {
             assert!(Faults::parse(bad).is_err(), "{bad} accepted");
         }
@@ -248,7 +303,8 @@ mod tests {
             ),
         ] {
             let error = Faults::parse(bad).expect_err(bad);
-            assert_eq!(error, format!("{pair} cannot be combined"), "{bad}");
+            assert_eq!(error.en(), format!("{pair} cannot be combined"), "{bad}");
+            assert!(error.ko().contains("함께 쓸 수 없습니다"), "{bad}");
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::Sandbox;
 use crate::auth::SecretKey;
-use crate::codes::ApiError;
+use crate::codes::{ApiError, Lang, is_known};
 use crate::state::{IDEMPOTENCY_TTL, IdempotencyRecord, IdempotencyScope, IdempotencyState};
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode};
@@ -14,11 +14,10 @@ use std::future::Future;
 
 const MAX_KEY_CHARS: usize = 300;
 
-/// What an operation answers.
+/// What an operation answers. Errors stay unrendered until [`run_post`] knows the language.
 pub struct Reply {
-    pub status: StatusCode,
-    pub body: Value,
-    /// Close the connection instead of answering (the `drop` fault). `status`/`body` are still
+    pub outcome: Result<Value, ApiError>,
+    /// Close the connection instead of answering (the `drop` fault). The outcome is still
     /// stored for idempotent replay, as Toss would keep the result it could not deliver.
     pub drop_connection: bool,
     /// The request keeps "running" on the Toss side until then (the `late-` fault): same-key
@@ -29,10 +28,16 @@ pub struct Reply {
 impl Reply {
     pub fn ok(body: Value) -> Self {
         Self {
-            status: StatusCode::OK,
-            body,
+            outcome: Ok(body),
             drop_connection: false,
             running_until: None,
+        }
+    }
+
+    fn rendered(&self, lang: Lang) -> (StatusCode, Value) {
+        match &self.outcome {
+            Ok(body) => (StatusCode::OK, body.clone()),
+            Err(error) => (error.status(), error.body(lang)),
         }
     }
 }
@@ -40,21 +45,34 @@ impl Reply {
 impl From<ApiError> for Reply {
     fn from(error: ApiError) -> Self {
         Self {
-            status: error.status(),
-            body: error.body(),
+            outcome: Err(error),
             drop_connection: false,
             running_until: None,
         }
     }
 }
 
-/// The `TossPayments-Test-Code` error to force, if the request asks for one with a test key.
+/// The `TossPayments-Test-Code` error to force, if the request asks for one with a test key
+/// (toss-api.md §1: test keys only, ignored in live). A code the sandbox does not know gets
+/// 400 `INVALID_TEST_CODE` rather than a made-up answer: toss-api.md names no answer for it,
+/// and a typo must not pass for a forced error.
 pub fn forced_error(headers: &HeaderMap, secret_key: &SecretKey) -> Option<ApiError> {
     if secret_key.is_live() {
         return None;
     }
-    let code = headers.get("tosspayments-test-code")?.to_str().ok()?.trim();
-    (!code.is_empty()).then(|| ApiError::of(code))
+    let value = headers.get("tosspayments-test-code")?;
+    let code = String::from_utf8_lossy(value.as_bytes()).trim().to_owned();
+    if code.is_empty() {
+        return None;
+    }
+    if is_known(&code) {
+        return Some(ApiError::of(&code));
+    }
+    Some(ApiError::new(
+        "INVALID_TEST_CODE",
+        format!("유효하지 않은 테스트 코드입니다: {code}"),
+        format!("The test code {code} is not a known error code."),
+    ))
 }
 
 pub async fn run_post<Fut>(
@@ -67,6 +85,7 @@ pub async fn run_post<Fut>(
 where
     Fut: Future<Output = Reply> + Send + 'static,
 {
+    let lang = Lang::of(headers);
     let scope = match headers.get("idempotency-key") {
         None => None,
         Some(value) => match value.to_str() {
@@ -78,7 +97,7 @@ where
                     key: key.to_owned(),
                 })
             }
-            _ => return ApiError::of("INVALID_IDEMPOTENCY_KEY").into_response(),
+            _ => return ApiError::of("INVALID_IDEMPOTENCY_KEY").respond(lang),
         },
     };
     if let Some(scope) = &scope {
@@ -88,14 +107,15 @@ where
             Some(record) if now < record.first_seen + IDEMPOTENCY_TTL => {
                 return match &record.state {
                     IdempotencyState::InFlight => {
-                        ApiError::of("IDEMPOTENT_REQUEST_PROCESSING").into_response()
+                        ApiError::of("IDEMPOTENT_REQUEST_PROCESSING").respond(lang)
                     }
                     IdempotencyState::Done {
                         running_until: Some(until),
                         ..
                     } if now < *until => {
-                        ApiError::of("IDEMPOTENT_REQUEST_PROCESSING").into_response()
+                        ApiError::of("IDEMPOTENT_REQUEST_PROCESSING").respond(lang)
                     }
+                    // The first answer as it was, in its language too.
                     IdempotencyState::Done { status, body, .. } => {
                         (*status, Json(body.clone())).into_response()
                     }
@@ -123,9 +143,10 @@ where
                 None => operation.await,
             };
             if let Some(scope) = scope {
+                let (status, body) = reply.rendered(lang);
                 let done = IdempotencyState::Done {
-                    status: reply.status,
-                    body: reply.body.clone(),
+                    status,
+                    body,
                     running_until: reply.running_until,
                 };
                 if let Some(record) = sandbox.lock().idempotency.get_mut(&scope) {
@@ -141,13 +162,16 @@ where
             // without a byte of response; resume_unwind skips the panic hook (no log noise).
             std::panic::resume_unwind(Box::new(()))
         }
-        Ok(reply) => (reply.status, Json(reply.body)).into_response(),
+        Ok(reply) => {
+            let (status, body) = reply.rendered(lang);
+            (status, Json(body)).into_response()
+        }
         Err(_) => {
             // A bug in the operation: forget the key so the client is not stuck on 409.
             if let Some(scope) = scope {
                 sandbox.lock().idempotency.remove(&scope);
             }
-            ApiError::of("FAILED_INTERNAL_SYSTEM_PROCESSING").into_response()
+            ApiError::of("FAILED_INTERNAL_SYSTEM_PROCESSING").respond(lang)
         }
     }
 }

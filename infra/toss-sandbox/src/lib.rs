@@ -11,8 +11,9 @@ mod idempotency;
 mod state;
 mod v1;
 
-pub use codes::{ApiError, http_status, known_codes};
-pub use faults::{Faults, HANG, PARTIAL_LANDING};
+pub use auth::KeyFamily;
+pub use codes::{ApiError, Lang, http_status, known_codes};
+pub use faults::{FaultError, Faults, HANG, MIXED_KEY_CODE, PARTIAL_LANDING};
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -24,6 +25,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub const DOCS_TEST_SECRET_KEYS: [&str; 2] = [
     "test_gsk_docs_OaPz8L5KdmQXkzRz3y47BMw6",
     "test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R",
+];
+
+/// The client keys paired with [`DOCS_TEST_SECRET_KEYS`], in the same order (toss-api.md §1):
+/// pass one as `clientKey` to `/sandbox/authenticate` to open a widget or API-window payment.
+pub const DOCS_TEST_CLIENT_KEYS: [&str; 2] = [
+    "test_gck_docs_Ovk5rk1EwkEbP0W43n07xlzm",
+    "test_ck_D5GePWvyJnrK0W0k6q8gLzN97Eoq",
 ];
 
 /// The sandbox's shared state; cheap to clone (all clones share the same payments and clock).
@@ -38,7 +46,8 @@ struct Inner {
 }
 
 impl Sandbox {
-    /// A sandbox that accepts exactly these secret keys.
+    /// A sandbox that accepts exactly these secret keys. Each key's family (widget or API,
+    /// [`KeyFamily::of_secret_key`]) follows from its prefix, so one list configures both.
     pub fn new(secret_keys: Vec<String>) -> Self {
         Self {
             inner: Arc::new(Inner {

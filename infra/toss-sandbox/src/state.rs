@@ -1,6 +1,7 @@
 //! The sandbox's shared state: payments, the settable clock, idempotency records and counters.
 
-use crate::codes::ApiError;
+use crate::auth::KeyFamily;
+use crate::codes::{ApiError, Lang};
 use crate::faults::Faults;
 use axum::http::StatusCode;
 use chrono::{DateTime, FixedOffset, SecondsFormat, TimeDelta, Utc};
@@ -37,6 +38,45 @@ impl Status {
             Status::PartialCanceled => "PARTIAL_CANCELED",
         }
     }
+}
+
+/// The payment methods the sandbox approves: `method` is one of Toss's Korean labels
+/// (toss-api.md §2.2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Method {
+    #[default]
+    Card,
+    EasyPay,
+}
+
+impl Method {
+    /// The label, or the SDK's `method` name (`CARD`, `EASY_PAY`, §8), as given at checkout.
+    pub fn parse(text: &str) -> Option<Method> {
+        match text {
+            "카드" | "CARD" => Some(Method::Card),
+            "간편결제" | "EASY_PAY" => Some(Method::EasyPay),
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Method::Card => "카드",
+            Method::EasyPay => "간편결제",
+        }
+    }
+}
+
+/// What the shopper's checkout fixed before authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkout {
+    pub order_id: String,
+    pub order_name: String,
+    pub amount: i64,
+    pub method: Method,
+    /// The family of the client key that opened the window (toss-api.md §1, §8).
+    pub integration: KeyFamily,
+    pub faults: Faults,
 }
 
 #[derive(Debug, Clone)]
@@ -90,6 +130,9 @@ pub struct Payment {
     pub cancels: Vec<Cancel>,
     pub failure: Option<ApiError>,
     pub secret: String,
+    pub method: Method,
+    /// Confirm must come with a secret key of this family.
+    pub integration: KeyFamily,
     pub faults: Faults,
     /// How many `fail-CODE-n` failures were already answered.
     pub injected_failures: u32,
@@ -102,13 +145,18 @@ pub struct Payment {
 impl Payment {
     pub fn new(
         payment_key: String,
-        order_id: String,
-        order_name: String,
-        amount: i64,
-        faults: Faults,
+        checkout: Checkout,
         now: DateTime<Utc>,
         authenticated: bool,
     ) -> Self {
+        let Checkout {
+            order_id,
+            order_name,
+            amount,
+            method,
+            integration,
+            faults,
+        } = checkout;
         Self {
             payment_key,
             order_id,
@@ -129,6 +177,8 @@ impl Payment {
             cancels: Vec::new(),
             failure: None,
             secret: format!("ps_{}", hex32()),
+            method,
+            integration,
             faults,
             injected_failures: 0,
             pending_approval: None,
@@ -180,11 +230,11 @@ impl Payment {
     /// Leaves the payment `IN_PROGRESS` until `approval.at` and returns the Payment as it will
     /// look once approved: the answer Toss stores for the Idempotency-Key of that confirm (§4).
     /// Nothing visible can change a pending payment, so later lookups show exactly this.
-    pub fn schedule_approval(&mut self, approval: Approval) -> Value {
+    pub fn schedule_approval(&mut self, approval: Approval, lang: Lang) -> Value {
         let mut landed = self.clone();
         landed.land(approval.clone());
         self.pending_approval = Some(approval);
-        landed.to_json()
+        landed.to_json(lang)
     }
 
     /// The `lookup-404` fault: Toss documents its lookups as lookups of *approved* payments
@@ -217,52 +267,23 @@ impl Payment {
         };
     }
 
-    /// The Payment object with Toss's field names (toss-api.md §2.2).
-    pub fn to_json(&self) -> Value {
+    /// Whether this checkout still matches `checkout`, so authenticating again is the same
+    /// checkout and not a new one under a used orderId.
+    pub fn is_checkout(&self, checkout: &Checkout) -> bool {
+        self.requested_amount == checkout.amount
+            && self.method == checkout.method
+            && self.integration == checkout.integration
+            && self.faults == checkout.faults
+    }
+
+    /// The Payment object with Toss's field names (toss-api.md §2.2). Every nullable field is
+    /// present, `null` where it does not apply, so clients meet the nulls they must cope with;
+    /// `lang` only picks the `failure` message.
+    pub fn to_json(&self, lang: Lang) -> Value {
         let approved = self.approved_at.is_some();
         // VAT follows the cancellable balance, as Toss shrinks it with every cancel.
         let vat = (self.balance_amount + 5) / 11;
-        let card = approved.then(|| {
-            json!({
-                "amount": self.total_amount,
-                "issuerCode": "11",
-                "acquirerCode": "11",
-                "number": "43301234****123*",
-                "installmentPlanMonths": 0,
-                "approveNo": self.approve_no,
-                "useCardPoint": false,
-                "cardType": "신용",
-                "ownerType": "개인",
-                "acquireStatus": "READY",
-                "isInterestFree": false,
-                "interestPayer": null,
-            })
-        });
-        let cancels = (!self.cancels.is_empty()).then(|| {
-            self.cancels
-                .iter()
-                .map(|c| {
-                    json!({
-                        "cancelAmount": c.amount,
-                        "cancelReason": c.reason,
-                        "taxFreeAmount": 0,
-                        "taxExemptionAmount": 0,
-                        "refundableAmount": c.refundable_amount,
-                        "cardDiscountAmount": 0,
-                        "transferDiscountAmount": 0,
-                        "easyPayDiscountAmount": 0,
-                        "canceledAt": kst(c.canceled_at),
-                        "transactionKey": c.transaction_key,
-                        "receiptKey": c.receipt_key,
-                        "cancelStatus": "DONE",
-                        "cancelRequestId": null,
-                    })
-                })
-                .collect::<Vec<_>>()
-        });
-        let receipt = self.last_transaction_key.as_ref().map(|tx| {
-            json!({ "url": format!("https://dashboard.tosspayments.com/receipt/redirection?transactionId={tx}&ref=PX") })
-        });
+        let paid_by = |method| approved && self.method == method;
         json!({
             "version": "2022-11-16",
             "paymentKey": self.payment_key,
@@ -271,7 +292,7 @@ impl Payment {
             "orderName": self.order_name,
             "mId": "tosspayments",
             "currency": "KRW",
-            "method": approved.then_some("카드"),
+            "method": approved.then_some(self.method.label()),
             "totalAmount": self.total_amount,
             "balanceAmount": self.balance_amount,
             "status": self.status.as_str(),
@@ -284,9 +305,11 @@ impl Payment {
             "cultureExpense": false,
             "taxFreeAmount": 0,
             "taxExemptionAmount": 0,
-            "cancels": cancels,
+            "cancels": self.cancels_json(),
             "isPartialCancelable": true,
-            "card": card,
+            "card": paid_by(Method::Card).then(|| self.card_json()),
+            "easyPay": paid_by(Method::EasyPay).then(|| self.easy_pay_json()),
+            // Methods and extras the sandbox never issues (§2.2: each nullable).
             "virtualAccount": null,
             "transfer": null,
             "mobilePhone": null,
@@ -294,13 +317,70 @@ impl Payment {
             "cashReceipt": null,
             "cashReceipts": null,
             "discount": null,
-            "easyPay": null,
-            "secret": self.secret,
+            // Card and easy-pay payments carry none (§7b); `with-secret` for the other reading.
+            "secret": self.faults.with_secret.then_some(&self.secret),
             "metadata": null,
-            "receipt": receipt,
+            "receipt": self.receipt_json(),
             "checkout": { "url": format!("https://api.tosspayments.com/v1/payments/{}/checkout", self.payment_key) },
             "country": "KR",
-            "failure": self.failure.as_ref().map(ApiError::body),
+            "failure": self.failure.as_ref().map(|f| f.body(lang)),
+        })
+    }
+
+    fn card_json(&self) -> Value {
+        json!({
+            "amount": self.total_amount,
+            "issuerCode": "11",
+            "acquirerCode": "11",
+            "number": "43301234****123*",
+            "installmentPlanMonths": 0,
+            "approveNo": self.approve_no,
+            "useCardPoint": false,
+            "cardType": "신용",
+            "ownerType": "개인",
+            "acquireStatus": "READY",
+            "isInterestFree": false,
+            "interestPayer": null,
+        })
+    }
+
+    /// Paid in full from the TossPay balance, so nothing goes through a card.
+    fn easy_pay_json(&self) -> Value {
+        json!({
+            "provider": "토스페이",
+            "amount": self.total_amount,
+            "discountAmount": 0,
+        })
+    }
+
+    fn cancels_json(&self) -> Option<Vec<Value>> {
+        (!self.cancels.is_empty()).then(|| self.cancels.iter().map(Cancel::to_json).collect())
+    }
+
+    /// A receipt exists once there is a transaction (the approval) to show.
+    fn receipt_json(&self) -> Option<Value> {
+        self.last_transaction_key.as_ref().map(|tx| {
+            json!({ "url": format!("https://dashboard.tosspayments.com/receipt/redirection?transactionId={tx}&ref=PX") })
+        })
+    }
+}
+
+impl Cancel {
+    fn to_json(&self) -> Value {
+        json!({
+            "cancelAmount": self.amount,
+            "cancelReason": self.reason,
+            "taxFreeAmount": 0,
+            "taxExemptionAmount": 0,
+            "refundableAmount": self.refundable_amount,
+            "cardDiscountAmount": 0,
+            "transferDiscountAmount": 0,
+            "easyPayDiscountAmount": 0,
+            "canceledAt": kst(self.canceled_at),
+            "transactionKey": self.transaction_key,
+            "receiptKey": self.receipt_key,
+            "cancelStatus": "DONE",
+            "cancelRequestId": null,
         })
     }
 }
@@ -404,15 +484,15 @@ mod tests {
     use super::*;
 
     fn payment(now: DateTime<Utc>) -> Payment {
-        Payment::new(
-            "tsbx_x".into(),
-            "order-1".into(),
-            "n".into(),
-            10_000,
-            Faults::default(),
-            now,
-            true,
-        )
+        let checkout = Checkout {
+            order_id: "order-1".into(),
+            order_name: "n".into(),
+            amount: 10_000,
+            method: Method::Card,
+            integration: KeyFamily::Api,
+            faults: Faults::default(),
+        };
+        Payment::new("tsbx_x".into(), checkout, now, true)
     }
 
     #[test]
@@ -421,7 +501,7 @@ mod tests {
         for (amount, vat) in [(10_000, 909), (11, 1), (16, 1), (17, 2), (1, 0)] {
             let mut p = payment(now);
             p.approve(amount, now);
-            let v = p.to_json();
+            let v = p.to_json(Lang::Ko);
             assert_eq!(v["vat"], vat, "amount {amount}");
             assert_eq!(v["suppliedAmount"], amount - vat);
         }
@@ -442,14 +522,14 @@ mod tests {
         let now = Utc::now();
         let mut p = payment(now);
         let at = now + TimeDelta::minutes(15);
-        let promised = p.schedule_approval(Approval::new(9_000, at));
+        let promised = p.schedule_approval(Approval::new(9_000, at), Lang::Ko);
         assert_eq!(promised["status"], "DONE");
         // Past the 10-minute confirm window, yet the running approval is not cut off.
         assert!(!p.refresh(at - TimeDelta::milliseconds(1)));
         assert_eq!(p.status, Status::InProgress);
-        assert!(p.to_json()["approvedAt"].is_null());
+        assert!(p.to_json(Lang::Ko)["approvedAt"].is_null());
         assert!(p.refresh(at));
-        assert_eq!(p.to_json(), promised);
+        assert_eq!(p.to_json(Lang::Ko), promised);
         assert_eq!(p.approved_at, Some(at));
         assert!(!p.refresh(at + TimeDelta::days(1)), "lands only once");
         assert_eq!(p.status, Status::Done);

@@ -1,9 +1,9 @@
 //! The Toss `/v1/payments` routes: confirm, lookups and cancel.
 
 use crate::Sandbox;
-use crate::auth::SecretKey;
-use crate::codes::ApiError;
-use crate::faults::{Faults, HANG, PARTIAL_LANDING};
+use crate::auth::{KeyFamily, SecretKey};
+use crate::codes::{ApiError, Lang};
+use crate::faults::{Faults, HANG, MIXED_KEY_CODE, PARTIAL_LANDING};
 use crate::idempotency::{Reply, forced_error, run_post};
 use crate::state::{Approval, Payment, State, Status, later};
 use axum::Json;
@@ -27,7 +27,11 @@ pub async fn confirm(
     if let Some(key) = peek_payment_key(&body) {
         sandbox.lock().stats_mut(&key).confirm_requests += 1;
     }
-    let operation = confirm_operation(sandbox.clone(), body);
+    let caller = Caller {
+        family: secret_key.family(),
+        lang: Lang::of(&headers),
+    };
+    let operation = confirm_operation(sandbox.clone(), body, caller);
     run_post(&sandbox, &secret_key, uri.path(), &headers, operation).await
 }
 
@@ -39,7 +43,7 @@ pub async fn cancel(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let operation = cancel_operation(sandbox.clone(), payment_key, body);
+    let operation = cancel_operation(sandbox.clone(), payment_key, body, Lang::of(&headers));
     run_post(&sandbox, &secret_key, uri.path(), &headers, operation).await
 }
 
@@ -49,10 +53,11 @@ pub async fn get_by_key(
     Path(payment_key): Path<String>,
     headers: HeaderMap,
 ) -> Response {
+    let lang = Lang::of(&headers);
     if let Some(error) = forced_error(&headers, &secret_key) {
-        return error.into_response();
+        return error.respond(lang);
     }
-    lookup(sandbox.lock().payment_mut(&payment_key).map(|p| &*p))
+    lookup(sandbox.lock().payment_mut(&payment_key).map(|p| &*p), lang)
 }
 
 pub async fn get_by_order(
@@ -61,23 +66,35 @@ pub async fn get_by_order(
     Path(order_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
+    let lang = Lang::of(&headers);
     if let Some(error) = forced_error(&headers, &secret_key) {
-        return error.into_response();
+        return error.respond(lang);
     }
-    lookup(sandbox.lock().payment_by_order_mut(&order_id).map(|p| &*p))
+    lookup(
+        sandbox.lock().payment_by_order_mut(&order_id).map(|p| &*p),
+        lang,
+    )
 }
 
-fn lookup(found: Option<&Payment>) -> Response {
+fn lookup(found: Option<&Payment>, lang: Lang) -> Response {
     match found.filter(|p| !p.hidden_from_lookups()) {
-        Some(payment) => Json(payment.to_json()).into_response(),
-        None => ApiError::of("NOT_FOUND_PAYMENT").into_response(),
+        Some(payment) => Json(payment.to_json(lang)).into_response(),
+        None => ApiError::of("NOT_FOUND_PAYMENT").respond(lang),
     }
+}
+
+/// Who sends a confirm: the family of its secret key and the language it reads.
+#[derive(Clone, Copy)]
+struct Caller {
+    family: KeyFamily,
+    lang: Lang,
 }
 
 struct ConfirmRequest {
     payment_key: String,
     order_id: String,
     amount: i64,
+    caller: Caller,
 }
 
 fn peek_payment_key(body: &[u8]) -> Option<String> {
@@ -89,6 +106,7 @@ fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice(body) {
         Ok(Value::Object(fields)) => Ok(fields),
         _ => Err(ApiError::invalid_request(
+            "요청 본문은 JSON 객체여야 합니다.",
             "The request body must be a JSON object.",
         )),
     }
@@ -104,19 +122,21 @@ fn integer(value: &Value) -> Option<i64> {
     })
 }
 
-fn parse_confirm(body: &[u8]) -> Result<ConfirmRequest, ApiError> {
+fn parse_confirm(body: &[u8], caller: Caller) -> Result<ConfirmRequest, ApiError> {
     let fields = json_object(body)?;
     let text = |name: &str| -> Result<String, ApiError> {
         match fields.get(name) {
             Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-            _ => Err(ApiError::invalid_request(format!(
-                "{name} is required and must be a string."
-            ))),
+            _ => Err(ApiError::invalid_request(
+                format!("{name}은(는) 필수이며 문자열이어야 합니다."),
+                format!("{name} is required and must be a string."),
+            )),
         }
     };
     let payment_key = text("paymentKey")?;
     if payment_key.chars().count() > MAX_PAYMENT_KEY_CHARS {
         return Err(ApiError::invalid_request(
+            "paymentKey는 최대 200자입니다.",
             "paymentKey is at most 200 characters.",
         ));
     }
@@ -126,12 +146,16 @@ fn parse_confirm(body: &[u8]) -> Result<ConfirmRequest, ApiError> {
         .and_then(integer)
         .filter(|a| *a >= 0)
         .ok_or_else(|| {
-            ApiError::invalid_request("amount is required and must be a non-negative integer.")
+            ApiError::invalid_request(
+                "amount는 필수이며 0 이상의 정수여야 합니다.",
+                "amount is required and must be a non-negative integer.",
+            )
         })?;
     Ok(ConfirmRequest {
         payment_key,
         order_id,
         amount,
+        caller,
     })
 }
 
@@ -144,6 +168,16 @@ fn confirmable<'a>(
     let payment = state
         .payment_mut(&request.payment_key)
         .ok_or_else(|| ApiError::of("NOT_FOUND_PAYMENT"))?;
+    // A widget payment is confirmed with the widget secret key, an API-window payment with
+    // the API one (toss-api.md §1 "Key pairing"); the code is a choice, see MIXED_KEY_CODE.
+    if payment.integration != request.caller.family {
+        let code = payment
+            .faults
+            .mixed_key
+            .as_deref()
+            .unwrap_or(MIXED_KEY_CODE);
+        return Err(ApiError::of(code));
+    }
     if payment.order_id != request.order_id {
         return Err(ApiError::of("NOT_FOUND_PAYMENT_SESSION"));
     }
@@ -168,16 +202,17 @@ fn confirmable<'a>(
         }
     }
     if request.amount != payment.requested_amount {
-        return Err(ApiError::invalid_request(format!(
-            "The amount {} differs from the authenticated amount {}.",
-            request.amount, payment.requested_amount
-        )));
+        let (sent, authenticated) = (request.amount, payment.requested_amount);
+        return Err(ApiError::invalid_request(
+            format!("요청 금액 {sent}이(가) 인증된 금액 {authenticated}과(와) 다릅니다."),
+            format!("The amount {sent} differs from the authenticated amount {authenticated}."),
+        ));
     }
     Ok(payment)
 }
 
-async fn confirm_operation(sandbox: Sandbox, body: Bytes) -> Reply {
-    let request = match parse_confirm(&body) {
+async fn confirm_operation(sandbox: Sandbox, body: Bytes, caller: Caller) -> Reply {
+    let request = match parse_confirm(&body, caller) {
         Ok(request) => request,
         Err(error) => return error.into(),
     };
@@ -219,14 +254,15 @@ fn answer_confirm(state: &mut State, request: &ConfirmRequest, faults: &Faults) 
     }
     let amount = faults.amount.unwrap_or(request.amount);
     if let Some(late) = faults.late {
-        return late_approval(payment, Approval::new(amount, later(now, late)));
+        let approval = Approval::new(amount, later(now, late));
+        return late_approval(payment, approval, request.caller.lang);
     }
     if let Some(code) = &faults.partial {
         let approval = Approval::new(amount, later(now, PARTIAL_LANDING));
         return partial_approval(payment, approval, code);
     }
     payment.approve(amount, now);
-    let approved = payment.to_json();
+    let approved = payment.to_json(request.caller.lang);
     state.stats_mut(&request.payment_key).approvals += 1;
     Reply::ok(approved)
 }
@@ -234,19 +270,20 @@ fn answer_confirm(state: &mut State, request: &ConfirmRequest, faults: &Faults) 
 /// The `late-` fault: no answer reaches the client (as with `drop`) while the approval is
 /// still running at Toss. The Idempotency-Key counts as in flight until it lands, then replays
 /// the approved Payment (toss-api.md §4).
-fn late_approval(payment: &mut Payment, approval: Approval) -> Reply {
+fn late_approval(payment: &mut Payment, approval: Approval, lang: Lang) -> Reply {
     let running_until = Some(approval.at);
     Reply {
         drop_connection: true,
         running_until,
-        ..Reply::ok(payment.schedule_approval(approval))
+        ..Reply::ok(payment.schedule_approval(approval, lang))
     }
 }
 
 /// The `partial-` fault: Toss answers an error (replayed for the same key, §4) while the
 /// approval still goes through, as a `FAILED_*_PROCESSING` "may be partial" (§5.2, §5.3).
 fn partial_approval(payment: &mut Payment, approval: Approval, code: &str) -> Reply {
-    payment.schedule_approval(approval);
+    // The promised Payment is not this answer, so its language does not matter.
+    payment.schedule_approval(approval, Lang::default());
     payment.partial_answered = true;
     ApiError::of(code).into()
 }
@@ -261,10 +298,16 @@ fn parse_cancel(body: &[u8]) -> Result<CancelRequest, ApiError> {
     let fields = json_object(body)?;
     let reason = match fields.get("cancelReason") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-        _ => return Err(ApiError::invalid_request("cancelReason is required.")),
+        _ => {
+            return Err(ApiError::invalid_request(
+                "cancelReason은 필수입니다.",
+                "cancelReason is required.",
+            ));
+        }
     };
     if reason.chars().count() > MAX_CANCEL_REASON_CHARS {
         return Err(ApiError::invalid_request(
+            "cancelReason은 최대 200자입니다.",
             "cancelReason is at most 200 characters.",
         ));
     }
@@ -273,7 +316,10 @@ fn parse_cancel(body: &[u8]) -> Result<CancelRequest, ApiError> {
         match fields.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(value) => integer(value).filter(|a| *a > 0).map(Some).ok_or_else(|| {
-                ApiError::invalid_request(format!("{name} must be a positive integer."))
+                ApiError::invalid_request(
+                    format!("{name}은(는) 양의 정수여야 합니다."),
+                    format!("{name} must be a positive integer."),
+                )
             }),
         }
     };
@@ -284,7 +330,7 @@ fn parse_cancel(body: &[u8]) -> Result<CancelRequest, ApiError> {
     })
 }
 
-async fn cancel_operation(sandbox: Sandbox, payment_key: String, body: Bytes) -> Reply {
+async fn cancel_operation(sandbox: Sandbox, payment_key: String, body: Bytes, lang: Lang) -> Reply {
     let request = match parse_cancel(&body) {
         Ok(request) => request,
         Err(error) => return error.into(),
@@ -311,7 +357,7 @@ async fn cancel_operation(sandbox: Sandbox, payment_key: String, body: Bytes) ->
         return ApiError::of("NOT_CANCELABLE_AMOUNT").into();
     }
     payment.cancel(amount, request.reason, now);
-    let canceled = payment.to_json();
+    let canceled = payment.to_json(lang);
     state.stats_mut(&payment_key).cancels += 1;
     Reply::ok(canceled)
 }

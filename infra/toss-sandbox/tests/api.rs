@@ -4,10 +4,51 @@ use chrono::{DateTime, FixedOffset};
 use reqwest::{Client, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use toss_sandbox::{DOCS_TEST_SECRET_KEYS, Sandbox, serve};
+use toss_sandbox::{DOCS_TEST_CLIENT_KEYS, DOCS_TEST_SECRET_KEYS, Sandbox, serve};
 
+/// The API-individual secret key: payments authenticated without a clientKey belong to it.
 const KEY: &str = DOCS_TEST_SECRET_KEYS[1];
+const WIDGET_KEY: &str = DOCS_TEST_SECRET_KEYS[0];
+const WIDGET_CLIENT_KEY: &str = DOCS_TEST_CLIENT_KEYS[0];
+const API_CLIENT_KEY: &str = DOCS_TEST_CLIENT_KEYS[1];
 const AMOUNT: i64 = 15_000;
+
+/// The Payment fields toss-api.md §2.2 documents as nullable (`receipt.url`/`checkout.url`
+/// as their objects; `easyPayAmount`/`easyPayDiscountAmount` are `easyPay`'s fields).
+const NULLABLE: &[&str] = &[
+    "method",
+    "approvedAt",
+    "lastTransactionKey",
+    "cancels",
+    "card",
+    "virtualAccount",
+    "mobilePhone",
+    "giftCertificate",
+    "transfer",
+    "easyPay",
+    "cashReceipt",
+    "cashReceipts",
+    "discount",
+    "secret",
+    "metadata",
+    "receipt",
+    "failure",
+];
+
+fn without<'a>(all: &[&'a str], applying: &[&str]) -> Vec<&'a str> {
+    all.iter()
+        .copied()
+        .filter(|f| !applying.contains(f))
+        .collect()
+}
+
+/// Each field is in the Payment, as `null`: absent and null are not the same to a client.
+fn assert_nulls(payment: &Value, fields: &[&str]) {
+    for field in fields {
+        let value = payment.get(field);
+        assert!(value.is_some_and(Value::is_null), "{field}: {value:?}");
+    }
+}
 
 struct Toss {
     base: String,
@@ -15,9 +56,13 @@ struct Toss {
 }
 
 async fn start() -> Toss {
+    start_with(&DOCS_TEST_SECRET_KEYS).await
+}
+
+async fn start_with(secret_keys: &[&str]) -> Toss {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let keys = DOCS_TEST_SECRET_KEYS.map(String::from).to_vec();
+    let keys = secret_keys.iter().map(|k| k.to_string()).collect();
     tokio::spawn(serve(listener, Sandbox::new(keys)));
     let client = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -48,18 +93,41 @@ impl Toss {
 
     /// Authenticates a checkout the way the widget would and returns the paymentKey.
     async fn checkout(&self, order_id: &str, amount: i64, faults: &str) -> String {
-        let (status, body) = answer(
+        self.checkout_with(order_id, amount, json!({ "faults": faults }))
+            .await
+    }
+
+    /// The same with more `/sandbox/authenticate` fields (`clientKey`, `method`, …).
+    async fn checkout_with(&self, order_id: &str, amount: i64, extra: Value) -> String {
+        let (status, body) = self.authenticate(order_id, amount, extra).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["paymentKey"].as_str().unwrap().to_owned()
+    }
+
+    async fn authenticate(&self, order_id: &str, amount: i64, extra: Value) -> (StatusCode, Value) {
+        let mut fields = json!({ "orderId": order_id, "amount": amount, "orderName": "티셔츠 외 1건",
+                                 "successUrl": "http://shop.test/success" });
+        fields
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        answer(
             self.client
                 .post(self.url("/sandbox/authenticate"))
                 .header("accept", "application/json")
-                .json(
-                    &json!({ "orderId": order_id, "amount": amount, "orderName": "티셔츠 외 1건",
-                               "successUrl": "http://shop.test/success", "faults": faults }),
-                ),
+                .json(&fields),
         )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body["paymentKey"].as_str().unwrap().to_owned()
+        .await
+    }
+
+    /// A confirm sent with the given secret key.
+    async fn confirm_as(&self, secret: &str, key: &str, order_id: &str) -> (StatusCode, Value) {
+        let request = self
+            .client
+            .post(self.url("/v1/payments/confirm"))
+            .basic_auth(secret, None::<&str>)
+            .json(&json!({ "paymentKey": key, "orderId": order_id, "amount": AMOUNT }));
+        answer(request).await
     }
 
     fn confirm_request(&self, key: &str, order_id: &str, amount: i64) -> RequestBuilder {
@@ -311,23 +379,25 @@ async fn confirm_approves_with_the_real_payment_fields() {
     assert!(p["approvedAt"].as_str().unwrap().ends_with("+09:00"));
     assert!(p["requestedAt"].as_str().unwrap().ends_with("+09:00"));
     assert!(p["lastTransactionKey"].is_string());
-    assert!(p["secret"].is_string());
     assert!(p["receipt"]["url"].is_string());
     assert!(p["checkout"]["url"].is_string());
     assert_eq!(p["card"]["amount"], AMOUNT);
     assert_eq!(p["card"]["cardType"], "신용");
     assert_eq!(p["card"]["acquireStatus"], "READY");
     assert_eq!(p["card"]["approveNo"].as_str().unwrap().len(), 8);
-    for null in [
-        "cancels",
-        "failure",
-        "virtualAccount",
-        "easyPay",
-        "metadata",
-        "cashReceipt",
-    ] {
-        assert!(p[null].is_null() && p.get(null).is_some(), "{null}");
-    }
+    assert_nulls(
+        &p,
+        &without(
+            NULLABLE,
+            &[
+                "method",
+                "approvedAt",
+                "lastTransactionKey",
+                "card",
+                "receipt",
+            ],
+        ),
+    );
     // The lookup shows the same payment.
     assert_eq!(toss.payment(&key).await, (StatusCode::OK, p));
     let stats = toss.stats(&key).await;
@@ -349,7 +419,9 @@ async fn confirm_rejects_mismatches_and_repeats() {
         wrong_amount.1["message"]
             .as_str()
             .unwrap()
-            .contains("differs")
+            .contains("다릅니다"),
+        "{}",
+        wrong_amount.1
     );
     let wrong_order = toss.confirm(&key, &order_id(), AMOUNT, None).await;
     assert_error(
@@ -836,6 +908,7 @@ async fn authenticate_rejects_faults_that_contradict_each_other() {
             .client
             .post(toss.url("/sandbox/authenticate"))
             .header("accept", "application/json")
+            .header("accept-language", "en-US")
             .json(&json!({ "orderId": order_id(), "amount": AMOUNT, "faults": faults }));
         let rejected = answer(request).await;
         assert_error(&rejected, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
@@ -1029,4 +1102,391 @@ async fn partial_fault_combines_with_lookup_404() {
     assert_eq!(status, StatusCode::OK, "{found}");
     assert_eq!(found["status"], "DONE");
     assert_eq!(toss.payment(&key).await, (StatusCode::OK, found));
+}
+
+#[tokio::test]
+async fn a_payment_is_confirmed_with_the_secret_key_of_its_client_key_family() {
+    let toss = start().await;
+    let widget = json!({ "clientKey": WIDGET_CLIENT_KEY });
+    let (widget_order, api_order, default_order) = (order_id(), order_id(), order_id());
+    let widget_key = toss.checkout_with(&widget_order, AMOUNT, widget).await;
+    let api = json!({ "clientKey": API_CLIENT_KEY });
+    let api_key = toss.checkout_with(&api_order, AMOUNT, api).await;
+    let default_key = toss.checkout(&default_order, AMOUNT, "").await;
+
+    // The other family's secret key: the sandbox's choice, INVALID_API_KEY; nothing changes.
+    let mixed = toss.confirm_as(KEY, &widget_key, &widget_order).await;
+    assert_error(&mixed, StatusCode::BAD_REQUEST, "INVALID_API_KEY");
+    let mixed = toss.confirm_as(WIDGET_KEY, &api_key, &api_order).await;
+    assert_error(&mixed, StatusCode::BAD_REQUEST, "INVALID_API_KEY");
+    // Without a clientKey the payment is an API-window one, as before.
+    let mixed = toss
+        .confirm_as(WIDGET_KEY, &default_key, &default_order)
+        .await;
+    assert_error(&mixed, StatusCode::BAD_REQUEST, "INVALID_API_KEY");
+    for key in [&widget_key, &api_key, &default_key] {
+        assert_eq!(toss.status_of(key).await, "IN_PROGRESS");
+        assert_eq!(toss.stats(key).await["approvals"], 0);
+    }
+
+    let (status, body) = toss
+        .confirm_as(WIDGET_KEY, &widget_key, &widget_order)
+        .await;
+    assert_eq!(
+        (status, &body["status"]),
+        (StatusCode::OK, &json!("DONE")),
+        "{body}"
+    );
+    let (status, body) = toss.confirm_as(KEY, &api_key, &api_order).await;
+    assert_eq!(
+        (status, &body["status"]),
+        (StatusCode::OK, &json!("DONE")),
+        "{body}"
+    );
+    // Lookups are not tied to a family (toss-api.md is silent): both keys find the payment.
+    let by_widget_key = toss
+        .client
+        .get(toss.url(&format!("/v1/payments/{api_key}")))
+        .basic_auth(WIDGET_KEY, None::<&str>);
+    assert_eq!(answer(by_widget_key).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_mixed_key_answer_is_selectable_and_live_keys_pair_the_same_way() {
+    let toss = start().await;
+    for (code, status) in [
+        ("UNAUTHORIZED_KEY", StatusCode::UNAUTHORIZED),
+        ("FORBIDDEN_REQUEST", StatusCode::FORBIDDEN),
+    ] {
+        let order = order_id();
+        let faults = format!("mixed-key-{code}");
+        let extra = json!({ "clientKey": WIDGET_CLIENT_KEY, "faults": faults });
+        let key = toss.checkout_with(&order, AMOUNT, extra).await;
+        assert!(key.ends_with(&format!(".{faults}")), "{key}");
+        assert_error(&toss.confirm_as(KEY, &key, &order).await, status, code);
+        assert_eq!(
+            toss.confirm_as(WIDGET_KEY, &key, &order).await.0,
+            StatusCode::OK
+        );
+    }
+
+    let live = start_with(&["live_gsk_shop", "live_sk_shop"]).await;
+    let order = order_id();
+    let extra = json!({ "clientKey": "live_gck_shop" });
+    let key = live.checkout_with(&order, AMOUNT, extra).await;
+    let mixed = live.confirm_as("live_sk_shop", &key, &order).await;
+    assert_error(&mixed, StatusCode::BAD_REQUEST, "INVALID_API_KEY");
+    assert_eq!(
+        live.confirm_as("live_gsk_shop", &key, &order).await.0,
+        StatusCode::OK
+    );
+
+    // A sandbox set up with the API key only (as the product's tests are) knows no widget key.
+    let api_only = start_with(&[KEY]).await;
+    let order = order_id();
+    let extra = json!({ "clientKey": WIDGET_CLIENT_KEY });
+    let key = api_only.checkout_with(&order, AMOUNT, extra).await;
+    let unknown = api_only.confirm_as(WIDGET_KEY, &key, &order).await;
+    assert_error(&unknown, StatusCode::UNAUTHORIZED, "UNAUTHORIZED_KEY");
+    let mixed = api_only.confirm_as(KEY, &key, &order).await;
+    assert_error(&mixed, StatusCode::BAD_REQUEST, "INVALID_API_KEY");
+}
+
+#[tokio::test]
+async fn authenticate_rejects_what_is_no_client_key_and_a_changed_checkout() {
+    let toss = start().await;
+    // A secret key passed as the client key, a typo, a bare prefix.
+    for bad in [KEY, "test_cx_abc", "test_ck_", "ck_abc"] {
+        let order = order_id();
+        let rejected = toss
+            .authenticate(&order, AMOUNT, json!({ "clientKey": bad }))
+            .await;
+        assert_error(&rejected, StatusCode::BAD_REQUEST, "INVALID_CLIENT_KEY");
+        assert_error(
+            &toss.payment_by_order(&order).await,
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND_PAYMENT",
+        );
+    }
+    // The same orderId again under another key family or method is another checkout.
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "").await;
+    for changed in [
+        json!({ "clientKey": WIDGET_CLIENT_KEY }),
+        json!({ "method": "간편결제" }),
+    ] {
+        let again = toss.authenticate(&order, AMOUNT, changed).await;
+        assert_error(&again, StatusCode::BAD_REQUEST, "DUPLICATED_ORDER_ID");
+    }
+    // Naming the defaults explicitly is the same checkout.
+    let same = json!({ "clientKey": API_CLIENT_KEY, "method": "카드" });
+    assert_eq!(toss.checkout_with(&order, AMOUNT, same).await, key);
+}
+
+#[tokio::test]
+async fn an_unknown_test_code_answers_invalid_test_code_on_every_route() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "").await;
+    let routes = [
+        toss.confirm_request(&key, &order, AMOUNT),
+        toss.authed(toss.client.get(toss.url(&format!("/v1/payments/{key}")))),
+        toss.authed(
+            toss.client
+                .get(toss.url(&format!("/v1/payments/orders/{order}"))),
+        ),
+        toss.authed(
+            toss.client
+                .post(toss.url(&format!("/v1/payments/{key}/cancel"))),
+        )
+        .json(&json!({ "cancelReason": "x" })),
+    ];
+    for request in routes {
+        // Codes are upper case at Toss; a lower-case one is unknown too.
+        for unknown in ["NO_SUCH_CODE", "reject_card_company"] {
+            let request = request.try_clone().unwrap();
+            let rejected = answer(request.header("TossPayments-Test-Code", unknown)).await;
+            assert_error(&rejected, StatusCode::BAD_REQUEST, "INVALID_TEST_CODE");
+            assert!(rejected.1["message"].as_str().unwrap().contains(unknown));
+        }
+    }
+    assert_eq!(toss.status_of(&key).await, "IN_PROGRESS");
+    assert_eq!(toss.stats(&key).await["approvals"], 0);
+
+    // Live keys ignore the header altogether, an unknown code as well.
+    let live = start_with(&["live_sk_shop"]).await;
+    let order = order_id();
+    let key = live
+        .checkout_with(&order, AMOUNT, json!({ "clientKey": "live_ck_shop" }))
+        .await;
+    let confirm = live
+        .client
+        .post(live.url("/v1/payments/confirm"))
+        .basic_auth("live_sk_shop", None::<&str>)
+        .header("TossPayments-Test-Code", "NO_SUCH_CODE")
+        .json(&json!({ "paymentKey": key, "orderId": order, "amount": AMOUNT }));
+    let (status, body) = answer(confirm).await;
+    assert_eq!(
+        (status, &body["status"]),
+        (StatusCode::OK, &json!("DONE")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn every_known_code_is_answered_with_its_status_in_korean_or_english() {
+    let toss = start().await;
+    let hangul = |text: &str| text.chars().any(|c| ('가'..='힣').contains(&c));
+    for code in toss_sandbox::known_codes() {
+        let url = toss.url("/v1/payments/tsbx_any");
+        let forced = |lang: Option<&str>| {
+            let request = toss
+                .authed(toss.client.get(&url))
+                .header("TossPayments-Test-Code", code);
+            match lang {
+                Some(lang) => request.header("Accept-Language", lang),
+                None => request,
+            }
+        };
+        let korean = answer(forced(None)).await;
+        assert_error(&korean, toss_sandbox::http_status(code), code);
+        assert!(
+            hangul(korean.1["message"].as_str().unwrap()),
+            "{code}: {}",
+            korean.1
+        );
+        let english = answer(forced(Some("en-US"))).await;
+        assert_error(&english, toss_sandbox::http_status(code), code);
+        let message = english.1["message"].as_str().unwrap();
+        assert!(
+            !message.is_empty() && message.is_ascii(),
+            "{code}: {message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn messages_are_korean_by_default_and_english_with_accept_language() {
+    let toss = start().await;
+    let english = |request: RequestBuilder| request.header("Accept-Language", "en-US");
+    let lookup = toss.authed(toss.client.get(toss.url("/v1/payments/tsbx_missing")));
+    let found = answer(lookup.try_clone().unwrap()).await;
+    assert_eq!(found.1["message"], "존재하지 않는 결제입니다.");
+    assert_eq!(
+        answer(english(lookup)).await.1["message"],
+        "The payment does not exist."
+    );
+    // The auth check answers in the asked language too.
+    let anonymous = toss.client.get(toss.url("/v1/payments/tsbx_missing"));
+    let (_, ko) = answer(anonymous.try_clone().unwrap()).await;
+    let (_, en) = answer(english(anonymous)).await;
+    assert_eq!(
+        (&ko["code"], &en["code"]),
+        (&json!("INCORRECT_BASIC_AUTH_FORMAT"), &ko["code"])
+    );
+    assert!(
+        ko["message"].as_str().unwrap().contains("인증 형식"),
+        "{ko}"
+    );
+    assert!(
+        en["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Incorrect Basic auth"),
+        "{en}"
+    );
+
+    // Sandbox-specific messages come in both languages as well.
+    let order = order_id();
+    let key = toss
+        .checkout(&order, AMOUNT, "abort-REJECT_CARD_COMPANY")
+        .await;
+    let wrong = english(toss.confirm_request(&key, &order, 1));
+    let (_, body) = answer(wrong).await;
+    assert!(
+        body["message"].as_str().unwrap().contains("differs"),
+        "{body}"
+    );
+
+    // The stored failure follows the language of the lookup.
+    let aborted = toss.confirm(&key, &order, AMOUNT, None).await;
+    assert_eq!(aborted.1["message"], "카드사에서 결제 승인을 거절했습니다.");
+    let (_, ko) = toss.payment(&key).await;
+    assert_eq!(ko["failure"]["message"], aborted.1["message"]);
+    let lookup = toss.authed(toss.client.get(toss.url(&format!("/v1/payments/{key}"))));
+    let (_, en) = answer(english(lookup)).await;
+    assert_eq!(
+        en["failure"]["message"],
+        "The card company refused the approval."
+    );
+    assert_eq!(en["failure"]["code"], "REJECT_CARD_COMPANY");
+}
+
+#[tokio::test]
+async fn a_same_key_replay_keeps_the_language_of_the_first_answer() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "").await;
+    let first = toss.confirm(&key, &order, 1, Some("lang-1")).await;
+    assert_error(&first, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
+    let resend = toss
+        .confirm_request(&key, &order, 1)
+        .header("Idempotency-Key", "lang-1")
+        .header("Accept-Language", "en-US");
+    // Toss returns the first response as it was (toss-api.md §4), its Korean included.
+    assert_eq!(answer(resend).await, first);
+}
+
+#[tokio::test]
+async fn an_easy_pay_payment_fills_easy_pay_and_leaves_card_null() {
+    let toss = start().await;
+    for method in ["간편결제", "EASY_PAY"] {
+        let order = order_id();
+        let key = toss
+            .checkout_with(&order, AMOUNT, json!({ "method": method }))
+            .await;
+        let (status, p) = toss.confirm(&key, &order, AMOUNT, None).await;
+        assert_eq!(status, StatusCode::OK, "{p}");
+        assert_eq!(p["method"], "간편결제");
+        assert_eq!(
+            p["easyPay"],
+            json!({ "provider": "토스페이", "amount": AMOUNT, "discountAmount": 0 })
+        );
+        assert_nulls(
+            &p,
+            &without(
+                NULLABLE,
+                &[
+                    "method",
+                    "approvedAt",
+                    "lastTransactionKey",
+                    "easyPay",
+                    "receipt",
+                ],
+            ),
+        );
+        assert_eq!(toss.payment(&key).await, (StatusCode::OK, p));
+        let canceled = toss
+            .cancel(&key, json!({ "cancelReason": "변심" }), None)
+            .await;
+        assert_eq!(canceled.1["status"], "CANCELED");
+        assert!(canceled.1["card"].is_null() && canceled.1["easyPay"].is_object());
+    }
+    // `카드` (the default) the other way round.
+    let order = order_id();
+    let key = toss
+        .checkout_with(&order, AMOUNT, json!({ "method": "카드" }))
+        .await;
+    let (_, p) = toss.confirm(&key, &order, AMOUNT, None).await;
+    assert_eq!(p["method"], "카드");
+    assert!(p["card"].is_object() && p["easyPay"].is_null(), "{p}");
+
+    // A method the sandbox cannot approve.
+    for unsupported in ["가상계좌", "VIRTUAL_ACCOUNT", "bitcoin"] {
+        let rejected = toss
+            .authenticate(&order_id(), AMOUNT, json!({ "method": unsupported }))
+            .await;
+        assert_error(&rejected, StatusCode::BAD_REQUEST, "NOT_SUPPORTED_METHOD");
+    }
+}
+
+#[tokio::test]
+async fn nullable_fields_are_present_as_null_until_they_apply() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "").await;
+    let (_, waiting) = toss.payment(&key).await;
+    assert_eq!(waiting["status"], "IN_PROGRESS");
+    assert_nulls(&waiting, NULLABLE);
+    assert!(waiting["checkout"]["url"].is_string(), "{waiting}");
+
+    // Approved: the approval's fields fill, the rest stays null.
+    let (_, done) = toss.confirm(&key, &order, AMOUNT, None).await;
+    assert_nulls(
+        &done,
+        &without(
+            NULLABLE,
+            &[
+                "method",
+                "approvedAt",
+                "lastTransactionKey",
+                "card",
+                "receipt",
+            ],
+        ),
+    );
+    // Cancelled: cancels fills too.
+    let (_, canceled) = toss
+        .cancel(
+            &key,
+            json!({ "cancelReason": "변심", "cancelAmount": 1000 }),
+            None,
+        )
+        .await;
+    let applying = [
+        "method",
+        "approvedAt",
+        "lastTransactionKey",
+        "card",
+        "receipt",
+        "cancels",
+    ];
+    assert_nulls(&canceled, &without(NULLABLE, &applying));
+
+    // Aborted: only failure.
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "abort-PROVIDER_ERROR").await;
+    toss.confirm(&key, &order, AMOUNT, None).await;
+    let (_, aborted) = toss.payment(&key).await;
+    assert_eq!(aborted["status"], "ABORTED");
+    assert_nulls(&aborted, &without(NULLABLE, &["failure"]));
+
+    // `with-secret`: the reading in which every payment carries a secret.
+    let order = order_id();
+    let key = toss.checkout(&order, AMOUNT, "with-secret").await;
+    let (_, waiting) = toss.payment(&key).await;
+    let secret = waiting["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("ps_") && secret.len() <= 50, "{secret}");
+    let (_, done) = toss.confirm(&key, &order, AMOUNT, None).await;
+    assert_eq!(done["secret"], secret.as_str());
 }

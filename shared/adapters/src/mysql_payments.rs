@@ -30,12 +30,12 @@ fn payment_from_row(row: &MySqlRow) -> Result<PaymentRecord, InfraError> {
     let status: String = row.try_get("status").map_err(decode)?;
     let amount: u64 = row.try_get("amount").map_err(decode)?;
     Ok(PaymentRecord {
-        order_id: OrderId::parse(&order_id)
-            .map_err(|e| InfraError::new("bad order id in database", e))?,
+        // Stored rows are what they are: the range checks of new input do not apply (an
+        // amount allowed once must still be recoverable after the limit changed).
+        order_id: OrderId::stored(order_id),
         member_id: MemberId(row.try_get("member_id").map_err(decode)?),
         order_name: row.try_get("order_name").map_err(decode)?,
-        amount: Amount::parse(amount as i64)
-            .map_err(|e| InfraError::new("bad amount in database", e))?,
+        amount: Amount::stored(amount),
         status: PaymentStatus::parse(&status)
             .ok_or_else(|| InfraError::new("unknown payment status in database", status.clone()))?,
         payment_key: row.try_get("payment_key").map_err(decode)?,
@@ -251,6 +251,7 @@ impl PaymentStore for MySqlStore {
         order_id: &OrderId,
         from: &[PaymentStatus],
         settlement: &Settlement,
+        fence: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<bool, InfraError> {
         let to = settlement.status();
@@ -269,6 +270,12 @@ impl PaymentStore for MySqlStore {
             return Ok(false);
         };
         if !from.contains(&payment.status) || !payment.status.can_become(to) {
+            return Ok(false);
+        }
+        if let Some(lease) = fence
+            && (payment.next_attempt_at != Some(lease) || Utc::now() >= lease)
+        {
+            tracing::warn!(order_id = %order_id, "settle refused: the lease passed or another driver holds the payment");
             return Ok(false);
         }
         let detail = match settlement {
@@ -379,7 +386,7 @@ impl PaymentStore for MySqlStore {
     ) -> Result<Vec<PaymentRecord>, InfraError> {
         let rows = sqlx::query(select_payments!(
             "WHERE (status IN ('UNKNOWN', 'IN_PROGRESS') AND next_attempt_at <= ?) OR (status = 'READY' AND created_at < ?) \
-             ORDER BY next_attempt_at LIMIT ?"
+             ORDER BY status = 'READY', next_attempt_at, created_at LIMIT ?"
         ))
         .bind(now)
         .bind(ready_before)

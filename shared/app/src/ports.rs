@@ -284,11 +284,15 @@ pub trait PaymentStore: Send + Sync {
     ) -> Result<bool, InfraError>;
     /// Moves the payment from one of `from` to the settlement's status; false if it was
     /// no longer in one of them (someone else settled it).
+    /// `fence`: the lease end of the claim the settler holds; with it, the move happens
+    /// only while that lease is the payment's current one and has not passed (on the wall
+    /// clock), so a driver that stalled past its lease cannot overrule the new owner.
     async fn settle(
         &self,
         order_id: &OrderId,
         from: &[PaymentStatus],
         settlement: &Settlement,
+        fence: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<bool, InfraError>;
     /// Payments recovery should look at now: due `UNKNOWN`, lease-expired `IN_PROGRESS`,

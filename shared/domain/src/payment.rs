@@ -15,6 +15,11 @@ impl OrderId {
         Self(format!("ord_{uuid_simple}"))
     }
 
+    /// An order id read back from our own records, as it was stored.
+    pub fn stored(raw: String) -> Self {
+        Self(raw)
+    }
+
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
         let valid = (6..=64).contains(&raw.len())
             && raw
@@ -49,6 +54,12 @@ pub struct Amount(u64);
 impl Amount {
     pub const MIN: i64 = 100;
     pub const MAX: i64 = 1_000_000;
+
+    /// An amount read back from our own records: no range check (limits of new input
+    /// may have changed since it was accepted).
+    pub fn stored(won: u64) -> Self {
+        Self(won)
+    }
 
     pub fn parse(raw: i64) -> Result<Self, ValidationError> {
         if (Self::MIN..=Self::MAX).contains(&raw) {

@@ -6,6 +6,7 @@ mod deployment;
 mod flush;
 mod listing;
 mod openapi;
+mod payment_recovery;
 mod payments;
 mod redis_faults;
 mod redis_outage;

@@ -67,6 +67,10 @@ impl ScheduledFunction {
         services: &Services,
         event: LambdaEvent<EventBridgeEvent>,
     ) -> Result<Value, JobError> {
+        // When the invocation must end (0: no deadline, as the local gateway passes).
+        let deadline = (event.context.deadline > 0)
+            .then(|| chrono::DateTime::from_timestamp_millis(event.context.deadline as i64))
+            .flatten();
         let now = event.payload.time.unwrap_or_else(|| {
             tracing::warn!("scheduled event without a time; using the clock");
             Utc::now()
@@ -128,7 +132,8 @@ impl ScheduledFunction {
                     publisher: &services.publisher,
                     timings: services.payment_timings,
                 };
-                let summary = recover_payments(&deps, now, PAYMENT_RECOVERY_BATCH).await?;
+                let summary =
+                    recover_payments(&deps, now, PAYMENT_RECOVERY_BATCH, deadline).await?;
                 metrics::emit(&[
                     ("RecoveryAttempts", summary.examined as f64, Unit::Count),
                     ("PaymentsDone", summary.done as f64, Unit::Count),

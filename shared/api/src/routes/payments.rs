@@ -5,7 +5,8 @@ use crate::services::Services;
 use adapters::metrics;
 use app::ports::PaymentRecord;
 use app::usecases::payments::{
-    CheckoutForm, ConfirmForm, PaymentDeps, PaymentError, checkout, confirm, payment_status,
+    CONFIRM_RESERVE, CheckoutForm, ConfirmForm, PaymentDeps, PaymentError, PaymentTimings,
+    checkout, confirm, payment_status,
 };
 use domain::ErrorCode;
 use domain::payment::PaymentStatus;
@@ -123,6 +124,22 @@ pub async fn handle_checkout(services: &Services, req: Request) -> Response<Body
     .await
 }
 
+/// The payment timings with the confirm budget cut to what this invocation has left
+/// (Lambda's deadline less the reserve for recording `UNKNOWN` and answering 202).
+fn confirm_timings(services: &Services, req: &Request) -> PaymentTimings {
+    use lambda_http::RequestExt;
+    let mut timings = services.payment_timings;
+    let deadline_ms = req.lambda_context_ref().map_or(0, |c| c.deadline);
+    if deadline_ms > 0 {
+        let left_ms = (deadline_ms as i64 - chrono::Utc::now().timestamp_millis()).max(0);
+        let left = std::time::Duration::from_millis(left_ms as u64);
+        timings.confirm_budget = timings
+            .confirm_budget
+            .min(left.saturating_sub(CONFIRM_RESERVE));
+    }
+    timings
+}
+
 /// `POST /api/payments/toss/confirm`: 200 when approved and charged, 202 while the
 /// outcome is being confirmed (poll the status endpoint), 4xx when refused.
 pub async fn handle_confirm(services: &Services, req: Request) -> Response<Body> {
@@ -142,7 +159,7 @@ pub async fn handle_confirm(services: &Services, req: Request) -> Response<Body>
                 store: &services.store,
                 gateway,
                 publisher: &services.publisher,
-                timings: services.payment_timings,
+                timings: confirm_timings(services, &req),
             };
             Ok::<_, ApiError>(confirm(&deps, caller, form, now).await?)
         }

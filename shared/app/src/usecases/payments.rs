@@ -150,7 +150,13 @@ pub struct PaymentTimings {
     pub recovery_max_delay: StdDuration,
     /// …and hands the payment to a person after this many looks.
     pub recovery_max_attempts: u32,
+    /// The most a confirm request spends on Toss calls before it records `UNKNOWN` and
+    /// answers 202, whatever Toss does. The route lowers it to what the invocation has left.
+    pub confirm_budget: StdDuration,
 }
+
+/// What a confirm keeps of its invocation to record `UNKNOWN` and answer after its budget.
+pub const CONFIRM_RESERVE: StdDuration = StdDuration::from_secs(4);
 
 impl Default for PaymentTimings {
     fn default() -> Self {
@@ -161,6 +167,8 @@ impl Default for PaymentTimings {
             recovery_first_delay: StdDuration::from_secs(30),
             recovery_max_delay: StdDuration::from_secs(30 * 60),
             recovery_max_attempts: 12,
+            // The template's confirm function Timeout (29 s) less CONFIRM_RESERVE and slack.
+            confirm_budget: StdDuration::from_secs(24),
         }
     }
 }
@@ -218,7 +226,7 @@ pub async fn confirm(
             Claim::Confirm {
                 payment_key: payment_key.as_str().to_owned(),
                 confirm_key: confirm_key.clone(),
-                lease_until: now + deps.timings.lease,
+                lease_until: lease_from_now(deps.timings.lease),
             },
             now,
         )
@@ -244,7 +252,21 @@ pub async fn confirm(
         .find(&order_id)
         .await?
         .ok_or(PaymentError::PaymentNotFound)?;
-    match drive(deps, claimed.clone(), Start::Confirm, now).await {
+    let driven = tokio::time::timeout(
+        deps.timings.confirm_budget,
+        drive(deps, claimed.clone(), Start::Confirm, now),
+    )
+    .await;
+    let Ok(driven) = driven else {
+        // Out of time with Toss still busy: whatever it decides, recovery finds out.
+        tracing::warn!("confirm ran out of time; recorded as unknown for recovery");
+        let note = "confirm ran out of time".to_owned();
+        if let Err(e) = unknown(deps, &claimed, note, now).await {
+            tracing::error!(error = %e, "could not record the unknown outcome; the lease runs out and recovery finishes it");
+        }
+        return Ok(deps.store.find(&order_id).await?.unwrap_or(claimed));
+    };
+    match driven {
         Ok(_) => {}
         // Toss may have approved, but the result could not be written. The claim's lease
         // runs out and recovery finishes the payment; the member is told it is pending.
@@ -482,6 +504,17 @@ fn is_ours(payment: &PaymentRecord, toss: &TossPayment) -> bool {
     )
 }
 
+/// A lease runs on the wall clock from the moment of the claim (a scheduled event's
+/// `time` may be long past), in the microseconds MySQL keeps, so it is also the fencing
+/// token `settle` compares.
+fn lease_from_now(lease: Duration) -> DateTime<Utc> {
+    use chrono::DurationRound;
+    let until = Utc::now() + lease;
+    until
+        .duration_trunc(Duration::microseconds(1))
+        .unwrap_or(until)
+}
+
 fn failure_of(toss: &TossPayment) -> Option<(&str, &str)> {
     toss.failure.as_ref().map(|(c, m)| (c.as_str(), m.as_str()))
 }
@@ -607,12 +640,15 @@ async fn settle(
     now: DateTime<Utc>,
 ) -> Result<PaymentStatus, AppError> {
     let status = settlement.status();
+    // Only the holder of the current lease may settle (its lease end is the token).
+    let fence = payment.next_attempt_at;
     let settled = deps
         .store
         .settle(
             &payment.order_id,
             &[PaymentStatus::InProgress],
             &settlement,
+            fence,
             now,
         )
         .await?;
@@ -669,75 +705,90 @@ pub struct PaymentRecoverySummary {
     pub needs_attention: u64,
     pub still_unknown: u64,
     pub skipped: u64,
+    /// Payments whose handling failed (logged); the run went on without them.
+    pub errors: u64,
+    /// Payments left for the next run because the invocation had less than a lease left.
+    pub deferred: u64,
     pub events_published: u64,
 }
 
+/// A checkout is abandoned only once nothing can still be confirmed: Toss's payment
+/// window (30 min), then the confirm window of an authentication at its last moment
+/// (10 min), then slack.
+pub const READY_EXPIRES_AFTER_SECS: i64 =
+    TOSS_CHECKOUT_WINDOW_SECS + TOSS_CONFIRM_WINDOW_SECS + 5 * 60;
+
 /// One recovery run: finishes payments whose outcome is unknown or whose confirm died,
-/// expires abandoned checkouts, and publishes outbox events left behind.
+/// expires abandoned checkouts, and publishes outbox events left behind. Each payment is
+/// handled on its own: one that fails is logged and counted, and the run goes on. It
+/// stops claiming when the invocation (`deadline`, wall clock) has less than a lease left.
 #[tracing::instrument(name = "recover_payments", skip_all)]
 pub async fn recover_payments(
     deps: &PaymentDeps<'_>,
     now: DateTime<Utc>,
     batch: u32,
+    deadline: Option<DateTime<Utc>>,
 ) -> Result<PaymentRecoverySummary, AppError> {
     let mut summary = PaymentRecoverySummary::default();
-    // A checkout is abandoned once Toss' payment window (plus slack) has passed.
-    let ready_before = now - Duration::seconds(TOSS_CHECKOUT_WINDOW_SECS + 5 * 60);
+    let ready_before = now - Duration::seconds(READY_EXPIRES_AFTER_SECS);
     let due = deps
         .store
         .due_for_recovery(now, ready_before, batch)
         .await?;
     for payment in due {
+        if deadline.is_some_and(|d| Utc::now() + deps.timings.lease > d) {
+            summary.deferred += 1;
+            continue;
+        }
         summary.examined += 1;
-        let outcome = if payment.status == PaymentStatus::Ready {
-            let expired = deps
-                .store
-                .settle(
-                    &payment.order_id,
-                    &[PaymentStatus::Ready],
-                    &Settlement::Expired,
-                    now,
-                )
-                .await?;
-            if expired {
-                Some(PaymentStatus::Expired)
-            } else {
-                None
+        match recover_one(deps, &payment, now).await {
+            Ok(Some(PaymentStatus::Done)) => summary.done += 1,
+            Ok(Some(PaymentStatus::Failed)) => summary.failed += 1,
+            Ok(Some(PaymentStatus::Expired)) => summary.expired += 1,
+            Ok(Some(PaymentStatus::NeedsAttention)) => summary.needs_attention += 1,
+            Ok(Some(_)) => summary.still_unknown += 1,
+            Ok(None) => summary.skipped += 1,
+            Err(e) => {
+                tracing::error!(order_id = %payment.order_id, error = %e, "recovery of this payment failed; the run goes on");
+                summary.errors += 1;
             }
-        } else {
-            let claimed = deps
-                .store
-                .claim(
-                    &payment.order_id,
-                    Claim::Recover {
-                        seen: payment.status,
-                        seen_next_attempt_at: payment.next_attempt_at,
-                        lease_until: now + deps.timings.lease,
-                    },
-                    now,
-                )
-                .await?;
-            if claimed {
-                let claimed = deps
-                    .store
-                    .find(&payment.order_id)
-                    .await?
-                    .expect("a claimed payment exists");
-                Some(drive(deps, claimed, Start::Lookup, now).await?)
-            } else {
-                None
-            }
-        };
-        match outcome {
-            Some(PaymentStatus::Done) => summary.done += 1,
-            Some(PaymentStatus::Failed) => summary.failed += 1,
-            Some(PaymentStatus::Expired) => summary.expired += 1,
-            Some(PaymentStatus::NeedsAttention) => summary.needs_attention += 1,
-            Some(_) => summary.still_unknown += 1,
-            None => summary.skipped += 1,
         }
     }
     summary.events_published = publish_pending(deps, None).await;
     tracing::info!(?summary, "payment recovery finished");
     Ok(summary)
+}
+
+/// Expires an abandoned checkout, or claims and drives an open payment. None when another
+/// worker got there first.
+async fn recover_one(
+    deps: &PaymentDeps<'_>,
+    payment: &PaymentRecord,
+    now: DateTime<Utc>,
+) -> Result<Option<PaymentStatus>, AppError> {
+    if payment.status == PaymentStatus::Ready {
+        let expired = deps
+            .store
+            .settle(
+                &payment.order_id,
+                &[PaymentStatus::Ready],
+                &Settlement::Expired,
+                None,
+                now,
+            )
+            .await?;
+        return Ok(expired.then_some(PaymentStatus::Expired));
+    }
+    let claim = Claim::Recover {
+        seen: payment.status,
+        seen_next_attempt_at: payment.next_attempt_at,
+        lease_until: lease_from_now(deps.timings.lease),
+    };
+    if !deps.store.claim(&payment.order_id, claim, now).await? {
+        return Ok(None);
+    }
+    let Some(claimed) = deps.store.find(&payment.order_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(drive(deps, claimed, Start::Lookup, now).await?))
 }
