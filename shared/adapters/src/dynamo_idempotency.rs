@@ -38,16 +38,16 @@ fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-#[async_trait]
-impl IdempotencyStore for DynamoIdempotencyStore {
-    async fn begin(
+impl DynamoIdempotencyStore {
+    /// Claims a new key, or takes over one whose holder died (its lease ran out).
+    async fn claim(
         &self,
         scope: &str,
         key: &str,
         fingerprint: &str,
         lease_until: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<IdempotencyBegin, InfraError> {
+    ) -> Result<bool, InfraError> {
         let put = self
             .client
             .put_item()
@@ -61,7 +61,6 @@ impl IdempotencyStore for DynamoIdempotencyStore {
                 "expires_at",
                 n((now + Duration::hours(RECORD_TTL_HOURS)).timestamp()),
             )
-            // Claim a new key, or take over one whose holder died (its lease ran out).
             .condition_expression(
                 "attribute_not_exists(pk) OR (#state = :in_progress AND lease_until < :now)",
             )
@@ -71,12 +70,24 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             .send()
             .await;
         match put {
-            Ok(_) => return Ok(IdempotencyBegin::Proceed),
+            Ok(_) => Ok(true),
             Err(e)
                 if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
-            Err(e) => return Err(InfraError::new("could not claim the idempotency key", e)),
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(InfraError::new("could not claim the idempotency key", e)),
         }
+    }
+
+    /// What the record of a key already claimed says; None when there is none (any more).
+    async fn existing(
+        &self,
+        scope: &str,
+        key: &str,
+        fingerprint: &str,
+    ) -> Result<Option<IdempotencyBegin>, InfraError> {
         let item = self
             .client
             .get_item()
@@ -87,8 +98,10 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             .send()
             .await
             .map_err(|e| InfraError::new("could not read the idempotency record", e))?
-            .item
-            .unwrap_or_default();
+            .item;
+        let Some(item) = item else {
+            return Ok(None);
+        };
         let text = |name: &str| {
             item.get(name)
                 .and_then(|v| v.as_s().ok())
@@ -96,7 +109,7 @@ impl IdempotencyStore for DynamoIdempotencyStore {
                 .unwrap_or_default()
         };
         if text("fingerprint") != fingerprint {
-            return Ok(IdempotencyBegin::Mismatch);
+            return Ok(Some(IdempotencyBegin::Mismatch));
         }
         if text("state") == "DONE" {
             let status = item
@@ -104,10 +117,37 @@ impl IdempotencyStore for DynamoIdempotencyStore {
                 .and_then(|v| v.as_n().ok())
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(200);
-            return Ok(IdempotencyBegin::Replay {
+            return Ok(Some(IdempotencyBegin::Replay {
                 status,
                 body: text("body"),
-            });
+            }));
+        }
+        Ok(Some(IdempotencyBegin::InProgress))
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for DynamoIdempotencyStore {
+    async fn begin(
+        &self,
+        scope: &str,
+        key: &str,
+        fingerprint: &str,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<IdempotencyBegin, InfraError> {
+        // A claim that fails and then finds no record met a holder that released the key
+        // in between: the key is free again, so claim it again (a few times at most).
+        for _ in 0..3 {
+            if self
+                .claim(scope, key, fingerprint, lease_until, now)
+                .await?
+            {
+                return Ok(IdempotencyBegin::Proceed);
+            }
+            if let Some(found) = self.existing(scope, key, fingerprint).await? {
+                return Ok(found);
+            }
         }
         Ok(IdempotencyBegin::InProgress)
     }

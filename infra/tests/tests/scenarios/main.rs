@@ -2,6 +2,7 @@
 //! AWS emulator through the local gateway. One binary, one fresh database per test.
 
 mod auth;
+mod confirm_idempotency;
 mod deployment;
 mod flush;
 mod listing;

@@ -379,17 +379,34 @@ async fn fifty_concurrent_confirms_approve_once_and_charge_once() {
 async fn a_confirm_replayed_a_day_later_gets_the_same_answer_and_changes_nothing() {
     let app = TestApp::spawn().await;
     let order = authenticated_order(&app, "").await;
-    let first = confirm_order(&app, &order).await;
-    let later = app
-        .confirm_at(
-            order.member,
-            &order.payment_key,
-            &order.order_id,
-            AMOUNT,
-            Some(Utc::now() + Duration::days(1)),
-        )
-        .await;
-    assert_eq!(first, later);
+    let send = |at: chrono::DateTime<Utc>| {
+        let request = app
+            .http
+            .post(format!("{}/api/payments/toss/confirm", app.base))
+            .header("content-type", "application/json")
+            .header("idempotency-key", "confirm-once")
+            .header(local_gateway::LOCAL_TIME_HEADER, at.to_rfc3339())
+            .bearer_auth(app.token(order.member))
+            .body(serde_json::json!({ "memberId": order.member, "paymentKey": order.payment_key, "orderId": order.order_id, "amount": AMOUNT }).to_string());
+        async move {
+            let response = request.send().await.unwrap();
+            let replayed = response.headers().contains_key("idempotent-replayed");
+            (
+                response.status().as_u16(),
+                replayed,
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let first = send(Utc::now()).await;
+    let later = send(Utc::now() + Duration::days(1)).await;
+    assert_eq!((first.0, first.1), (200, false), "{first:?}");
+    assert_eq!(
+        (later.0, later.1),
+        (200, true),
+        "the stored answer: {later:?}"
+    );
+    assert_eq!(first.2, later.2);
     assert_eq!(
         outcome(&app, &order).await,
         ("DONE".into(), "DONE".into(), AMOUNT as i64, 1)
