@@ -1,4 +1,4 @@
-.PHONY: dev test check-template build-arm64 fuzz-api bench-views bench-payments bench-coldstart deploy fmt lint
+.PHONY: dev test check-template build-arm64 smoke chaos-payments fuzz-api bench-views bench-payments bench-coldstart deploy fmt lint
 
 ENV ?= dev
 
@@ -9,13 +9,26 @@ dev:
 	SHAPE=$(SHAPE) bash infra/local/dev.sh
 
 ## Template checks (installs SAM CLI and cfn-lint), the whole suite against real servers
-## started on free ports (then torn down), the API fuzzer (bounded), and the arm64
-## release build of every function.
+## started on free ports (then torn down) in the plain and the deployed shape (the chaos
+## run bounded to 120 payments), the API fuzzer (bounded), the arm64 release build of
+## every function, and the production-shaped smoke run of those builds.
 test:
 	bash infra/ci/check-template.sh
 	bash infra/local/test.sh
 	FUZZ_MAX_EXAMPLES=20 bash infra/local/fuzz-api.sh
 	bash infra/ci/build-arm64.sh
+	bash infra/ci/smoke.sh
+
+## Every function's arm64 build under the Lambda runtime emulator with the template's
+## environment (Redis Cluster + TLS, MySQL TLS, the secret from the emulator).
+smoke:
+	bash infra/ci/smoke.sh
+
+## The randomized money check: CHAOS_PAYMENTS (500) payments, CHAOS_SEED (random, printed).
+CHAOS_PAYMENTS ?= 500
+chaos-payments:
+	CHAOS_PAYMENTS=$(CHAOS_PAYMENTS) bash infra/local/with-stack.sh \
+	  cargo test -p integration-tests --test chaos --locked -- --nocapture
 
 ## sam validate --lint, and cfn-lint on the template after the SAM transform.
 check-template:
