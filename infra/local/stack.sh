@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The local stack: MariaDB (as MySQL), Redis, moto (DynamoDB/EventBridge emulator) and the
+# The local stack: MariaDB (as MySQL), Redis, moto (DynamoDB/EventBridge/Secrets Manager
+# emulator, serialized per request by infra/local/moto_serial.py) and the
 # Toss sandbox as plain processes with their data in a state folder. No Docker, no
 # system services.
 #
@@ -72,6 +73,21 @@ wait_for() { # description, command...: retries the command for 15 s
     sleep 0.1
   done
   log "$what did not come up"; return 1
+}
+
+wait_for_moto() { # pid, port: until that process answers /moto-api/ on the port (its
+  # X-Moto-Serial-Pid header says it is this one, not another server on the port); fails at
+  # once if it exited (e.g. the port was taken), else after 30 s (importing moto takes a
+  # few seconds on a loaded machine)
+  local pid=$1 port=$2 deadline=$((SECONDS + 30))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    kill -0 "$pid" 2>/dev/null || { log "moto exited while starting"; return 1; }
+    if python3 -c 'import sys, urllib.request
+r = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/moto-api/", timeout=2)
+sys.exit(r.headers.get("X-Moto-Serial-Pid") != sys.argv[2])' "$port" "$pid" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  log "moto did not come up"; return 1
 }
 
 mariadbd_bin() { command -v mariadbd 2>/dev/null || echo /usr/sbin/mariadbd; }
@@ -289,10 +305,15 @@ SQL
     wait_for_cluster "${cluster_ports[@]}" || { log_tail "$dir/redis/node-${cluster_ports[0]}/redis.log"; exit 1; }
   fi
 
+  # moto, but one request at a time (infra/local/moto_serial.py): moto_server's threads race
+  # on one item (concurrent UpdateItem ADDs lost, a conditional put let through twice),
+  # where DynamoDB is atomic per item and the exactly-once tests rely on that. Same
+  # application and server as moto_server, one lock around it: no second process, no hop.
   mkdir -p "$dir/moto"
-  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$dir/moto/moto.log" 2>&1 &
-  echo $! >"$dir/moto/moto.pid"
-  wait_for "moto" python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$moto_port/moto-api/')"
+  "$VENV/bin/python" "$ROOT/infra/local/moto_serial.py" -H 127.0.0.1 -p "$moto_port" >"$dir/moto/moto.log" 2>&1 &
+  local moto_pid=$!
+  echo "$moto_pid" >"$dir/moto/moto.pid"
+  wait_for_moto "$moto_pid" "$moto_port" || { log_tail "$dir/moto/moto.log"; exit 1; }
 
   # The Toss sandbox (infra/toss-sandbox), built by cargo like the rest of the project.
   mkdir -p "$dir/toss"
@@ -305,6 +326,7 @@ SQL
 export STACK_DIR='$dir'
 export MYSQL_PORT=$mysql_port
 export REDIS_PORT=$redis_port
+# moto's port (one request at a time: infra/local/moto_serial.py); AWS_ENDPOINT_URL is it.
 export MOTO_PORT=$moto_port
 export MYSQL_ADMIN_URL='mysql://$DB_USER:$DB_PASSWORD@127.0.0.1:$mysql_port'
 export DATABASE_URL='mysql://$DB_USER:$DB_PASSWORD@127.0.0.1:$mysql_port/profiles$mysql_query'

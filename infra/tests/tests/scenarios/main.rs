@@ -4,6 +4,7 @@
 mod auth;
 mod confirm_idempotency;
 mod deployment;
+mod emulator;
 mod flush;
 mod listing;
 mod openapi;
