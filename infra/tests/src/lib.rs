@@ -335,8 +335,37 @@ pub fn kst(local: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// An order of a new member, checked out and authenticated at the sandbox.
+pub struct Order {
+    pub member: u64,
+    pub order_id: String,
+    pub payment_key: String,
+}
+
 /// Payment helpers: our API on one side, the test's Toss sandbox on the other.
 impl TestApp {
+    /// A new member's order for `amount`, authenticated with the sandbox `faults`.
+    pub async fn authenticated_order(&self, amount: u64, faults: &str) -> Order {
+        let member = self.member().await;
+        let order_id = self.checkout(member, amount).await;
+        let payment_key = self.authenticate(&order_id, amount, faults).await;
+        Order {
+            member,
+            order_id,
+            payment_key,
+        }
+    }
+
+    /// One recovery run as if `minutes_later` had passed; its summary.
+    pub async fn recover_payments(&self, minutes_later: i64) -> Value {
+        self.run_job(
+            "recover-payments",
+            Utc::now() + chrono::Duration::minutes(minutes_later),
+        )
+        .await["paymentRecovery"]
+            .clone()
+    }
+
     /// The access token `signup` received for `member`.
     pub fn token(&self, member: u64) -> String {
         self.tokens

@@ -3,29 +3,12 @@
 
 use app::ports::IdempotencyStore;
 use chrono::{Duration, Utc};
-use integration_tests::TestApp;
+use integration_tests::{Order, TestApp};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 const AMOUNT: u64 = 5_000;
 const CONFIRM_PATH: &str = "/api/payments/toss/confirm";
-
-struct Order {
-    member: u64,
-    order_id: String,
-    payment_key: String,
-}
-
-async fn authenticated_order(app: &TestApp, faults: &str) -> Order {
-    let member = app.member().await;
-    let order_id = app.checkout(member, AMOUNT).await;
-    let payment_key = app.authenticate(&order_id, AMOUNT, faults).await;
-    Order {
-        member,
-        order_id,
-        payment_key,
-    }
-}
 
 fn confirm_body(order: &Order, amount: u64) -> String {
     json!({ "memberId": order.member, "paymentKey": order.payment_key, "orderId": order.order_id, "amount": amount })
@@ -61,7 +44,7 @@ async fn confirm_with_key(
 #[tokio::test]
 async fn the_same_key_twice_at_once_gets_409_for_the_second() {
     let app = TestApp::spawn().await;
-    let order = authenticated_order(&app, "delay-1000").await;
+    let order = app.authenticated_order(AMOUNT, "delay-1000").await;
     let body = confirm_body(&order, AMOUNT);
     let (a, b) = tokio::join!(
         confirm_with_key(&app, order.member, "k-1", body.clone()),
@@ -83,7 +66,7 @@ async fn the_same_key_twice_at_once_gets_409_for_the_second() {
 #[tokio::test]
 async fn a_202_is_not_stored_and_a_4xx_is_replayed() {
     let app = TestApp::spawn().await;
-    let order = authenticated_order(&app, "delay-2500").await;
+    let order = app.authenticated_order(AMOUNT, "delay-2500").await;
     let (status, replayed, _) =
         confirm_with_key(&app, order.member, "k-202", confirm_body(&order, AMOUNT)).await;
     assert_eq!((status, replayed), (202, false));
@@ -95,7 +78,7 @@ async fn a_202_is_not_stored_and_a_4xx_is_replayed() {
     assert_eq!((status, replayed), (200, false), "{body}");
     assert_eq!(body["result"]["status"], "DONE");
 
-    let other = authenticated_order(&app, "").await;
+    let other = app.authenticated_order(AMOUNT, "").await;
     let wrong = confirm_body(&other, AMOUNT + 1);
     let first = confirm_with_key(&app, other.member, "k-400", wrong.clone()).await;
     assert_eq!((first.0, first.1), (400, false), "{first:?}");
@@ -108,7 +91,7 @@ async fn a_202_is_not_stored_and_a_4xx_is_replayed() {
 #[tokio::test]
 async fn a_key_whose_holder_died_is_taken_over_after_its_lease() {
     let app = TestApp::spawn().await;
-    let order = authenticated_order(&app, "").await;
+    let order = app.authenticated_order(AMOUNT, "").await;
     let body = confirm_body(&order, AMOUNT);
     let mut hasher = Sha256::new();
     hasher.update(format!("POST {CONFIRM_PATH}\n"));
@@ -137,8 +120,8 @@ async fn a_key_whose_holder_died_is_taken_over_after_its_lease() {
 #[tokio::test]
 async fn another_members_key_is_not_theirs() {
     let app = TestApp::spawn().await;
-    let mine = authenticated_order(&app, "").await;
-    let theirs = authenticated_order(&app, "").await;
+    let mine = app.authenticated_order(AMOUNT, "").await;
+    let theirs = app.authenticated_order(AMOUNT, "").await;
     let (status, _, _) =
         confirm_with_key(&app, mine.member, "shared-key", confirm_body(&mine, AMOUNT)).await;
     assert_eq!(status, 200);

@@ -5,28 +5,19 @@
 use app::ports::{Claim, PaymentStore, Settlement};
 use chrono::{Duration, Utc};
 use domain::payment::{OrderId, PaymentStatus};
-use integration_tests::TestApp;
+use integration_tests::{Order, TestApp};
 
 const AMOUNT: u64 = 5_000;
 
 /// An order authenticated at Toss and confirmed while Toss is slower than our timeout:
 /// it ends `UNKNOWN` (202), for recovery to finish.
 async fn unknown_order(app: &TestApp) -> (u64, String) {
-    let member = app.member().await;
-    let order_id = app.checkout(member, AMOUNT).await;
-    let payment_key = app.authenticate(&order_id, AMOUNT, "delay-1800").await;
-    let (status, body) = app.confirm(member, &payment_key, &order_id, AMOUNT).await;
+    let order = app.authenticated_order(AMOUNT, "delay-1800").await;
+    let (status, body) = app
+        .confirm(order.member, &order.payment_key, &order.order_id, AMOUNT)
+        .await;
     assert_eq!(status, 202, "{body}");
-    (member, order_id)
-}
-
-async fn recover(app: &TestApp, minutes_later: i64) -> serde_json::Value {
-    app.run_job(
-        "recover-payments",
-        Utc::now() + Duration::minutes(minutes_later),
-    )
-    .await["paymentRecovery"]
-        .clone()
+    (order.member, order.order_id)
 }
 
 /// A driver whose lease has passed cannot settle, and the new owner can: the lease end
@@ -117,7 +108,7 @@ async fn overlapping_recovery_runs_charge_each_payment_once() {
         orders.push(unknown_order(&app).await);
     }
     tokio::time::sleep(std::time::Duration::from_millis(2_000)).await; // Toss finishes
-    let (a, b) = tokio::join!(recover(&app, 5), recover(&app, 5));
+    let (a, b) = tokio::join!(app.recover_payments(5), app.recover_payments(5));
     let done = a["done"].as_u64().unwrap() + b["done"].as_u64().unwrap();
     assert_eq!(done, 4, "{a} {b}");
     for (member, order_id) in &orders {
@@ -140,7 +131,7 @@ async fn a_payment_outside_todays_limits_does_not_stop_the_run() {
         .await
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(2_000)).await;
-    let summary = recover(&app, 5).await;
+    let summary = app.recover_payments(5).await;
     assert_eq!(summary["examined"], 2, "{summary}");
     assert_eq!(app.payment_status(&fine).await, "DONE");
     assert_eq!(app.points(member).await, AMOUNT as i64);
@@ -158,9 +149,11 @@ async fn a_confirm_answers_202_within_its_budget_whatever_toss_does() {
         services.payment_timings.confirm_budget = std::time::Duration::from_millis(500);
     })
     .await;
-    let member = app.member().await;
-    let order_id = app.checkout(member, AMOUNT).await;
-    let payment_key = app.authenticate(&order_id, AMOUNT, "hang").await;
+    let Order {
+        member,
+        order_id,
+        payment_key,
+    } = app.authenticated_order(AMOUNT, "hang").await;
     let started = std::time::Instant::now();
     let (status, body) = app.confirm(member, &payment_key, &order_id, AMOUNT).await;
     let took = started.elapsed();
@@ -174,7 +167,7 @@ async fn a_confirm_answers_202_within_its_budget_whatever_toss_does() {
         "the confirm took {took:?}: its budget did not end it"
     );
     assert_eq!(app.payment_status(&order_id).await, "UNKNOWN");
-    let summary = recover(&app, 2).await;
+    let summary = app.recover_payments(2).await;
     assert_eq!(summary["done"], 1, "{summary}");
     assert_eq!(app.points(member).await, AMOUNT as i64);
 }

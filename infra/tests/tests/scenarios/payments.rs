@@ -4,27 +4,10 @@
 use chrono::{Duration, Utc};
 use domain::payment::ConfirmErrorClass;
 use futures::future::join_all;
-use integration_tests::TestApp;
+use integration_tests::{Order, TestApp};
 use serde_json::Value;
 
 const AMOUNT: u64 = 5_000;
-
-struct Order {
-    member: u64,
-    order_id: String,
-    payment_key: String,
-}
-
-async fn authenticated_order(app: &TestApp, faults: &str) -> Order {
-    let member = app.member().await;
-    let order_id = app.checkout(member, AMOUNT).await;
-    let payment_key = app.authenticate(&order_id, AMOUNT, faults).await;
-    Order {
-        member,
-        order_id,
-        payment_key,
-    }
-}
 
 /// The owner confirms the order for its amount.
 async fn confirm_order(app: &TestApp, order: &Order) -> (u16, Value) {
@@ -47,19 +30,10 @@ fn approvals(stats: &Value) -> u64 {
     stats["approvals"].as_u64().unwrap()
 }
 
-async fn recover(app: &TestApp, minutes_later: i64) -> Value {
-    app.run_job(
-        "recover-payments",
-        Utc::now() + Duration::minutes(minutes_later),
-    )
-    .await["paymentRecovery"]
-        .clone()
-}
-
 #[tokio::test]
 async fn happy_path_charges_points_once_and_publishes_the_event() {
     let app = TestApp::spawn().await;
-    let order = authenticated_order(&app, "").await;
+    let order = app.authenticated_order(AMOUNT, "").await;
     let (status, body) = confirm_order(&app, &order).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"]["status"], "DONE");
@@ -96,7 +70,7 @@ async fn happy_path_charges_points_once_and_publishes_the_event() {
 #[tokio::test]
 async fn tampered_amount_is_refused_before_toss_is_called() {
     let app = TestApp::spawn().await;
-    let order = authenticated_order(&app, "").await;
+    let order = app.authenticated_order(AMOUNT, "").await;
     let (status, body) = app
         .confirm(
             order.member,
@@ -124,7 +98,7 @@ async fn tampered_amount_is_refused_before_toss_is_called() {
 #[tokio::test]
 async fn another_members_order_is_forbidden() {
     let app = TestApp::spawn().await;
-    let order = authenticated_order(&app, "").await;
+    let order = app.authenticated_order(AMOUNT, "").await;
     let intruder = app.member().await;
     let (status, body) = app
         .confirm(intruder, &order.payment_key, &order.order_id, AMOUNT)
@@ -183,7 +157,9 @@ async fn every_final_toss_code_fails_the_payment_without_points() {
 #[tokio::test]
 async fn a_transient_toss_error_then_success_charges_once() {
     let app = TestApp::spawn().await;
-    let order = authenticated_order(&app, "fail-PROVIDER_ERROR-1").await;
+    let order = app
+        .authenticated_order(AMOUNT, "fail-PROVIDER_ERROR-1")
+        .await;
     let (status, body) = confirm_order(&app, &order).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
@@ -210,7 +186,7 @@ async fn a_transient_toss_error_then_success_charges_once() {
 #[tokio::test]
 async fn toss_slower_than_our_timeout_ends_unknown_then_recovery_charges_once() {
     let app = TestApp::spawn().await;
-    let order = authenticated_order(&app, "delay-3000").await;
+    let order = app.authenticated_order(AMOUNT, "delay-3000").await;
     let (status, body) = confirm_order(&app, &order).await;
     assert_eq!(
         (status, body["code"].as_str()),
@@ -221,13 +197,13 @@ async fn toss_slower_than_our_timeout_ends_unknown_then_recovery_charges_once() 
     assert_eq!(app.points(order.member).await, 0);
 
     tokio::time::sleep(std::time::Duration::from_millis(2_000)).await; // Toss finishes
-    let summary = recover(&app, 5).await;
+    let summary = app.recover_payments(5).await;
     assert_eq!(summary["done"], 1, "{summary}");
     assert_eq!(
         outcome(&app, &order).await,
         ("DONE".into(), "DONE".into(), AMOUNT as i64, 1)
     );
-    let again = recover(&app, 10).await;
+    let again = app.recover_payments(10).await;
     assert_eq!(again["examined"], 0, "{again}");
     assert_eq!(app.points(order.member).await, AMOUNT as i64);
     assert_eq!(approvals(&app.toss_stats(&order.payment_key).await), 1);
@@ -239,7 +215,7 @@ async fn toss_slower_than_our_timeout_ends_unknown_then_recovery_charges_once() 
 async fn approved_but_unanswered_confirms_are_settled_from_the_lookup() {
     let app = TestApp::spawn().await;
     for fault in ["hang", "drop"] {
-        let order = authenticated_order(&app, fault).await;
+        let order = app.authenticated_order(AMOUNT, fault).await;
         let (status, body) = confirm_order(&app, &order).await;
         assert_eq!(status, 200, "{fault}: {body}");
         assert_eq!(
@@ -247,7 +223,7 @@ async fn approved_but_unanswered_confirms_are_settled_from_the_lookup() {
             ("DONE".into(), "DONE".into(), AMOUNT as i64, 1),
             "{fault}"
         );
-        let summary = recover(&app, 5).await;
+        let summary = app.recover_payments(5).await;
         assert_eq!(summary["done"], 0, "{fault}: nothing left for recovery");
         assert_eq!(app.points(order.member).await, AMOUNT as i64, "{fault}");
         assert_eq!(
@@ -263,7 +239,7 @@ async fn approved_but_unanswered_confirms_are_settled_from_the_lookup() {
 async fn a_crash_between_toss_approval_and_the_final_transaction_is_recovered_once() {
     use app::ports::{Claim, PaymentGateway, PaymentStore};
     let app = TestApp::spawn().await;
-    let order = authenticated_order(&app, "").await;
+    let order = app.authenticated_order(AMOUNT, "").await;
     let order_id = domain::payment::OrderId::parse(&order.order_id).unwrap();
     let now = Utc::now();
     // What confirm does up to the crash: claim, then Toss approves…
@@ -294,15 +270,15 @@ async fn a_crash_between_toss_approval_and_the_final_transaction_is_recovered_on
         .unwrap();
     assert_eq!(approved.status, "DONE");
     // …and nothing more. Within the lease, recovery leaves it alone.
-    assert_eq!(recover(&app, 0).await["examined"], 0);
+    assert_eq!(app.recover_payments(0).await["examined"], 0);
     assert_eq!(
         outcome(&app, &order).await,
         ("IN_PROGRESS".into(), "DONE".into(), 0, 0)
     );
 
-    let summary = recover(&app, 2).await;
+    let summary = app.recover_payments(2).await;
     assert_eq!(summary["done"], 1, "{summary}");
-    recover(&app, 3).await;
+    app.recover_payments(3).await;
     assert_eq!(
         outcome(&app, &order).await,
         ("DONE".into(), "DONE".into(), AMOUNT as i64, 1)
@@ -315,7 +291,7 @@ async fn a_crash_between_toss_approval_and_the_final_transaction_is_recovered_on
 #[tokio::test]
 async fn mariadb_unavailable_at_the_final_transaction_is_recovered_once() {
     let app = TestApp::spawn().await;
-    let order = authenticated_order(&app, "delay-800").await;
+    let order = app.authenticated_order(AMOUNT, "delay-800").await;
     let confirm = app.confirm(order.member, &order.payment_key, &order.order_id, AMOUNT);
     let outage = async {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -338,9 +314,9 @@ async fn mariadb_unavailable_at_the_final_transaction_is_recovered_once() {
         outcome(&app, &order).await,
         ("IN_PROGRESS".into(), "DONE".into(), 0, 0)
     );
-    let summary = recover(&app, 2).await;
+    let summary = app.recover_payments(2).await;
     assert_eq!(summary["done"], 1, "{summary}");
-    recover(&app, 5).await;
+    app.recover_payments(5).await;
     assert_eq!(
         outcome(&app, &order).await,
         ("DONE".into(), "DONE".into(), AMOUNT as i64, 1)
@@ -350,7 +326,7 @@ async fn mariadb_unavailable_at_the_final_transaction_is_recovered_once() {
 #[tokio::test]
 async fn fifty_concurrent_confirms_approve_once_and_charge_once() {
     let app = TestApp::spawn().await;
-    let order = authenticated_order(&app, "delay-200").await;
+    let order = app.authenticated_order(AMOUNT, "delay-200").await;
     let answers = join_all(
         (0..50).map(|_| app.confirm(order.member, &order.payment_key, &order.order_id, AMOUNT)),
     )
@@ -378,7 +354,7 @@ async fn fifty_concurrent_confirms_approve_once_and_charge_once() {
 #[tokio::test]
 async fn a_confirm_replayed_a_day_later_gets_the_same_answer_and_changes_nothing() {
     let app = TestApp::spawn().await;
-    let order = authenticated_order(&app, "").await;
+    let order = app.authenticated_order(AMOUNT, "").await;
     let send = |at: chrono::DateTime<Utc>| {
         let request = app
             .http
@@ -420,7 +396,7 @@ async fn a_confirm_replayed_a_day_later_gets_the_same_answer_and_changes_nothing
 #[tokio::test]
 async fn toss_approving_another_amount_is_cancelled_and_flagged() {
     let app = TestApp::spawn().await;
-    let order = authenticated_order(&app, "amount-4000").await;
+    let order = app.authenticated_order(AMOUNT, "amount-4000").await;
     let (status, body) = confirm_order(&app, &order).await;
     assert_eq!(
         (status, body["code"].as_str()),
@@ -445,7 +421,7 @@ async fn toss_approving_another_amount_is_cancelled_and_flagged() {
 #[tokio::test]
 async fn confirms_after_the_toss_window_fail_and_abandoned_checkouts_expire() {
     let app = TestApp::spawn().await;
-    let order = authenticated_order(&app, "").await;
+    let order = app.authenticated_order(AMOUNT, "").await;
     app.advance_toss_clock(11 * 60).await;
     let (status, body) = confirm_order(&app, &order).await;
     assert_eq!(
@@ -462,10 +438,10 @@ async fn confirms_after_the_toss_window_fail_and_abandoned_checkouts_expire() {
     let abandoned = app.checkout(member, AMOUNT).await;
     // Authenticated at the payment window's last moment, it could still be confirmed for
     // 10 minutes: not abandoned at 36 minutes, only after 30 + 10 + slack.
-    let early = recover(&app, 36).await;
+    let early = app.recover_payments(36).await;
     assert_eq!(early["expired"], 0, "{early}");
     assert_eq!(app.payment_status(&abandoned).await, "READY");
-    let summary = recover(&app, 46).await;
+    let summary = app.recover_payments(46).await;
     assert_eq!(summary["expired"], 1, "{summary}");
     assert_eq!(app.payment_status(&abandoned).await, "EXPIRED");
 }

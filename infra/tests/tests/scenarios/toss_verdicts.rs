@@ -3,41 +3,14 @@
 //! attempt whose outcome was open, an "unknown" code that used up its key. Each of these
 //! once ended `FAILED` (or stuck) while Toss approved: money taken, no points.
 
-use chrono::{Duration, Utc};
-use integration_tests::TestApp;
+use integration_tests::{Order, TestApp};
 use serde_json::Value;
 
 const AMOUNT: u64 = 5_000;
 
-struct Order {
-    member: u64,
-    order_id: String,
-    payment_key: String,
-}
-
-async fn authenticated_order(app: &TestApp, faults: &str) -> Order {
-    let member = app.member().await;
-    let order_id = app.checkout(member, AMOUNT).await;
-    let payment_key = app.authenticate(&order_id, AMOUNT, faults).await;
-    Order {
-        member,
-        order_id,
-        payment_key,
-    }
-}
-
 async fn confirm(app: &TestApp, order: &Order) -> (u16, Value) {
     app.confirm(order.member, &order.payment_key, &order.order_id, AMOUNT)
         .await
-}
-
-async fn recover(app: &TestApp, minutes_later: i64) -> Value {
-    app.run_job(
-        "recover-payments",
-        Utc::now() + Duration::minutes(minutes_later),
-    )
-    .await["paymentRecovery"]
-        .clone()
 }
 
 /// Ours and Toss's status, points, ledger rows and Toss's approvals.
@@ -66,7 +39,9 @@ fn charged_once() -> (String, String, i64, i64, u64) {
 #[tokio::test]
 async fn a_lookup_404_after_an_unanswered_confirm_keeps_the_payment_open() {
     let app = TestApp::spawn().await;
-    let order = authenticated_order(&app, "late-2500,lookup-404").await;
+    let order = app
+        .authenticated_order(AMOUNT, "late-2500,lookup-404")
+        .await;
     let (status, body) = confirm(&app, &order).await;
     assert_eq!(
         (status, body["code"].as_str()),
@@ -77,7 +52,7 @@ async fn a_lookup_404_after_an_unanswered_confirm_keeps_the_payment_open() {
     assert_eq!(app.points(order.member).await, 0);
 
     tokio::time::sleep(std::time::Duration::from_millis(2_600)).await;
-    let summary = recover(&app, 2).await;
+    let summary = app.recover_payments(2).await;
     assert_eq!(summary["done"], 1, "{summary}");
     assert_eq!(settled(&app, &order).await, charged_once());
 }
@@ -88,13 +63,15 @@ async fn a_lookup_404_after_an_unanswered_confirm_keeps_the_payment_open() {
 async fn a_lookup_404_fails_the_payment_only_after_the_confirm_window() {
     let app = TestApp::spawn().await;
     // The approval lands far past the window: for Toss nothing is approved in time.
-    let order = authenticated_order(&app, "late-3600000,lookup-404").await;
+    let order = app
+        .authenticated_order(AMOUNT, "late-3600000,lookup-404")
+        .await;
     let (status, _) = confirm(&app, &order).await;
     assert_eq!(status, 202);
-    let early = recover(&app, 5).await;
+    let early = app.recover_payments(5).await;
     assert_eq!(early["stillUnknown"], 1, "inside the window: {early}");
     assert_eq!(app.payment_status(&order.order_id).await, "UNKNOWN");
-    let late = recover(&app, 16).await;
+    let late = app.recover_payments(16).await;
     assert_eq!(late["failed"], 1, "after window + slack: {late}");
     assert_eq!(app.points(order.member).await, 0);
 }
@@ -106,12 +83,14 @@ async fn a_lookup_404_fails_the_payment_only_after_the_confirm_window() {
 #[tokio::test]
 async fn a_final_code_after_a_partial_failure_is_checked_against_the_payment() {
     let app = TestApp::spawn().await;
-    let order = authenticated_order(&app, "partial-FAILED_INTERNAL_SYSTEM_PROCESSING").await;
+    let order = app
+        .authenticated_order(AMOUNT, "partial-FAILED_INTERNAL_SYSTEM_PROCESSING")
+        .await;
     let (status, body) = confirm(&app, &order).await;
     assert!(matches!(status, 200 | 202), "{status} {body}");
     assert_ne!(app.payment_status(&order.order_id).await, "FAILED");
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    recover(&app, 2).await;
+    app.recover_payments(2).await;
     assert_eq!(settled(&app, &order).await, charged_once());
 }
 
@@ -120,7 +99,9 @@ async fn a_final_code_after_a_partial_failure_is_checked_against_the_payment() {
 #[tokio::test]
 async fn an_unknown_code_with_a_body_rotates_the_key_instead_of_replaying_it() {
     let app = TestApp::spawn().await;
-    let order = authenticated_order(&app, "fail-UNKNOWN_PAYMENT_ERROR-1").await;
+    let order = app
+        .authenticated_order(AMOUNT, "fail-UNKNOWN_PAYMENT_ERROR-1")
+        .await;
     let (status, body) = confirm(&app, &order).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(settled(&app, &order).await, charged_once());
