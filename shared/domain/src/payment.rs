@@ -328,7 +328,7 @@ pub fn verdict(
 }
 
 /// What the driver does after Toss refused a confirm with a definitive error body
-/// (toss-api.md §4, §5.2, §5.3; docs/… in the README's payment section).
+/// (toss-api.md §4, §5.2, §5.3; the README's "Payments: flow, states, guarantees").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AfterRefusal {
     /// The code is Toss's verdict: the payment failed and no money moved.
