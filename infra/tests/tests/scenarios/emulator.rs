@@ -297,16 +297,16 @@ async fn one_of_concurrent_conditional_puts_wins() {
 }
 
 /// (c) Of 50 concurrent transactions that each claim one item (conditionally) and count on
-/// another, exactly one commits, and only its writes are seen; meanwhile 400 plain ADDs on
+/// another, exactly one commits, and only its writes are seen; meanwhile 200 plain ADDs on
 /// a third item of the same table, beside the 49 cancelled transactions, are all kept.
 /// (moto undoes a cancelled transaction by restoring a copy of each table it touched; some
 /// wide filler items make that copy slow, so plain moto's lost writes show.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_of_conflicting_transactions_commits_and_cancelled_ones_undo_nothing_else() {
     const TRANSACTIONS: usize = 50;
-    const ADDS: usize = 400;
+    const ADDS: usize = 200;
     const TASKS: usize = 16;
-    const FILLERS: usize = 20;
+    const FILLERS: usize = 10;
     const FILLER_WIDTH: usize = 100;
     let client = client().await;
     let table = table(&client, "tx").await;

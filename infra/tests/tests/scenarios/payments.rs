@@ -332,9 +332,13 @@ async fn fifty_concurrent_confirms_approve_once_and_charge_once() {
     )
     .await;
     for (status, body) in &answers {
+        // 503 is the honest answer of a request that waited longer than the pool's
+        // acquire timeout for one of its 10 connections (a loaded CI machine): nothing
+        // decided, retry. What must never happen is a second approval or charge.
         assert!(
             (*status == 200 && body["result"]["status"] == "DONE")
-                || (*status == 202 && body["code"] == "PAYMENT_PENDING"),
+                || (*status == 202 && body["code"] == "PAYMENT_PENDING")
+                || (*status == 503 && body["code"] == "SERVICE_UNAVAILABLE"),
             "{status} {body}"
         );
     }
