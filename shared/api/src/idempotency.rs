@@ -5,7 +5,7 @@
 use crate::envelope::ApiError;
 use crate::services::Services;
 use app::ports::{IdempotencyBegin, IdempotencyStore};
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use domain::ErrorCode;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -66,9 +66,7 @@ where
     // when the function could no longer be running.
     let lease_until = req
         .lambda_context_ref()
-        .map(|ctx| ctx.deadline)
-        .filter(|deadline| *deadline > 0)
-        .and_then(|deadline| Utc.timestamp_millis_opt(deadline as i64).single())
+        .and_then(|ctx| crate::runtime::invocation_deadline(ctx.deadline))
         .unwrap_or(now + Duration::seconds(60));
 
     let store: &dyn IdempotencyStore = &services.idempotency;

@@ -64,3 +64,38 @@ pub async fn serve_migrate() -> Result<(), Error> {
     ))
     .await
 }
+
+/// Lambda's longest function timeout: a deadline further away than this is not one.
+const LONGEST_INVOCATION_SECS: i64 = 15 * 60;
+
+/// When the invocation must end, from the runtime's `Lambda-Runtime-Deadline-Ms` (epoch
+/// milliseconds). None when there is none (0, the local gateway) or it makes no sense:
+/// in the past or beyond Lambda's longest timeout (cargo lambda's emulator sends a
+/// duration, 600000, there). A wrong deadline must not shrink a budget to nothing.
+pub fn invocation_deadline(deadline_ms: u64) -> Option<chrono::DateTime<chrono::Utc>> {
+    let deadline = chrono::DateTime::from_timestamp_millis(i64::try_from(deadline_ms).ok()?)?;
+    let now = chrono::Utc::now();
+    (deadline > now && deadline <= now + chrono::Duration::seconds(LONGEST_INVOCATION_SECS))
+        .then_some(deadline)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::invocation_deadline;
+
+    #[test]
+    fn only_a_deadline_an_invocation_can_have_counts() {
+        let now_ms = chrono::Utc::now().timestamp_millis() as u64;
+        let cases = [
+            (0, false),
+            (600_000, false),
+            (now_ms - 1_000, false),
+            (now_ms + 29_000, true),
+            (now_ms + 14 * 60_000, true),
+            (now_ms + 20 * 60_000, false),
+        ];
+        for (deadline, valid) in cases {
+            assert_eq!(invocation_deadline(deadline).is_some(), valid, "{deadline}");
+        }
+    }
+}

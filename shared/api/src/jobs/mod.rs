@@ -67,10 +67,7 @@ impl ScheduledFunction {
         services: &Services,
         event: LambdaEvent<EventBridgeEvent>,
     ) -> Result<Value, JobError> {
-        // When the invocation must end (0: no deadline, as the local gateway passes).
-        let deadline = (event.context.deadline > 0)
-            .then(|| chrono::DateTime::from_timestamp_millis(event.context.deadline as i64))
-            .flatten();
+        let deadline = crate::runtime::invocation_deadline(event.context.deadline);
         let now = event.payload.time.unwrap_or_else(|| {
             tracing::warn!("scheduled event without a time; using the clock");
             Utc::now()

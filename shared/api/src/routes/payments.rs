@@ -129,10 +129,11 @@ pub async fn handle_checkout(services: &Services, req: Request) -> Response<Body
 fn confirm_timings(services: &Services, req: &Request) -> PaymentTimings {
     use lambda_http::RequestExt;
     let mut timings = services.payment_timings;
-    let deadline_ms = req.lambda_context_ref().map_or(0, |c| c.deadline);
-    if deadline_ms > 0 {
-        let left_ms = (deadline_ms as i64 - chrono::Utc::now().timestamp_millis()).max(0);
-        let left = std::time::Duration::from_millis(left_ms as u64);
+    let deadline = req
+        .lambda_context_ref()
+        .and_then(|c| crate::runtime::invocation_deadline(c.deadline));
+    if let Some(deadline) = deadline {
+        let left = (deadline - chrono::Utc::now()).to_std().unwrap_or_default();
         timings.confirm_budget = timings
             .confirm_budget
             .min(left.saturating_sub(CONFIRM_RESERVE));
