@@ -356,6 +356,12 @@ impl TestApp {
         }
     }
 
+    /// The owner confirms `order` for `amount`, as the success page does.
+    pub async fn confirm_order(&self, order: &Order, amount: u64) -> (u16, Value) {
+        self.confirm(order.member, &order.payment_key, &order.order_id, amount)
+            .await
+    }
+
     /// One recovery run as if `minutes_later` had passed; its summary.
     pub async fn recover_payments(&self, minutes_later: i64) -> Value {
         self.run_job(

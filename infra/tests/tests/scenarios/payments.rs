@@ -9,12 +9,6 @@ use serde_json::Value;
 
 const AMOUNT: u64 = 5_000;
 
-/// The owner confirms the order for its amount.
-async fn confirm_order(app: &TestApp, order: &Order) -> (u16, Value) {
-    app.confirm(order.member, &order.payment_key, &order.order_id, AMOUNT)
-        .await
-}
-
 /// Our status, Toss' status, points, ledger rows.
 async fn outcome(app: &TestApp, order: &Order) -> (String, String, i64, i64) {
     let toss = app.toss_view(&order.order_id).await;
@@ -34,7 +28,7 @@ fn approvals(stats: &Value) -> u64 {
 async fn happy_path_charges_points_once_and_publishes_the_event() {
     let app = TestApp::spawn().await;
     let order = app.authenticated_order(AMOUNT, "").await;
-    let (status, body) = confirm_order(&app, &order).await;
+    let (status, body) = app.confirm_order(&order, AMOUNT).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"]["status"], "DONE");
     assert_eq!(body["result"]["pointsCharged"], AMOUNT);
@@ -160,7 +154,7 @@ async fn a_transient_toss_error_then_success_charges_once() {
     let order = app
         .authenticated_order(AMOUNT, "fail-PROVIDER_ERROR-1")
         .await;
-    let (status, body) = confirm_order(&app, &order).await;
+    let (status, body) = app.confirm_order(&order, AMOUNT).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         outcome(&app, &order).await,
@@ -187,7 +181,7 @@ async fn a_transient_toss_error_then_success_charges_once() {
 async fn toss_slower_than_our_timeout_ends_unknown_then_recovery_charges_once() {
     let app = TestApp::spawn().await;
     let order = app.authenticated_order(AMOUNT, "delay-3000").await;
-    let (status, body) = confirm_order(&app, &order).await;
+    let (status, body) = app.confirm_order(&order, AMOUNT).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (202, Some("PAYMENT_PENDING")),
@@ -216,7 +210,7 @@ async fn approved_but_unanswered_confirms_are_settled_from_the_lookup() {
     let app = TestApp::spawn().await;
     for fault in ["hang", "drop"] {
         let order = app.authenticated_order(AMOUNT, fault).await;
-        let (status, body) = confirm_order(&app, &order).await;
+        let (status, body) = app.confirm_order(&order, AMOUNT).await;
         assert_eq!(status, 200, "{fault}: {body}");
         assert_eq!(
             outcome(&app, &order).await,
@@ -401,7 +395,7 @@ async fn a_confirm_replayed_a_day_later_gets_the_same_answer_and_changes_nothing
 async fn toss_approving_another_amount_is_cancelled_and_flagged() {
     let app = TestApp::spawn().await;
     let order = app.authenticated_order(AMOUNT, "amount-4000").await;
-    let (status, body) = confirm_order(&app, &order).await;
+    let (status, body) = app.confirm_order(&order, AMOUNT).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (409, Some("PAYMENT_NEEDS_ATTENTION")),
@@ -427,7 +421,7 @@ async fn confirms_after_the_toss_window_fail_and_abandoned_checkouts_expire() {
     let app = TestApp::spawn().await;
     let order = app.authenticated_order(AMOUNT, "").await;
     app.advance_toss_clock(11 * 60).await;
-    let (status, body) = confirm_order(&app, &order).await;
+    let (status, body) = app.confirm_order(&order, AMOUNT).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (400, Some("PAYMENT_FAILED")),

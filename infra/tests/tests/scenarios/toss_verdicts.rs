@@ -4,14 +4,8 @@
 //! once ended `FAILED` (or stuck) while Toss approved: money taken, no points.
 
 use integration_tests::{Order, TestApp};
-use serde_json::Value;
 
 const AMOUNT: u64 = 5_000;
-
-async fn confirm(app: &TestApp, order: &Order) -> (u16, Value) {
-    app.confirm(order.member, &order.payment_key, &order.order_id, AMOUNT)
-        .await
-}
 
 /// Ours and Toss's status, points, ledger rows and Toss's approvals.
 async fn settled(app: &TestApp, order: &Order) -> (String, String, i64, i64, u64) {
@@ -42,7 +36,7 @@ async fn a_lookup_404_after_an_unanswered_confirm_keeps_the_payment_open() {
     let order = app
         .authenticated_order(AMOUNT, "late-2500,lookup-404")
         .await;
-    let (status, body) = confirm(&app, &order).await;
+    let (status, body) = app.confirm_order(&order, AMOUNT).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (202, Some("PAYMENT_PENDING")),
@@ -66,7 +60,7 @@ async fn a_lookup_404_fails_the_payment_only_after_the_confirm_window() {
     let order = app
         .authenticated_order(AMOUNT, "late-3600000,lookup-404")
         .await;
-    let (status, _) = confirm(&app, &order).await;
+    let (status, _) = app.confirm_order(&order, AMOUNT).await;
     assert_eq!(status, 202);
     let early = app.recover_payments(5).await;
     assert_eq!(early["stillUnknown"], 1, "inside the window: {early}");
@@ -86,7 +80,7 @@ async fn a_final_code_after_a_partial_failure_is_checked_against_the_payment() {
     let order = app
         .authenticated_order(AMOUNT, "partial-FAILED_INTERNAL_SYSTEM_PROCESSING")
         .await;
-    let (status, body) = confirm(&app, &order).await;
+    let (status, body) = app.confirm_order(&order, AMOUNT).await;
     assert!(matches!(status, 200 | 202), "{status} {body}");
     assert_ne!(app.payment_status(&order.order_id).await, "FAILED");
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -102,7 +96,7 @@ async fn an_unknown_code_with_a_body_rotates_the_key_instead_of_replaying_it() {
     let order = app
         .authenticated_order(AMOUNT, "fail-UNKNOWN_PAYMENT_ERROR-1")
         .await;
-    let (status, body) = confirm(&app, &order).await;
+    let (status, body) = app.confirm_order(&order, AMOUNT).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(settled(&app, &order).await, charged_once());
 }
