@@ -1,8 +1,9 @@
 //! Payments: the order a member pays for, its states and the only moves between them,
-//! and how every Toss answer is classified. Facts about Toss: `../shared/toss-api.md`.
+//! and how every Toss answer is classified. Facts about Toss: `docs/toss.md`.
+
+pub mod drive;
 
 use crate::error::{ErrorCode, ValidationError};
-use chrono::{DateTime, Utc};
 use std::fmt;
 
 /// Our order id, also Toss' `orderId`: `[A-Za-z0-9_-]{6,64}` (the safe charset, §2.1).
@@ -191,7 +192,7 @@ impl fmt::Display for PaymentStatus {
     }
 }
 
-/// What an error answer from Toss' confirm means for us (toss-api.md §5.2).
+/// What an error answer from Toss' confirm means for us (docs/toss.md §5.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfirmErrorClass {
     /// Toss says it was already processed: look it up.
@@ -328,7 +329,7 @@ pub fn verdict(
 }
 
 /// What the driver does after Toss refused a confirm with a definitive error body
-/// (toss-api.md §4, §5.2, §5.3; the README's "Payments: flow, states, guarantees").
+/// (docs/toss.md §4, §5.2, §5.3; the README's "Payments: flow, states, guarantees").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AfterRefusal {
     /// The code is Toss's verdict: the payment failed and no money moved.
@@ -360,16 +361,6 @@ pub fn refusal_leaves_doubt(code: &str) -> bool {
 /// a confirm of ours sent at the window's last moment may still be running.
 pub const CONFIRM_WINDOW_SLACK_SECS: i64 = 5 * 60;
 
-/// A lookup that answers 404 is a verdict only once no confirm can still be running: the
-/// lookup finds approved payments, and a timed-out confirm may still be at the card
-/// network (toss-api.md §5.3). `authenticated_at` is when the shopper authenticated
-/// (None: we never sent a confirm, so none can be running).
-pub fn not_found_is_final(authenticated_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
-    authenticated_at.is_none_or(|at| {
-        now >= at + chrono::Duration::seconds(TOSS_CONFIRM_WINDOW_SECS + CONFIRM_WINDOW_SLACK_SECS)
-    })
-}
-
 /// The Payment Toss returned is the one we asked about: same order, payment key and
 /// currency. Anything else must never charge points.
 pub fn is_our_payment(ours: (&str, Option<&str>), theirs: (&str, &str, Option<&str>)) -> bool {
@@ -386,8 +377,6 @@ pub const TOSS_CHECKOUT_WINDOW_SECS: i64 = 30 * 60;
 #[cfg(test)]
 mod decision_tests {
     use super::*;
-    use chrono::TimeZone;
-
     #[test]
     fn refusals_are_verdicts_only_without_earlier_doubt() {
         use AfterRefusal::*;
@@ -452,25 +441,6 @@ mod decision_tests {
     }
 
     #[test]
-    fn a_lookup_404_is_final_only_after_the_confirm_window_and_slack() {
-        let at = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
-        let after = |secs: i64| at + chrono::Duration::seconds(secs);
-        let edge = TOSS_CONFIRM_WINDOW_SECS + CONFIRM_WINDOW_SLACK_SECS;
-        for (now, fin) in [
-            (after(0), false),
-            (after(600), false),
-            (after(edge - 1), false),
-            (after(edge), true),
-        ] {
-            assert_eq!(not_found_is_final(Some(at), now), fin, "{now}");
-        }
-        assert!(
-            not_found_is_final(None, at),
-            "no confirm of ours was ever sent"
-        );
-    }
-
-    #[test]
     fn only_our_own_payment_counts() {
         let ours = ("ord_1", Some("pk_1"));
         for (theirs, mine) in [
@@ -529,7 +499,7 @@ mod tests {
         }
     }
 
-    /// Every code of toss-api.md §5.2 (and the global ones it names), with its class.
+    /// Every code of docs/toss.md §5.2 (and the global ones it names), with its class.
     #[test]
     fn every_documented_confirm_code_is_classified() {
         use ConfirmErrorClass::*;

@@ -1,12 +1,13 @@
 //! Confirm: claim the payment, then let the driver take it to its next state within
 //! the confirm budget.
 
-use super::drive::{Start, drive, lease_from_now, unknown};
+use super::drive::{drive, lease_from_now, unknown};
 use super::{PaymentDeps, PaymentError, acting_member, publish_pending, required};
 use crate::error::AppError;
 use crate::ports::{Claim, PaymentRecord};
 use chrono::{DateTime, Utc};
 use domain::MemberId;
+use domain::payment::drive::Start;
 use domain::payment::{OrderId, PaymentKey};
 use serde::Deserialize;
 
@@ -59,7 +60,7 @@ pub async fn confirm(
         return Err(PaymentError::PaymentKeyMismatch);
     }
 
-    let confirm_key = format!("confirm-{order_id}-1");
+    let confirm_key = domain::payment::drive::confirm_key(order_id.as_str(), 1);
     let claimed = deps
         .store
         .claim(

@@ -6,209 +6,139 @@ use crate::error::AppError;
 use crate::ports::{GatewayError, PaymentRecord, Settlement, TossPayment};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use chrono::{DateTime, Duration, Utc};
-use domain::payment::{
-    AfterRefusal, ConfirmErrorClass, PaymentStatus, TOSS_CONFIRM_WINDOW_SECS, TossVerdict,
-    after_refusal, is_our_payment, not_found_is_final, refusal_leaves_doubt, verdict,
+use domain::payment::PaymentStatus;
+use domain::payment::drive::{
+    Answer, Drive, OurPayment, Outcome, Start, Step, StillOpen, TossView, confirm_key,
+    is_integration_problem, still_open,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Start {
-    Confirm,
-    Lookup,
-}
-
-/// Where one drive of a payment stands between Toss calls.
-struct Drive {
-    confirm_key: String,
-    /// The next confirm must use a new key: the last answer was a definitive error body,
-    /// which Toss replays for the same key.
-    rotate_key: bool,
-    rotations: u32,
-    /// An earlier attempt's outcome is not known, so no final-looking answer is a verdict
-    /// until Toss shows the payment itself (toss-api.md §5.3).
-    uncertain: bool,
-}
-
-/// What a lookup leaves to do.
-enum AfterLookup {
-    ConfirmAgain,
-    Done(PaymentStatus),
-}
-
 /// Takes a claimed (`IN_PROGRESS`) payment to its next state and returns that state (or
-/// the state another worker settled it in first). Every verdict comes from Toss's own
-/// word: a refused confirm only when nothing before it was in doubt, otherwise the
-/// payment as a lookup shows it.
+/// the state another worker settled it in first). `domain::payment::drive` decides every
+/// step from Toss's answers; this only executes them.
 pub(super) async fn drive(
     deps: &PaymentDeps<'_>,
     payment: PaymentRecord,
     start: Start,
     now: DateTime<Utc>,
 ) -> Result<PaymentStatus, AppError> {
-    let mut state = Drive {
-        confirm_key: payment
-            .confirm_key
-            .clone()
-            .unwrap_or_else(|| format!("confirm-{}-1", payment.order_id)),
-        rotate_key: false,
-        rotations: payment.confirm_attempts,
-        // Recovery drives payments whose earlier confirm ended without an answer.
-        uncertain: start == Start::Lookup,
+    let ours = OurPayment {
+        order_id: payment.order_id.as_str().to_owned(),
+        payment_key: payment.payment_key.clone(),
+        amount: payment.amount,
+        authenticated_at: payment.authenticated_at,
+        key_number: payment.confirm_attempts.max(1),
     };
-    let mut delays = ExponentialBuilder::default()
-        .with_min_delay(deps.timings.in_call_first_delay)
-        .with_max_times(deps.timings.in_call_retries)
-        .build();
-    let mut send_confirm = start == Start::Confirm;
+    let retries = u32::try_from(deps.timings.in_call_retries).unwrap_or(u32::MAX);
+    let (mut decision, mut step) = Drive::begin(ours, start, retries);
+    let mut key = payment
+        .confirm_key
+        .clone()
+        .unwrap_or_else(|| confirm_key(payment.order_id.as_str(), 1));
+    // Toss's latest Payment object: what an outcome is settled with.
+    let mut last: Option<TossPayment> = None;
     loop {
-        if send_confirm && let Some(status) = send(deps, &payment, &mut state, now).await? {
-            return Ok(status);
-        }
-        match look_up(deps, &payment, &state, now).await? {
-            AfterLookup::Done(status) => return Ok(status),
-            AfterLookup::ConfirmAgain => {}
-        }
-        let window_open = payment
-            .authenticated_at
-            .is_none_or(|at| now < at + Duration::seconds(TOSS_CONFIRM_WINDOW_SECS));
-        let Some(delay) = delays.next().filter(|_| window_open) else {
-            return unknown(
-                deps,
-                &payment,
-                "still not approved after confirm attempts".into(),
-                now,
-            )
-            .await;
+        step = match step {
+            Step::Confirm { after_delay } => {
+                if let Some(n) = after_delay {
+                    tokio::time::sleep(in_call_delay(deps, n)).await;
+                }
+                let answer = send(deps, &payment, &key).await;
+                let next = decision.next(answer_of_confirm(&answer), now);
+                last = answer.ok().or(last);
+                next
+            }
+            Step::LookUp => {
+                let answer = deps.gateway.lookup(&payment.order_id).await;
+                let next = decision.next(answer_of_lookup(&answer), now);
+                last = answer.ok().flatten().or(last);
+                next
+            }
+            Step::RotateKey { to } => {
+                let next_key = confirm_key(payment.order_id.as_str(), to);
+                let rotated = deps
+                    .store
+                    .rotate_confirm_key(&payment.order_id, &key, &next_key, now)
+                    .await?;
+                if rotated {
+                    key = next_key;
+                }
+                decision.next(Answer::Rotated(rotated), now)
+            }
+            Step::Settle(outcome) => {
+                return finish(deps, &payment, outcome, last.as_ref(), now).await;
+            }
+            Step::Yield => return stored_status(deps, &payment).await,
         };
-        if state.rotate_key && !rotate(deps, &payment, &mut state, now).await? {
-            let current = deps.store.find(&payment.order_id).await?;
-            return Ok(current.map_or(PaymentStatus::Unknown, |p| p.status));
-        }
-        tokio::time::sleep(delay).await;
-        send_confirm = true;
     }
 }
 
-/// One confirm. Some(status) when it settled the payment; None when a lookup must tell.
-async fn send(
-    deps: &PaymentDeps<'_>,
-    payment: &PaymentRecord,
-    state: &mut Drive,
-    now: DateTime<Utc>,
-) -> Result<Option<PaymentStatus>, AppError> {
+/// The delay before the in-call confirm number `n` (after the first).
+fn in_call_delay(deps: &PaymentDeps<'_>, n: u32) -> std::time::Duration {
+    ExponentialBuilder::default()
+        .with_min_delay(deps.timings.in_call_first_delay)
+        .with_max_times(usize::MAX)
+        .build()
+        .nth(n as usize)
+        .unwrap_or(deps.timings.in_call_first_delay)
+}
+
+/// The last Toss answer of a payment, kept for the settle that follows it.
+type Answered = Result<TossPayment, GatewayError>;
+
+async fn send(deps: &PaymentDeps<'_>, payment: &PaymentRecord, key: &str) -> Answered {
     let payment_key = payment.payment_key.as_deref().unwrap_or_default();
     let answer = deps
         .gateway
-        .confirm(
-            payment_key,
-            &payment.order_id,
-            payment.amount,
-            &state.confirm_key,
-        )
+        .confirm(payment_key, &payment.order_id, payment.amount, key)
         .await;
-    match answer {
-        Ok(toss) => Ok(Some(conclude(deps, payment, &toss, now).await?)),
+    match &answer {
         Err(GatewayError::Rejected {
-            code,
-            message,
-            http_status,
+            code, http_status, ..
         }) => {
-            tracing::info!(code = %code, http_status, uncertain = state.uncertain, "Toss refused the confirm");
-            match after_refusal(&code, state.uncertain) {
-                AfterRefusal::SettleFailed => {
-                    if ConfirmErrorClass::of(&code) == ConfirmErrorClass::FinalIntegration {
-                        tracing::error!(code = %code, "Toss rejected our request: integration or configuration problem");
-                    }
-                    let failed = Settlement::Failed { code, message };
-                    Ok(Some(settle(deps, payment, failed, now).await?))
-                }
-                AfterRefusal::LookUp { rotate_key } => {
-                    state.rotate_key = rotate_key;
-                    state.uncertain |= refusal_leaves_doubt(&code);
-                    Ok(None)
-                }
+            tracing::info!(code = %code, http_status, "Toss refused the confirm");
+            if is_integration_problem(code) {
+                tracing::error!(code = %code, "Toss rejected our request: integration or configuration problem");
             }
         }
         Err(GatewayError::NoAnswer(reason)) => {
             tracing::warn!(reason = %reason, "no answer from Toss confirm");
-            state.rotate_key = false;
-            state.uncertain = true;
-            Ok(None)
         }
+        Ok(_) => {}
+    }
+    answer
+}
+
+fn view_of(toss: &TossPayment) -> TossView<'_> {
+    TossView {
+        order_id: &toss.order_id,
+        payment_key: &toss.payment_key,
+        currency: toss.currency.as_deref(),
+        status: &toss.status,
+        total_amount: toss.total_amount,
+        failure: toss.failure.as_ref().map(|(c, m)| (c.as_str(), m.as_str())),
     }
 }
 
-/// Toss's view of the payment after a confirm that did not settle it.
-async fn look_up(
-    deps: &PaymentDeps<'_>,
-    payment: &PaymentRecord,
-    state: &Drive,
-    now: DateTime<Utc>,
-) -> Result<AfterLookup, AppError> {
-    let toss = match deps.gateway.lookup(&payment.order_id).await {
-        Ok(Some(toss)) => toss,
-        // A 404 is "nothing approved yet" while a confirm of ours may still be running.
-        Ok(None) if not_found_is_final(payment.authenticated_at, now) => {
-            let failed = Settlement::Failed {
-                code: "NOT_FOUND_PAYMENT".into(),
-                message: "토스페이먼츠에 결제 정보가 없습니다.".into(),
-            };
-            return Ok(AfterLookup::Done(settle(deps, payment, failed, now).await?));
-        }
+fn answer_of_confirm(answer: &Answered) -> Answer<'_> {
+    match answer {
+        Ok(toss) => Answer::Confirmed(view_of(toss)),
+        Err(GatewayError::Rejected { code, message, .. }) => Answer::Refused { code, message },
+        Err(GatewayError::NoAnswer(_)) => Answer::NoAnswer,
+    }
+}
+
+fn answer_of_lookup(answer: &Result<Option<TossPayment>, GatewayError>) -> Answer<'_> {
+    match answer {
+        Ok(Some(toss)) => Answer::Found(view_of(toss)),
         Ok(None) => {
-            tracing::info!(
-                uncertain = state.uncertain,
-                "Toss lookup found nothing approved yet"
-            );
-            return Ok(AfterLookup::ConfirmAgain);
+            tracing::info!("Toss lookup found nothing approved");
+            Answer::NotFound
         }
         Err(e) => {
             tracing::warn!(error = %e, "Toss lookup failed; outcome unknown");
-            let note = format!("lookup failed: {e}");
-            return Ok(AfterLookup::Done(unknown(deps, payment, note, now).await?));
+            Answer::LookupFailed
         }
-    };
-    let verdict = verdict(
-        &toss.status,
-        toss.total_amount,
-        payment.amount,
-        failure_of(&toss),
-    );
-    if verdict == TossVerdict::AwaitingConfirm && is_ours(payment, &toss) {
-        return Ok(AfterLookup::ConfirmAgain);
     }
-    Ok(AfterLookup::Done(
-        conclude(deps, payment, &toss, now).await?,
-    ))
-}
-
-/// Moves to the next confirm key with a compare-and-set, so two drivers never use two
-/// keys at once. False when another driver changed the payment first.
-async fn rotate(
-    deps: &PaymentDeps<'_>,
-    payment: &PaymentRecord,
-    state: &mut Drive,
-    now: DateTime<Utc>,
-) -> Result<bool, AppError> {
-    state.rotations += 1;
-    let next_key = format!("confirm-{}-{}", payment.order_id, state.rotations + 1);
-    let rotated = deps
-        .store
-        .rotate_confirm_key(&payment.order_id, &state.confirm_key, &next_key, now)
-        .await?;
-    if rotated {
-        state.confirm_key = next_key;
-        state.rotate_key = false;
-        state.uncertain = true;
-    }
-    Ok(rotated)
-}
-
-fn is_ours(payment: &PaymentRecord, toss: &TossPayment) -> bool {
-    is_our_payment(
-        (payment.order_id.as_str(), payment.payment_key.as_deref()),
-        (&toss.order_id, &toss.payment_key, toss.currency.as_deref()),
-    )
 }
 
 /// A lease runs on the wall clock from the moment of the claim (a scheduled event's
@@ -222,122 +152,116 @@ pub(super) fn lease_from_now(lease: Duration) -> DateTime<Utc> {
         .unwrap_or(until)
 }
 
-fn failure_of(toss: &TossPayment) -> Option<(&str, &str)> {
-    toss.failure.as_ref().map(|(c, m)| (c.as_str(), m.as_str()))
+/// Writes the outcome the decision reached, with Toss's last Payment object.
+async fn finish(
+    deps: &PaymentDeps<'_>,
+    payment: &PaymentRecord,
+    outcome: Outcome,
+    toss: Option<&TossPayment>,
+    now: DateTime<Utc>,
+) -> Result<PaymentStatus, AppError> {
+    let settlement = match (outcome, toss) {
+        (Outcome::Approved, Some(toss)) => Settlement::Done {
+            approved_amount: toss.total_amount,
+            approved_at: toss.approved_at.clone(),
+        },
+        (Outcome::Failed { code, message }, _) => Settlement::Failed { code, message },
+        (Outcome::NotOurs, Some(toss)) => {
+            tracing::error!(toss_order_id = %toss.order_id, toss_currency = ?toss.currency, "Toss answered with a payment that is not this order's");
+            Settlement::NeedsAttention {
+                reason: format!(
+                    "Toss answered with another payment (orderId {}, currency {:?}); nothing charged",
+                    toss.order_id, toss.currency
+                ),
+                approved_amount: None,
+            }
+        }
+        (
+            Outcome::AmountDiffers {
+                approved,
+                cancel_at_toss,
+            },
+            Some(toss),
+        ) => amount_differs(deps, payment, toss, approved, cancel_at_toss).await,
+        (Outcome::StillOpen { note }, _) => return unknown(deps, payment, note, now).await,
+        (outcome, None) => {
+            // The decision only reaches these after a Payment object; never charge blind.
+            let note = format!("{outcome:?} without a Toss payment");
+            return unknown(deps, payment, note, now).await;
+        }
+    };
+    settle(deps, payment, settlement, now).await
 }
 
-/// Settles from Toss' view of the payment.
-async fn conclude(
+/// Toss approved another amount (or shows a cancel): cancel what we did not ask for and
+/// hand the payment to a person.
+async fn amount_differs(
     deps: &PaymentDeps<'_>,
     payment: &PaymentRecord,
     toss: &TossPayment,
-    now: DateTime<Utc>,
-) -> Result<PaymentStatus, AppError> {
-    if !is_ours(payment, toss) {
-        tracing::error!(toss_order_id = %toss.order_id, toss_currency = ?toss.currency, "Toss answered with a payment that is not this order's");
-        let reason = format!(
-            "Toss answered with another payment (orderId {}, currency {:?}); nothing charged",
-            toss.order_id, toss.currency
-        );
-        let attention = Settlement::NeedsAttention {
-            reason,
-            approved_amount: None,
-        };
-        return settle(deps, payment, attention, now).await;
-    }
-    match verdict(
-        &toss.status,
-        toss.total_amount,
-        payment.amount,
-        failure_of(toss),
-    ) {
-        TossVerdict::Approved => {
-            settle(
-                deps,
-                payment,
-                Settlement::Done {
-                    approved_amount: toss.total_amount,
-                    approved_at: toss.approved_at.clone(),
-                },
-                now,
+    approved: u64,
+    cancel_at_toss: bool,
+) -> Settlement {
+    let expected = payment.amount.won();
+    tracing::error!(expected, approved, status = %toss.status, "Toss amount differs from the order");
+    let reason = if cancel_at_toss {
+        let cancel_key = format!("cancel-{}", payment.order_id);
+        match deps
+            .gateway
+            .cancel(
+                &toss.payment_key,
+                "주문 금액과 승인 금액 불일치",
+                &cancel_key,
             )
             .await
+        {
+            Ok(after) => format!(
+                "approved {approved} instead of {expected}; cancelled at Toss ({})",
+                after.status
+            ),
+            Err(e) => {
+                format!("approved {approved} instead of {expected}; cancel at Toss failed: {e}")
+            }
         }
-        TossVerdict::AmountDiffers { approved } => {
-            tracing::error!(expected = payment.amount.won(), approved, status = %toss.status, "Toss amount differs from the order");
-            let reason = if toss.status == "DONE" {
-                match deps
-                    .gateway
-                    .cancel(
-                        &toss.payment_key,
-                        "주문 금액과 승인 금액 불일치",
-                        &format!("cancel-{}", payment.order_id),
-                    )
-                    .await
-                {
-                    Ok(after) => format!(
-                        "approved {approved} instead of {}; cancelled at Toss ({})",
-                        payment.amount.won(),
-                        after.status
-                    ),
-                    Err(e) => format!(
-                        "approved {approved} instead of {}; cancel at Toss failed: {e}",
-                        payment.amount.won()
-                    ),
-                }
-            } else {
-                format!("Toss shows {} for {approved}", toss.status)
-            };
-            settle(
-                deps,
-                payment,
-                Settlement::NeedsAttention {
-                    reason,
-                    approved_amount: Some(approved),
-                },
-                now,
-            )
-            .await
-        }
-        TossVerdict::Failed { code, message } => {
-            settle(deps, payment, Settlement::Failed { code, message }, now).await
-        }
-        TossVerdict::AwaitingConfirm | TossVerdict::Undecided => {
-            unknown(deps, payment, format!("Toss status {}", toss.status), now).await
-        }
+    } else {
+        format!("Toss shows {} for {approved}", toss.status)
+    };
+    Settlement::NeedsAttention {
+        reason,
+        approved_amount: Some(approved),
     }
 }
 
+/// Leaves the payment open for recovery's next look, or hands it to a person after the
+/// last one.
 pub(super) async fn unknown(
     deps: &PaymentDeps<'_>,
     payment: &PaymentRecord,
     note: String,
     now: DateTime<Utc>,
 ) -> Result<PaymentStatus, AppError> {
-    if payment.recovery_attempts >= deps.timings.recovery_max_attempts {
-        return settle(
-            deps,
-            payment,
-            Settlement::NeedsAttention {
-                reason: format!(
-                    "outcome still unknown after {} recovery attempts: {note}",
-                    payment.recovery_attempts
-                ),
-                approved_amount: None,
-            },
-            now,
-        )
-        .await;
-    }
-    let delay = ExponentialBuilder::default()
-        .with_min_delay(deps.timings.recovery_first_delay)
-        .with_max_delay(deps.timings.recovery_max_delay)
-        .with_max_times(usize::MAX)
-        .build()
-        .nth(payment.recovery_attempts as usize)
-        .unwrap_or(deps.timings.recovery_max_delay);
-    let retry_at = now + Duration::from_std(delay).unwrap_or(Duration::minutes(30));
-    settle(deps, payment, Settlement::Unknown { retry_at, note }, now).await
+    let timings = &deps.timings;
+    let settlement = match still_open(payment.recovery_attempts, timings.recovery_max_attempts) {
+        StillOpen::HandToPerson => Settlement::NeedsAttention {
+            reason: format!(
+                "outcome still unknown after {} recovery attempts: {note}",
+                payment.recovery_attempts
+            ),
+            approved_amount: None,
+        },
+        StillOpen::LookAgain { attempt } => {
+            let delay = ExponentialBuilder::default()
+                .with_min_delay(timings.recovery_first_delay)
+                .with_max_delay(timings.recovery_max_delay)
+                .with_max_times(usize::MAX)
+                .build()
+                .nth(attempt as usize)
+                .unwrap_or(timings.recovery_max_delay);
+            let retry_at = now + Duration::from_std(delay).unwrap_or(Duration::minutes(30));
+            Settlement::Unknown { retry_at, note }
+        }
+    };
+    settle(deps, payment, settlement, now).await
 }
 
 async fn settle(
@@ -364,7 +288,14 @@ async fn settle(
         Ok(status)
     } else {
         // Another worker (a recovery run) got there first; its answer stands.
-        let current = deps.store.find(&payment.order_id).await?;
-        Ok(current.map_or(status, |p| p.status))
+        stored_status(deps, payment).await
     }
+}
+
+async fn stored_status(
+    deps: &PaymentDeps<'_>,
+    payment: &PaymentRecord,
+) -> Result<PaymentStatus, AppError> {
+    let current = deps.store.find(&payment.order_id).await?;
+    Ok(current.map_or(PaymentStatus::Unknown, |p| p.status))
 }

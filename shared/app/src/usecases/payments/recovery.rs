@@ -1,11 +1,12 @@
 //! The recovery job: finishes open payments, expires abandoned checkouts, sweeps the
 //! outbox.
 
-use super::drive::{Start, drive, lease_from_now};
+use super::drive::{drive, lease_from_now};
 use super::{PaymentDeps, publish_pending};
 use crate::error::AppError;
 use crate::ports::{Claim, PaymentRecord, Settlement};
 use chrono::{DateTime, Duration, Utc};
+use domain::payment::drive::Start;
 use domain::payment::{PaymentStatus, TOSS_CHECKOUT_WINDOW_SECS, TOSS_CONFIRM_WINDOW_SECS};
 use serde::Serialize;
 
@@ -104,5 +105,5 @@ async fn recover_one(
     let Some(claimed) = deps.store.find(&payment.order_id).await? else {
         return Ok(None);
     };
-    Ok(Some(drive(deps, claimed, Start::Lookup, now).await?))
+    Ok(Some(drive(deps, claimed, Start::LookUp, now).await?))
 }
