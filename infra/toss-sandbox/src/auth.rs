@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 /// Toss issues one key pair per integration: the payment widget (`test_gck_`/`test_gsk_`,
 /// live `live_gck_`/`live_gsk_`) and the API individual integration (`test_ck_`/`test_sk_`,
 /// `live_ck_`/`live_sk_`). A payment must be confirmed with the secret key of the family
-/// whose client key opened it (toss-api.md §1 "Key pairing", §8).
+/// whose client key opened it (docs/toss.md §1 "Key pairing", §8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyFamily {
     Widget,
@@ -22,7 +22,7 @@ pub enum KeyFamily {
 
 impl KeyFamily {
     /// Only the widget prefixes are told apart; `test_sk_`/`live_sk_`, the legacy `test_ak_`
-    /// (toss-api.md §1) and any other key given to [`Sandbox::new`] count as the API family,
+    /// (docs/toss.md §1) and any other key given to [`Sandbox::new`] count as the API family,
     /// so callers that configure a single non-widget key keep their behaviour.
     pub fn of_secret_key(key: &str) -> KeyFamily {
         if key.starts_with("test_gsk_") || key.starts_with("live_gsk_") {

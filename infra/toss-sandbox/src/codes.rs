@@ -1,4 +1,4 @@
-//! Toss error codes, their HTTP statuses (toss-api.md §3 and §5.2) and the `{code, message}`
+//! Toss error codes, their HTTP statuses (docs/toss.md §3 and §5.2) and the `{code, message}`
 //! body in the language the request asked for.
 
 use axum::Json;
@@ -91,7 +91,7 @@ const CODES: &[(&str, u16, &str, &str)] = &[
     ("FAILED_REFUND_PROCESS", 500, "은행에서 환불 처리에 실패했습니다.", "The refund failed at the bank."),
     ("FAILED_PARTIAL_REFUND", 500, "부분 환불에 실패했습니다.", "The partial refund failed."),
     ("FAILED_METHOD_HANDLING_CANCEL", 500, "결제수단 처리 중 취소에 실패했습니다.", "The payment method failed to handle the cancel."),
-    // Not in toss-api.md: the answer to a `TossPayments-Test-Code` the sandbox does not know.
+    // Not in docs/toss.md: the answer to a `TossPayments-Test-Code` the sandbox does not know.
     ("INVALID_TEST_CODE", 400, "유효하지 않은 테스트 코드입니다.", "The test code is not a known error code."),
 ];
 
@@ -116,7 +116,7 @@ pub fn is_known(code: &str) -> bool {
 }
 
 /// The language of error messages. Toss answers in Korean unless the request carries
-/// `Accept-Language: en-US` (toss-api.md §1, "Optional headers").
+/// `Accept-Language: en-US` (docs/toss.md §1, "Optional headers").
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Lang {
     #[default]
@@ -200,7 +200,7 @@ mod tests {
 
     #[test]
     fn statuses_match_the_tables() {
-        // (code, status) as toss-api.md gives them: §5.2 table, §3 lookup and cancel lists,
+        // (code, status) as docs/toss.md gives them: §5.2 table, §3 lookup and cancel lists,
         // and the global-list mentions.
         for (code, status) in [
             ("ALREADY_PROCESSED_PAYMENT", 400),

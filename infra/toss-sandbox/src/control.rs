@@ -192,7 +192,7 @@ fn parse_checkout(params: &Params) -> Result<(Checkout, String), ApiError> {
 }
 
 /// `카드` unless given; a method the sandbox cannot approve gets Toss's global-list code for
-/// it (toss-api.md §5.2).
+/// it (docs/toss.md §5.2).
 fn parse_method(params: &Params) -> Result<Method, ApiError> {
     match params.get("method") {
         None => Ok(Method::Card),
@@ -316,7 +316,7 @@ fn new_payment(
     Ok(payment_key)
 }
 
-/// `successUrl?paymentType=NORMAL&orderId=..&paymentKey=..&amount=..` (toss-api.md §8).
+/// `successUrl?paymentType=NORMAL&orderId=..&paymentKey=..&amount=..` (docs/toss.md §8).
 fn success_redirect(url: &str, checkout: &Checkout, payment_key: &str) -> String {
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("paymentType", "NORMAL")

@@ -20,7 +20,7 @@ pub struct Faults {
     /// The confirm fails with this code and the payment becomes ABORTED.
     pub abort: Option<String>,
     /// Lookups answer 404 `NOT_FOUND_PAYMENT` until the payment is approved: Toss documents
-    /// them as lookups of approved payments (toss-api.md §3, §5.3).
+    /// them as lookups of approved payments (docs/toss.md §3, §5.3).
     pub lookup_404: bool,
     /// Close the connection without a response while the approval is still running at the
     /// card network; it lands this long afterwards (a confirm timeout, §4 and §6).
@@ -30,7 +30,7 @@ pub struct Faults {
     /// (§5.2, §5.3).
     pub partial: Option<String>,
     /// The code a confirm with the other key family's secret key gets instead of
-    /// [`MIXED_KEY_CODE`]: toss-api.md §1 names `INVALID_API_KEY` / `UNAUTHORIZED_KEY` only
+    /// [`MIXED_KEY_CODE`]: docs/toss.md §1 names `INVALID_API_KEY` / `UNAUTHORIZED_KEY` only
     /// as "such as" (a [T] source), so each candidate must be producible.
     pub mixed_key: Option<String>,
     /// The Payment carries a `secret` although it is no virtual-account payment: §7b says
@@ -45,7 +45,7 @@ pub const HANG: Duration = Duration::from_secs(120);
 pub const PARTIAL_LANDING: Duration = Duration::from_millis(300);
 
 /// The sandbox's choice for a confirm whose secret key is from the other family than the
-/// client key that opened the payment: the first code toss-api.md §1 names, and the one of
+/// client key that opened the payment: the first code docs/toss.md §1 names, and the one of
 /// the confirm table (§5.2) whose meaning is "wrong secret key integration".
 pub const MIXED_KEY_CODE: &str = "INVALID_API_KEY";
 

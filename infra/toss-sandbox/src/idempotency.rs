@@ -1,4 +1,4 @@
-//! Runs a POST /v1 operation the way Toss does (toss-api.md §4): Idempotency-Key replay and
+//! Runs a POST /v1 operation the way Toss does (docs/toss.md §4): Idempotency-Key replay and
 //! 409 while the first request runs, then the `TossPayments-Test-Code` header, then the work.
 
 use crate::Sandbox;
@@ -53,8 +53,8 @@ impl From<ApiError> for Reply {
 }
 
 /// The `TossPayments-Test-Code` error to force, if the request asks for one with a test key
-/// (toss-api.md §1: test keys only, ignored in live). A code the sandbox does not know gets
-/// 400 `INVALID_TEST_CODE` rather than a made-up answer: toss-api.md names no answer for it,
+/// (docs/toss.md §1: test keys only, ignored in live). A code the sandbox does not know gets
+/// 400 `INVALID_TEST_CODE` rather than a made-up answer: docs/toss.md names no answer for it,
 /// and a typo must not pass for a forced error.
 pub fn forced_error(headers: &HeaderMap, secret_key: &SecretKey) -> Option<ApiError> {
     if secret_key.is_live() {

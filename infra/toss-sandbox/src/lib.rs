@@ -27,7 +27,7 @@ pub const DOCS_TEST_SECRET_KEYS: [&str; 2] = [
     "test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R",
 ];
 
-/// The client keys paired with [`DOCS_TEST_SECRET_KEYS`], in the same order (toss-api.md §1):
+/// The client keys paired with [`DOCS_TEST_SECRET_KEYS`], in the same order (docs/toss.md §1):
 /// pass one as `clientKey` to `/sandbox/authenticate` to open a widget or API-window payment.
 pub const DOCS_TEST_CLIENT_KEYS: [&str; 2] = [
     "test_gck_docs_Ovk5rk1EwkEbP0W43n07xlzm",

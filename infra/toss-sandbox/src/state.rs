@@ -8,7 +8,7 @@ use chrono::{DateTime, FixedOffset, SecondsFormat, TimeDelta, Utc};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-/// Confirm must follow authentication within this window (toss-api.md §2.1).
+/// Confirm must follow authentication within this window (docs/toss.md §2.1).
 pub const CONFIRM_WINDOW: TimeDelta = TimeDelta::minutes(10);
 /// A payment window nobody authenticated in lives this long.
 pub const READY_WINDOW: TimeDelta = TimeDelta::minutes(30);
@@ -41,7 +41,7 @@ impl Status {
 }
 
 /// The payment methods the sandbox approves: `method` is one of Toss's Korean labels
-/// (toss-api.md §2.2).
+/// (docs/toss.md §2.2).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Method {
     #[default]
@@ -74,7 +74,7 @@ pub struct Checkout {
     pub order_name: String,
     pub amount: i64,
     pub method: Method,
-    /// The family of the client key that opened the window (toss-api.md §1, §8).
+    /// The family of the client key that opened the window (docs/toss.md §1, §8).
     pub integration: KeyFamily,
     pub faults: Faults,
 }
@@ -91,7 +91,7 @@ pub struct Cancel {
 
 /// An approval decided by a confirm. It is applied at once, or (the `late-` and `partial-`
 /// faults) kept pending and applied when the sandbox clock reaches `at`: Toss keeps running a
-/// confirm whose client is gone and may finish it after an error answer (toss-api.md §4, §5.3).
+/// confirm whose client is gone and may finish it after an error answer (docs/toss.md §4, §5.3).
 #[derive(Debug, Clone)]
 pub struct Approval {
     pub amount: i64,
@@ -238,7 +238,7 @@ impl Payment {
     }
 
     /// The `lookup-404` fault: Toss documents its lookups as lookups of *approved* payments
-    /// (toss-api.md §3, §5.3), so until then a lookup may answer 404.
+    /// (docs/toss.md §3, §5.3), so until then a lookup may answer 404.
     pub fn hidden_from_lookups(&self) -> bool {
         self.faults.lookup_404 && self.approved_at.is_none()
     }
@@ -276,7 +276,7 @@ impl Payment {
             && self.faults == checkout.faults
     }
 
-    /// The Payment object with Toss's field names (toss-api.md §2.2). Every nullable field is
+    /// The Payment object with Toss's field names (docs/toss.md §2.2). Every nullable field is
     /// present, `null` where it does not apply, so clients meet the nulls they must cope with;
     /// `lang` only picks the `failure` message.
     pub fn to_json(&self, lang: Lang) -> Value {
@@ -392,7 +392,7 @@ pub struct Stats {
     pub cancels: u64,
 }
 
-/// Idempotency scope (toss-api.md §4): the body is deliberately not part of it.
+/// Idempotency scope (docs/toss.md §4): the body is deliberately not part of it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IdempotencyScope {
     pub secret_key: String,

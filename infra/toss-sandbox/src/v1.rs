@@ -169,7 +169,7 @@ fn confirmable<'a>(
         .payment_mut(&request.payment_key)
         .ok_or_else(|| ApiError::of("NOT_FOUND_PAYMENT"))?;
     // A widget payment is confirmed with the widget secret key, an API-window payment with
-    // the API one (toss-api.md §1 "Key pairing"); the code is a choice, see MIXED_KEY_CODE.
+    // the API one (docs/toss.md §1 "Key pairing"); the code is a choice, see MIXED_KEY_CODE.
     if payment.integration != request.caller.family {
         let code = payment
             .faults
@@ -182,7 +182,7 @@ fn confirmable<'a>(
         return Err(ApiError::of("NOT_FOUND_PAYMENT_SESSION"));
     }
     // After a `partial-` answer a new attempt gets a final-looking code although the approval
-    // went through: a final code after an unknown outcome is no verdict (toss-api.md §5.3).
+    // went through: a final code after an unknown outcome is no verdict (docs/toss.md §5.3).
     if payment.partial_answered {
         return Err(ApiError::of("NOT_FOUND_PAYMENT_SESSION"));
     }
@@ -269,7 +269,7 @@ fn answer_confirm(state: &mut State, request: &ConfirmRequest, faults: &Faults) 
 
 /// The `late-` fault: no answer reaches the client (as with `drop`) while the approval is
 /// still running at Toss. The Idempotency-Key counts as in flight until it lands, then replays
-/// the approved Payment (toss-api.md §4).
+/// the approved Payment (docs/toss.md §4).
 fn late_approval(payment: &mut Payment, approval: Approval, lang: Lang) -> Reply {
     let running_until = Some(approval.at);
     Reply {

@@ -13,7 +13,7 @@ const WIDGET_CLIENT_KEY: &str = DOCS_TEST_CLIENT_KEYS[0];
 const API_CLIENT_KEY: &str = DOCS_TEST_CLIENT_KEYS[1];
 const AMOUNT: i64 = 15_000;
 
-/// The Payment fields toss-api.md §2.2 documents as nullable (`receipt.url`/`checkout.url`
+/// The Payment fields docs/toss.md §2.2 documents as nullable (`receipt.url`/`checkout.url`
 /// as their objects; `easyPayAmount`/`easyPayDiscountAmount` are `easyPay`'s fields).
 const NULLABLE: &[&str] = &[
     "method",
@@ -1143,7 +1143,7 @@ async fn a_payment_is_confirmed_with_the_secret_key_of_its_client_key_family() {
         (StatusCode::OK, &json!("DONE")),
         "{body}"
     );
-    // Lookups are not tied to a family (toss-api.md is silent): both keys find the payment.
+    // Lookups are not tied to a family (docs/toss.md is silent): both keys find the payment.
     let by_widget_key = toss
         .client
         .get(toss.url(&format!("/v1/payments/{api_key}")))
@@ -1373,7 +1373,7 @@ async fn a_same_key_replay_keeps_the_language_of_the_first_answer() {
         .confirm_request(&key, &order, 1)
         .header("Idempotency-Key", "lang-1")
         .header("Accept-Language", "en-US");
-    // Toss returns the first response as it was (toss-api.md §4), its Korean included.
+    // Toss returns the first response as it was (docs/toss.md §4), its Korean included.
     assert_eq!(answer(resend).await, first);
 }
 

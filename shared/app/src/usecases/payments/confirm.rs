@@ -22,7 +22,7 @@ pub struct ConfirmForm {
     pub amount: Option<i64>,
 }
 
-/// Confirms a payment the member authenticated at Toss (DESIGN §4) and returns the
+/// Confirms a payment the member authenticated at Toss (README "Payments: flow, states, guarantees") and returns the
 /// payment as it stands afterwards: `DONE` (points charged), `FAILED`, or — while the
 /// outcome is unknown — `IN_PROGRESS`/`UNKNOWN` for recovery to finish.
 #[tracing::instrument(name = "confirm", skip_all, fields(order_id))]
