@@ -24,7 +24,8 @@ test:
 smoke:
 	bash infra/ci/smoke.sh
 
-## The randomized money check: CHAOS_PAYMENTS (500) payments, CHAOS_SEED (random, printed).
+## The randomized money check: CHAOS_PAYMENTS (500) payments, CHAOS_SEED (random, printed);
+## the stack's MariaDB is stopped and started again once mid-run (stack.sh stop-mysql/start-mysql).
 CHAOS_PAYMENTS ?= 500
 chaos-payments:
 	CHAOS_PAYMENTS=$(CHAOS_PAYMENTS) bash infra/local/with-stack.sh \

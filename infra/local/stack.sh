@@ -6,6 +6,12 @@
 #
 #   stack.sh up   <state-dir> [dev|free]   install what is missing, start, write <state-dir>/stack.env
 #   stack.sh down <state-dir>              stop everything started there
+#   stack.sh stop-mysql <state-dir> [term|kill]
+#                                          stop that stack's MariaDB only (term: a clean
+#                                          shutdown; kill: SIGKILL, a crash), wait until gone
+#   stack.sh start-mysql <state-dir>       start it again: same port, data dir and TLS
+#                                          setting, back when it answers
+# (stack.env names this script as STACK_SCRIPT, so a test can restart MariaDB mid-run.)
 #
 # "dev" uses fixed non-default ports (overridable: MYSQL_PORT, REDIS_PORT, MOTO_PORT);
 # "free" picks free ports, so a test run never collides with a dev stack.
@@ -91,6 +97,66 @@ sys.exit(r.headers.get("X-Moto-Serial-Pid") != sys.argv[2])' "$port" "$pid" >/de
 }
 
 mariadbd_bin() { command -v mariadbd 2>/dev/null || echo /usr/sbin/mariadbd; }
+
+alive() { # pid: the process exists and is not a zombie (one whose parent has not reaped
+  # it yet still answers kill -0)
+  kill -0 "$1" 2>/dev/null || return 1
+  local state
+  state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 0
+  [ "$state" != Z ]
+}
+
+start_mysqld() { # state dir, port, tls (0|1): MariaDB on that data dir and port, waits
+  # until it answers; fails at once if it exits (e.g. the port was taken)
+  local dir=$1 port=$2 tls=$3 tls_args=() pid deadline=$((SECONDS + 30))
+  if [ -f "$dir/mysql/mysqld.pid" ] && alive "$(cat "$dir/mysql/mysqld.pid")"; then
+    log "MariaDB is already running in $dir (pid $(cat "$dir/mysql/mysqld.pid"))"; return 1
+  fi
+  if [ "$tls" = 1 ]; then
+    # TCP clients must use TLS; the unix socket counts as secure, so the setup in `up`
+    # still works over it.
+    tls_args=(--ssl-cert="$dir/tls/server.pem" --ssl-key="$dir/tls/server.key"
+      --ssl-ca="$dir/tls/ca.pem" --require-secure-transport=ON)
+  fi
+  "$(mariadbd_bin)" --no-defaults --datadir="$dir/mysql/data" --user="$(id -un)" \
+    --socket="$dir/mysql/mysqld.sock" --pid-file="$dir/mysql/mysqld.pid" \
+    --port="$port" --bind-address=127.0.0.1 --skip-name-resolve \
+    --log-error="$dir/mysql/error.log" --innodb-buffer-pool-size=1G \
+    --innodb-flush-log-at-trx-commit=2 --max-connections=500 \
+    --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci "${tls_args[@]}" \
+    </dev/null >>"$dir/mysql/stdout.log" 2>&1 &
+  pid=$!
+  # 30 s, not 15: after a crash (stop-mysql kill) InnoDB first recovers from its log.
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    alive "$pid" || { log "MariaDB exited while starting"; log_tail "$dir/mysql/error.log"; return 1; }
+    # (this process's pidfile: the answer is from this server, not one left running)
+    if [ "$(cat "$dir/mysql/mysqld.pid" 2>/dev/null)" = "$pid" ] \
+      && mariadb-admin --no-defaults --socket="$dir/mysql/mysqld.sock" -uroot ping >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  log "MariaDB did not come up"; log_tail "$dir/mysql/error.log"; return 1
+}
+
+stop_mysqld() { # state dir, signal (TERM|KILL): stops the MariaDB running there and waits
+  # until it is gone (its port free again)
+  local dir=$1 signal=$2 pid
+  [ -f "$dir/mysql/mysqld.pid" ] || { log "no MariaDB pidfile in $dir/mysql"; return 1; }
+  pid=$(cat "$dir/mysql/mysqld.pid")
+  alive "$pid" || { log "MariaDB (pid $pid) is not running"; return 1; }
+  kill "-$signal" "$pid"
+  for _ in $(seq 1 300); do alive "$pid" || return 0; sleep 0.1; done
+  log "MariaDB (pid $pid) did not stop within 30 s"; return 1
+}
+
+stack_var() { # state dir, name: the value stack.env gives that variable
+  # (in a subshell, so sourcing it changes nothing here)
+  (
+    # shellcheck disable=SC1091
+    source "$1/stack.env" && printenv "$2"
+  )
+}
 
 running_pids() { # state dir: the live processes among those its pidfiles name
   local pidfile pid
@@ -254,23 +320,9 @@ up() {
     mariadb-install-db --no-defaults --datadir="$dir/mysql/data" --user="$(id -un)" \
       --auth-root-authentication-method=normal --skip-test-db >"$dir/mysql/install.log" 2>&1
   fi
-  local mysql_tls_args=() mysql_query=''
-  if [ "$mysql_tls" = 1 ]; then
-    # TCP clients must use TLS; the unix socket counts as secure, so the setup below still
-    # works over it.
-    mysql_tls_args=(--ssl-cert="$TLS/server.pem" --ssl-key="$TLS/server.key" --ssl-ca="$TLS/ca.pem"
-      --require-secure-transport=ON)
-    mysql_query="?ssl-mode=VERIFY_IDENTITY&ssl-ca=$TLS/ca.pem"
-  fi
-  "$(mariadbd_bin)" --no-defaults --datadir="$dir/mysql/data" --user="$(id -un)" \
-    --socket="$dir/mysql/mysqld.sock" --pid-file="$dir/mysql/mysqld.pid" \
-    --port="$mysql_port" --bind-address=127.0.0.1 --skip-name-resolve \
-    --log-error="$dir/mysql/error.log" --innodb-buffer-pool-size=1G \
-    --innodb-flush-log-at-trx-commit=2 --max-connections=500 \
-    --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci "${mysql_tls_args[@]}" \
-    >"$dir/mysql/stdout.log" 2>&1 &
-  wait_for "MariaDB" mariadb-admin --no-defaults --socket="$dir/mysql/mysqld.sock" -uroot ping \
-    || { log_tail "$dir/mysql/error.log"; exit 1; }
+  local mysql_query=''
+  [ "$mysql_tls" = 1 ] && mysql_query="?ssl-mode=VERIFY_IDENTITY&ssl-ca=$TLS/ca.pem"
+  start_mysqld "$dir" "$mysql_port" "$mysql_tls" || exit 1
   mariadb --no-defaults --socket="$dir/mysql/mysqld.sock" -uroot <<SQL
 CREATE USER IF NOT EXISTS '$DB_USER'@'127.0.0.1' IDENTIFIED BY '$DB_PASSWORD';
 CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASSWORD';
@@ -324,6 +376,8 @@ SQL
 
   cat >"$dir/stack.env" <<ENV
 export STACK_DIR='$dir'
+# This script; bash "\$STACK_SCRIPT" stop-mysql|start-mysql "\$STACK_DIR" restarts MariaDB.
+export STACK_SCRIPT='$ROOT/infra/local/stack.sh'
 export MYSQL_PORT=$mysql_port
 export REDIS_PORT=$redis_port
 # moto's port (one request at a time: infra/local/moto_serial.py); AWS_ENDPOINT_URL is it.
@@ -378,12 +432,12 @@ down() {
   done
   # Wait for them, so the caller can remove the state folder (and reuse the ports) at once.
   for p in "${redis_pids[@]}"; do
-    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 50); do alive "$p" || break; sleep 0.1; done
   done
   if [ -f "$dir/mysql/mysqld.pid" ]; then
     local pid; pid=$(cat "$dir/mysql/mysqld.pid")
     kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 100); do alive "$pid" || break; sleep 0.1; done
   fi
   log "stopped the stack in $dir"
 }
@@ -391,5 +445,14 @@ down() {
 case "${1:-}" in
   up) up "${2:?state dir}" "${3:-dev}" ;;
   down) down "${2:?state dir}" ;;
-  *) echo "usage: $0 up <state-dir> [dev|free] | down <state-dir>" >&2; exit 2 ;;
+  stop-mysql)
+    signal=$(switch "signal" "${3:-term}" term kill) || exit 2
+    stop_mysqld "${2:?state dir}" "$(tr a-z A-Z <<<"$signal")" ;;
+  start-mysql)
+    dir=${2:?state dir}
+    start_mysqld "$dir" "$(stack_var "$dir" MYSQL_PORT)" "$(stack_var "$dir" MYSQL_TLS)" ;;
+  *)
+    echo "usage: $0 up <state-dir> [dev|free] | down <state-dir>" \
+      "| stop-mysql <state-dir> [term|kill] | start-mysql <state-dir>" >&2
+    exit 2 ;;
 esac

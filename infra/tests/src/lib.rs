@@ -298,6 +298,47 @@ impl TestApp {
     }
 }
 
+/// How [`stop_stack_mysql`] stops the stack's MariaDB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MysqlStop {
+    /// SIGTERM: a clean shutdown (connections closed, open transactions rolled back).
+    Clean,
+    /// SIGKILL: a crash; InnoDB recovers from its log when it starts again.
+    Crash,
+}
+
+/// Stops the MariaDB server of the stack the suite runs on (`stack.sh stop-mysql`), for
+/// every test on it; returns once the process is gone. Panics if that fails.
+pub async fn stop_stack_mysql(how: MysqlStop) {
+    let signal = match how {
+        MysqlStop::Clean => "term",
+        MysqlStop::Crash => "kill",
+    };
+    stack_command(&["stop-mysql", &env("STACK_DIR"), signal]).await;
+}
+
+/// Starts the stack's MariaDB again on the same port and data dir (`stack.sh
+/// start-mysql`); returns once it answers. Panics if that fails.
+pub async fn start_stack_mysql() {
+    stack_command(&["start-mysql", &env("STACK_DIR")]).await;
+}
+
+async fn stack_command(args: &[&str]) {
+    let mut command = std::process::Command::new("bash");
+    command.arg(env("STACK_SCRIPT")).args(args);
+    let shown = format!("{command:?}");
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("the stack command's thread")
+        .unwrap_or_else(|e| panic!("{shown}: {e}"));
+    assert!(
+        output.status.success(),
+        "{shown}: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// The Redis of the stack `make test` started, in its topology (single node or cluster,
 /// TLS or not), as `infra/local/stack.sh` describes it.
 pub fn stack_redis() -> RedisConfig {

@@ -4,9 +4,11 @@
 //! the Toss sandbox): faults drawn at random from the sandbox's whole list, duplicate and
 //! concurrent confirms, confirms killed at a random moment (the client goes away, so the
 //! handler is dropped at whatever await it was on), recovery runs interleaved and
-//! overlapping, and one MariaDB outage mid-run. Then recovery catches up (the sandbox's
-//! clock and ours move past every window) and every payment is checked against Toss's
-//! own view. The invariant:
+//! overlapping, and one restart of the stack's MariaDB server mid-run (stopped, cleanly or
+//! by SIGKILL, while confirms and recovery runs are in flight; down for a moment; started
+//! again on the same port and data dir: the pools must reconnect). Then recovery catches
+//! up (the sandbox's clock and ours move past every window) and every payment is checked
+//! against Toss's own view. The invariant:
 //!   - Toss approved (DONE for our amount) ⇔ ours DONE, one ledger row, the points once;
 //!   - approved then cancelled at Toss (another amount) ⇔ ours NEEDS_ATTENTION, no points;
 //!   - not approved ⇔ ours FAILED or EXPIRED, no points;
@@ -17,13 +19,14 @@
 //! settable; a violation fails loudly with the seed.
 
 use chrono::{Duration, Utc};
-use integration_tests::TestApp;
+use integration_tests::{MysqlStop, TestApp, start_stack_mysql, stop_stack_mysql};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 const AMOUNT: u64 = 5_000;
 
@@ -90,10 +93,55 @@ struct Payment {
     action: Action,
 }
 
+/// Confirms and recovery runs under way (what the MariaDB restart waits for).
+static CONFIRMS_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+static RECOVERIES_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one in `counter` while alive (also when its task is aborted).
+struct InFlight(&'static AtomicUsize);
+
+impl InFlight {
+    fn new(counter: &'static AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Self(counter)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Where the MariaDB restart is: before it, down (from the moment MariaDB is told to stop
+/// until it answers again), after it. The answers of requests that overlapped the
+/// outage are tallied for the output.
+static OUTAGE: AtomicUsize = AtomicUsize::new(BEFORE);
+const BEFORE: usize = 0;
+const DOWN: usize = 1;
+const AFTER: usize = 2;
+static ANSWERS_ACROSS_OUTAGE: Mutex<BTreeMap<String, u32>> = Mutex::new(BTreeMap::new());
+
+/// Tallies `answer` if its request, sent when the outage was at `sent`, overlapped it.
+fn tally(sent: usize, answer: String) {
+    let answered = OUTAGE.load(Ordering::SeqCst);
+    if sent == DOWN || answered == DOWN || (sent == BEFORE && answered == AFTER) {
+        *ANSWERS_ACROSS_OUTAGE
+            .lock()
+            .unwrap()
+            .entry(answer)
+            .or_default() += 1;
+    }
+}
+
 async fn confirm(app: &Arc<TestApp>, p: &Payment) {
-    let _ = app
+    let _in_flight = InFlight::new(&CONFIRMS_IN_FLIGHT);
+    let sent = OUTAGE.load(Ordering::SeqCst);
+    let (status, body) = app
         .confirm(p.member, &p.payment_key, &p.order_id, AMOUNT)
         .await;
+    let code = body["code"].as_str().unwrap_or("-");
+    tally(sent, format!("confirm {status} {code}"));
 }
 
 /// Plays one payment's action; a killed confirm is a dropped client request.
@@ -129,6 +177,7 @@ async fn play(app: Arc<TestApp>, p: Arc<Payment>) {
 /// The confirm use case called directly with the app's clients, as the handler does.
 async fn confirm_in_process(app: &TestApp, p: &Payment) {
     use app::usecases::payments::{ConfirmForm, PaymentDeps, confirm};
+    let _in_flight = InFlight::new(&CONFIRMS_IN_FLIGHT);
     let services = &app.services;
     let deps = PaymentDeps {
         store: &services.store,
@@ -150,13 +199,22 @@ async fn confirm_in_process(app: &TestApp, p: &Payment) {
 
 /// A recovery run that may fail (the database may be away): its answer is not asserted.
 async fn recovery_run(app: &TestApp, minutes_later: i64) {
+    let _in_flight = InFlight::new(&RECOVERIES_IN_FLIGHT);
     let at = Utc::now() + Duration::minutes(minutes_later);
-    let _ = app
+    let sent = OUTAGE.load(Ordering::SeqCst);
+    let answer = app
         .http
         .post(format!("{}/local/jobs/recover-payments", app.base))
         .header(local_gateway::LOCAL_TIME_HEADER, at.to_rfc3339())
         .send()
         .await;
+    tally(
+        sent,
+        match answer {
+            Ok(response) => format!("recovery run {}", response.status().as_u16()),
+            Err(_) => "recovery run: no answer".into(),
+        },
+    );
 }
 
 fn seed() -> u64 {
@@ -195,24 +253,44 @@ async fn the_money_invariant_holds_over_random_payments() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let recoveries = spawn_recoveries(app.clone(), stop.clone(), rng.random());
-    let outage_at = rng.random_range(0..count.max(1));
+    // The restart is armed at a batch in the first two thirds, so that plays are still
+    // to come when it waits for confirms in flight.
+    let batches = count.div_ceil(8);
+    let restart_batch = rng.random_range(0..(batches * 2 / 3).max(1));
+    let restart = Restart {
+        how: if rng.random_bool(0.5) {
+            MysqlStop::Clean
+        } else {
+            MysqlStop::Crash
+        },
+        // Shorter or longer than the pool's acquire timeout (3 s): requests either wait for
+        // the server or give up on it.
+        down_for: std::time::Duration::from_millis(rng.random_range(1_000..6_000)),
+    };
+    let mut restarting = None;
     for (i, batch) in payments.chunks(8).enumerate() {
-        if i * 8 <= outage_at && outage_at < (i + 1) * 8 {
-            database_outage(&app).await;
-        }
-        let plays = batch
+        let plays: Vec<_> = batch
             .iter()
-            .map(|p| tokio::spawn(play(app.clone(), p.clone())));
+            .map(|p| tokio::spawn(play(app.clone(), p.clone())))
+            .collect();
+        if i == restart_batch {
+            restarting = Some(tokio::spawn(restart.run(i)));
+        }
         for play in futures::future::join_all(plays).await {
             play.expect("a payment's play panicked");
         }
     }
+    let report = restarting
+        .expect("the restart was armed")
+        .await
+        .expect("the MariaDB restart panicked");
     stop.store(true, Ordering::SeqCst);
     recoveries.await.unwrap();
 
     catch_up(&app).await;
     let table = check(&app, &payments, seed).await;
     println!("{table}");
+    println!("{report}");
 }
 
 /// Recovery runs every ~300 ms, some overlapping, each at a random "later".
@@ -233,11 +311,100 @@ fn spawn_recoveries(
     })
 }
 
-/// MariaDB away for a second for this app (connections killed, logins refused).
-async fn database_outage(app: &TestApp) {
-    app.database_available(false).await;
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    app.database_available(true).await;
+/// One restart of the stack's MariaDB server.
+#[derive(Clone, Copy)]
+struct Restart {
+    how: MysqlStop,
+    down_for: std::time::Duration,
+}
+
+impl Restart {
+    /// Waits until confirms and a recovery run are in flight (at most 10 s), stops
+    /// MariaDB, waits `down_for`, starts it again; returns what happened, for the output.
+    async fn run(self, batch: usize) -> Outcome {
+        let armed = Instant::now();
+        let in_flight = || {
+            (
+                CONFIRMS_IN_FLIGHT.load(Ordering::SeqCst),
+                RECOVERIES_IN_FLIGHT.load(Ordering::SeqCst),
+            )
+        };
+        while !matches!(in_flight(), (c, r) if c >= 2 && r >= 1)
+            && armed.elapsed() < std::time::Duration::from_secs(10)
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let (confirms, recoveries) = in_flight();
+        let stopping = Instant::now();
+        OUTAGE.store(DOWN, Ordering::SeqCst);
+        stop_stack_mysql(self.how).await;
+        let stopped = Instant::now();
+        println!(
+            "chaos-payments: MariaDB stopped ({:?}) in batch {batch} with {confirms} confirms \
+             and {recoveries} recovery runs in flight; the process was gone after {} ms",
+            self.how,
+            (stopped - stopping).as_millis()
+        );
+        tokio::time::sleep(self.down_for).await;
+        let starting = Instant::now();
+        start_stack_mysql().await;
+        let answering = Instant::now();
+        OUTAGE.store(AFTER, Ordering::SeqCst);
+        let down = (answering - stopping).as_millis();
+        println!("chaos-payments: MariaDB answering again, {down} ms after it was told to stop");
+        // (the requests still open now are answered later: the tally is taken at the end)
+        Outcome {
+            batch,
+            how: self.how,
+            confirms,
+            recoveries,
+            stopping: stopped - stopping,
+            kept_down: starting - stopped,
+            starting: answering - starting,
+        }
+    }
+}
+
+/// What the restart did, for the output.
+struct Outcome {
+    batch: usize,
+    how: MysqlStop,
+    confirms: usize,
+    recoveries: usize,
+    stopping: std::time::Duration,
+    kept_down: std::time::Duration,
+    starting: std::time::Duration,
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let answers: Vec<String> = ANSWERS_ACROSS_OUTAGE
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(answer, n)| format!("{answer} ×{n}"))
+            .collect();
+        write!(
+            f,
+            "chaos-payments: MariaDB restarted in batch {} ({:?} stop, {} confirms and {} \
+             recovery runs in flight): down {} ms from the stop to answering again (stopping \
+             {} ms, kept down {} ms, starting {} ms); answers to the requests that overlapped \
+             the outage: {}",
+            self.batch,
+            self.how,
+            self.confirms,
+            self.recoveries,
+            (self.stopping + self.kept_down + self.starting).as_millis(),
+            self.stopping.as_millis(),
+            self.kept_down.as_millis(),
+            self.starting.as_millis(),
+            if answers.is_empty() {
+                "none".to_owned()
+            } else {
+                answers.join(", ")
+            }
+        )
+    }
 }
 
 /// Lets every late approval land, moves Toss's clock and ours past every window, and runs
