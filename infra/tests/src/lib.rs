@@ -41,23 +41,29 @@ impl TestApp {
     }
 
     pub async fn spawn_with_redis(redis: RedisConfig) -> Self {
-        Self::spawn_configured(redis, 10_000, |_| {}).await
+        Self::spawn_configured(redis, 10_000, |_, _| {}).await
     }
 
     /// With the production signup limit per client address.
     pub async fn spawn_with_signup_limit(limit: u32) -> Self {
-        Self::spawn_configured(stack_redis(), limit, |_| {}).await
+        Self::spawn_configured(stack_redis(), limit, |_, _| {}).await
     }
 
     /// With the services adjusted by `tune` (e.g. payment timings) before serving.
     pub async fn spawn_tuned(tune: impl FnOnce(&mut Services)) -> Self {
+        Self::spawn_configured(stack_redis(), 10_000, |_, services| tune(services)).await
+    }
+
+    /// Like `spawn_tuned`, with the settings the services were built from (e.g. the
+    /// test's table name, for a client of its own on the same table).
+    pub async fn spawn_tuned_with_settings(tune: impl FnOnce(&Settings, &mut Services)) -> Self {
         Self::spawn_configured(stack_redis(), 10_000, tune).await
     }
 
     async fn spawn_configured(
         redis: RedisConfig,
         signups_per_client: u32,
-        tune: impl FnOnce(&mut Services),
+        tune: impl FnOnce(&Settings, &mut Services),
     ) -> Self {
         let admin_url = mysql_admin_url();
         let id = uuid::Uuid::new_v4().simple().to_string();
@@ -136,7 +142,7 @@ impl TestApp {
         services.payment_timings.in_call_first_delay = Duration::from_millis(50);
         // Scenarios sign up dozens of members from one address; the limit has its own test.
         services.auth_limits.signups_per_client = signups_per_client;
-        tune(&mut services);
+        tune(&settings, &mut services);
         services.store.migrate().await.expect("migrations");
         let db = services.store.pool().clone();
         let services = Arc::new(services);
