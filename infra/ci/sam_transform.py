@@ -12,8 +12,10 @@ Then it checks what the transform makes visible (exit status 1 on any finding):
 - every template parameter is referenced (cfn-lint's W2001 cannot tell on the output,
   where SAM has inlined some parameter values, so the caller disables W2001 there);
 - no function has a secret in its environment (they come from Secrets Manager);
-- every function's role has the service-secret policy, and every function but the
-  authorizer has reserved concurrency;
+- every function's role has the service-secret policy; the token secret (TOKEN_SECRET_ID
+  and its read policy) reaches exactly signup, login and the authorizer, the Toss secret
+  (TOSS_SECRET_ID and its policy) exactly the functions that call Toss; every function
+  but the authorizer has reserved concurrency;
 - with EVENTS_DIR: every sample event is JSON, and every HTTP sample names a route the
   template declares.
 """
@@ -30,6 +32,11 @@ from samtranslator.yaml_helper import yaml_parse  # noqa: E402
 SECRET_ENV = {"DATABASE_URL", "REDIS_URL", "TOSS_SECRET_KEY", "TOKEN_SIGNING_KEY"}
 SECRET_POLICY = "ServiceSecretReadPolicy"
 NO_DATABASE = {"AuthorizerFunction"}
+# secret variable -> (its read policy, the only functions that may have either)
+SCOPED_SECRETS = {
+    "TOKEN_SECRET_ID": ("TokenSecretReadPolicy", {"SignupFunction", "LoginFunction", "AuthorizerFunction"}),
+    "TOSS_SECRET_ID": ("TossSecretReadPolicy", {"ConfirmFunction", "RecoverPaymentsFunction"}),
+}
 
 
 class OfflinePolicyLoader:
@@ -101,9 +108,16 @@ def main():
         arns = resources.get(role, {}).get("Properties", {}).get("ManagedPolicyArns", [])
         if {"Ref": SECRET_POLICY} not in arns:
             problems.append(f"{name}: role {role} lacks {SECRET_POLICY}")
+        for variable, (policy, allowed) in SCOPED_SECRETS.items():
+            wanted = name in allowed
+            if (variable in env) != wanted:
+                problems.append(f"{name}: {variable} {'missing' if wanted else 'given to a function that does not use it'}")
+            if ({"Ref": policy} in arns) != wanted:
+                problems.append(f"{name}: {policy} {'missing' if wanted else 'on a function that does not use it'}")
         if name not in NO_DATABASE and "ReservedConcurrentExecutions" not in props:
             problems.append(f"{name}: opens MySQL connections but has no reserved concurrency")
     print(f"checked {len(functions)} functions: secrets only via SECRET_ID + {SECRET_POLICY}, "
+          f"{', '.join(SCOPED_SECRETS)} only where used, "
           f"reserved concurrency on all but {', '.join(sorted(NO_DATABASE))}; "
           f"{len(parameters)} parameters all referenced")
 

@@ -9,9 +9,9 @@ header for the method). Run with the python of .local/venv (moto's venv: boto3, 
 Steps:
   1. read the local stack's values (stack.env) and template.yaml (raw YAML, CloudFormation
      tags kept as intrinsic functions);
-  2. create in moto what the template gives the functions: the service secret (Secrets
-     Manager, its JSON built from the stack's DATABASE_URL, REDIS_URL, TOSS_SECRET_KEY,
-     TOKEN_SIGNING_KEY) and every resource a function's environment refers to (the
+  2. create in moto what the template gives the functions: the three secrets (Secrets
+     Manager: the service secret with the stack's DATABASE_URL and REDIS_URL, the token
+     secret with TOKEN_SIGNING_KEY, the Toss secret with TOSS_SECRET_KEY) and every resource a function's environment refers to (the
      DynamoDB table with the template's key schema, the event bus);
   3. write the local parameter file (the samconfig of this run: parameter -> value) and
      compute each function's environment from the template: Globals.Function.Environment
@@ -57,6 +57,12 @@ HOST = "127.0.0.1"
 STACK_NAME = "expert-matching-smoke"
 ACCOUNT_ID = "123456789012"  # moto's default account
 SECRET_KEYS = ("DATABASE_URL", "REDIS_URL", "TOSS_SECRET_KEY", "TOKEN_SIGNING_KEY")
+# template parameter -> the names its secret holds (the template's three secrets).
+SECRETS = {
+    "ServiceSecretArn": ("DATABASE_URL", "REDIS_URL"),
+    "TokenSecretArn": ("TOKEN_SIGNING_KEY",),
+    "TossSecretArn": ("TOSS_SECRET_KEY",),
+}
 LOG_TAIL_LINES = 25
 
 # Variables Lambda sets itself; a template that sets one would fail to deploy.
@@ -980,14 +986,18 @@ def main():
     if setup_problems:
         raise SmokeError("; ".join(setup_problems))
 
-    # ---- moto: the service secret first (its ARN is a parameter value)
+    # ---- moto: the secrets first (their ARNs are parameter values)
     aws = LocalAws(stack["AWS_ENDPOINT_URL"], region)
-    secret_arn = aws.create_secret(f"{STACK_NAME}-service", {k: stack[k] for k in SECRET_KEYS})
+    secret_arns = {
+        param: aws.create_secret(f"{STACK_NAME}-{param.removesuffix('SecretArn').lower()}",
+                                 {k: stack[k] for k in names})
+        for param, names in SECRETS.items()
+    }
 
     # ---- the local parameter file: what samconfig.toml's parameter_overrides are for a
     # deployment, for this local one. Parameters not set here take the template's default.
     parameter_file = {
-        "ServiceSecretArn": secret_arn,
+        **secret_arns,
         # No VPC locally: placeholders of the right shape (they reach no function's env).
         "SubnetIds": ["subnet-0123456789abcdef0"],
         "SecurityGroupIds": ["sg-0123456789abcdef0"],
@@ -1030,7 +1040,8 @@ def main():
         resolver.local[name] = local_resource(aws, resolver, name, resources[name], created)
     for line in created:
         log(f"moto: {line}")
-    log(f"moto: Secrets Manager secret {secret_arn} (DATABASE_URL, REDIS_URL, TOSS_SECRET_KEY, TOKEN_SIGNING_KEY)")
+    for param, arn in secret_arns.items():
+        log(f"moto: Secrets Manager secret {arn} ({', '.join(SECRETS[param])})")
     bus_name = None
     for name, res in resources.items():
         if res.get("Type") == "AWS::Events::EventBus" and name in resolver.local:
@@ -1143,7 +1154,7 @@ def main():
                 # The template has neither Redis knob yet: break the service secret instead
                 # (ServiceSecretArn -> a secret whose REDIS_URL points at a closed port).
                 dead = f"redis://127.0.0.1:{free_port()}"
-                values = {k: stack[k] for k in SECRET_KEYS}
+                values = {k: stack[k] for k in SECRETS["ServiceSecretArn"]}
                 values["REDIS_URL"] = dead
                 arn = aws.create_secret(f"{STACK_NAME}-broken-redis", values)
                 cases.append(("ServiceSecretArn", arn, "a secret whose REDIS_URL is a closed port"))

@@ -109,9 +109,9 @@ async fn main() {
         .unwrap();
     conn.close().await.ok();
     let settings = Settings {
-        database_url: format!("{admin}/{database}"),
+        database_url: format!("{admin}/{database}").into(),
         database_max_connections: 32,
-        redis_url: env("REDIS_URL"),
+        redis_url: env("REDIS_URL").into(),
         // The benchmarks run on the plain single-node stack.
         redis_cluster: false,
         redis_ca_file: None,
@@ -462,7 +462,10 @@ async fn main() {
         println!("\n4. Redis bytes per viewed profile-day vs one key per profile per day");
         // A database of its own, emptied before each layout, so neither layout pays for the
         // other's keyspace growth.
-        let memory_db = format!("{}/9", settings.redis_url);
+        let memory_db = format!(
+            "{}/9",
+            secrecy::ExposeSecret::expose_secret(&settings.redis_url)
+        );
         let mut redis = redis::Client::open(memory_db.as_str())
             .unwrap()
             .get_multiplexed_async_connection()

@@ -115,9 +115,9 @@ pub async fn run() {
     ));
 
     let settings = Settings {
-        database_url: format!("{admin}/{database}"),
+        database_url: format!("{admin}/{database}").into(),
         database_max_connections: 32,
-        redis_url: env("REDIS_URL"),
+        redis_url: env("REDIS_URL").into(),
         redis_cluster: false,
         redis_ca_file: None,
         redis_key_prefix: "benchpay:".into(),

@@ -105,16 +105,17 @@ impl TestApp {
         ));
 
         let settings = Settings {
-            database_url: format!("mysql://{user}:pw@{host}/{database}{}", mysql_url_query()),
+            database_url: format!("mysql://{user}:pw@{host}/{database}{}", mysql_url_query())
+                .into(),
             database_max_connections: 10,
-            redis_url: redis.url.clone(),
+            redis_url: redis.url.clone().into(),
             redis_cluster: redis.cluster,
             redis_ca_file: redis.ca_file.clone(),
             redis_key_prefix: format!("t{}:", &id[..12]),
             table_name: format!("t-{id}"),
             event_bus_name: format!("t-{id}"),
             toss_api_base: toss_base.clone(),
-            toss_secret_key: Some(TOSS_SECRET_KEY.to_owned()),
+            toss_secret_key: Some(TOSS_SECRET_KEY.into()),
             // Short, so a hanging Toss turns into "unknown" quickly.
             toss_timeout: Duration::from_millis(1_500),
             checkout: app::usecases::payments::CheckoutSettings {
@@ -122,7 +123,7 @@ impl TestApp {
                 success_url: "http://127.0.0.1/success".into(),
                 fail_url: "http://127.0.0.1/fail".into(),
             },
-            token_signing_key: Some(format!("test-signing-key-{id}")),
+            token_signing_key: Some(format!("test-signing-key-{id}").into()),
         };
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         adapters::DynamoViewLossLedger::create_table(
@@ -315,34 +316,64 @@ pub enum MysqlStop {
 
 /// Stops the MariaDB server of the stack the suite runs on (`stack.sh stop-mysql`), for
 /// every test on it; returns once the process is gone. Panics if that fails.
-pub async fn stop_stack_mysql(how: MysqlStop) {
+pub async fn stop_stack_mysql(how: MysqlStop) -> StoppedMysql {
     let signal = match how {
         MysqlStop::Clean => "term",
         MysqlStop::Crash => "kill",
     };
-    stack_command(&["stop-mysql", &env("STACK_DIR"), signal]).await;
-}
-
-/// Starts the stack's MariaDB again on the same port and data dir (`stack.sh
-/// start-mysql`); returns once it answers. Panics if that fails.
-pub async fn start_stack_mysql() {
-    stack_command(&["start-mysql", &env("STACK_DIR")]).await;
-}
-
-async fn stack_command(args: &[&str]) {
-    let mut command = std::process::Command::new("bash");
-    command.arg(env("STACK_SCRIPT")).args(args);
-    let shown = format!("{command:?}");
-    let output = tokio::task::spawn_blocking(move || command.output())
+    let args = ["stop-mysql".to_owned(), env("STACK_DIR"), signal.to_owned()];
+    tokio::task::spawn_blocking(move || stack_command(&args))
         .await
         .expect("the stack command's thread")
-        .unwrap_or_else(|e| panic!("{shown}: {e}"));
-    assert!(
-        output.status.success(),
-        "{shown}: {}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .unwrap_or_else(|e| panic!("{e}"));
+    StoppedMysql { started: false }
+}
+
+/// The stack's MariaDB, stopped by [`stop_stack_mysql`].
+#[must_use = "MariaDB stays down until this is started again or dropped"]
+pub struct StoppedMysql {
+    started: bool,
+}
+
+impl StoppedMysql {
+    /// Starts it again on the same port and data dir (`stack.sh start-mysql`); returns
+    /// once it answers. Panics if that fails.
+    pub async fn start(mut self) {
+        let args = ["start-mysql".to_owned(), env("STACK_DIR")];
+        tokio::task::spawn_blocking(move || stack_command(&args))
+            .await
+            .expect("the stack command's thread")
+            .unwrap_or_else(|e| panic!("{e}"));
+        self.started = true;
+    }
+}
+
+impl Drop for StoppedMysql {
+    /// A test that panicked (or was dropped) while MariaDB was down starts it again here,
+    /// so the tests run after it on the same stack find it up.
+    fn drop(&mut self) {
+        if !self.started
+            && let Err(e) = stack_command(&["start-mysql".to_owned(), env("STACK_DIR")])
+        {
+            eprintln!("could not start MariaDB again: {e}");
+        }
+    }
+}
+
+/// `bash $STACK_SCRIPT <args>` (infra/local/stack.sh), blocking.
+fn stack_command(args: &[String]) -> Result<(), String> {
+    let mut command = std::process::Command::new("bash");
+    command.arg(env("STACK_SCRIPT")).args(args);
+    let output = command.output().map_err(|e| format!("{command:?}: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{command:?}: {}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
 }
 
 /// The Redis of the stack `make test` started, in its topology (single node or cluster,

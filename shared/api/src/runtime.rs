@@ -3,17 +3,18 @@
 
 use crate::jobs::ScheduledFunction;
 use crate::routes::HttpFunction;
-use crate::services::Services;
+use crate::services::{Needs, Services, Settings};
 use crate::telemetry;
 use adapters::RedisTimeouts;
 use lambda_runtime::{LambdaEvent, service_fn};
+use secrecy::ExposeSecret;
 
 pub type Error = lambda_runtime::Error;
 
 pub async fn serve_http(function: HttpFunction) -> Result<(), Error> {
     telemetry::init();
     adapters::metrics::set_function(function.name());
-    let services = Services::from_env(RedisTimeouts::REQUEST).await?;
+    let services = services(function.route().needs, RedisTimeouts::REQUEST).await?;
     let services = &services;
     lambda_http::run(lambda_http::service_fn(move |req| async move {
         Ok::<_, Error>(function.handle(services, req).await)
@@ -24,7 +25,7 @@ pub async fn serve_http(function: HttpFunction) -> Result<(), Error> {
 pub async fn serve_job(function: ScheduledFunction) -> Result<(), Error> {
     telemetry::init();
     adapters::metrics::set_function(function.name());
-    let services = Services::from_env(RedisTimeouts::JOB).await?;
+    let services = services(function.needs(), RedisTimeouts::JOB).await?;
     let services = &services;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
         function.handle(services, event).await
@@ -35,11 +36,16 @@ pub async fn serve_job(function: ScheduledFunction) -> Result<(), Error> {
 pub async fn serve_authorizer() -> Result<(), Error> {
     telemetry::init();
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let settings = crate::services::Settings::load(&aws).await?;
+    let settings = Settings::load(&aws).await?;
+    settings.require(Needs {
+        tokens: true,
+        toss: false,
+    })?;
     let key = settings
         .token_signing_key
-        .ok_or("TOKEN_SIGNING_KEY is not configured")?;
-    let tokens = app::auth::TokenIssuer::new(key.as_bytes());
+        .as_ref()
+        .map(|k| k.expose_secret());
+    let tokens = app::auth::TokenIssuer::new(key.unwrap_or_default().as_bytes());
     let tokens = &tokens;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
         Ok::<_, Error>(crate::authorizer::handle(tokens, event.payload))
@@ -52,7 +58,7 @@ pub async fn serve_authorizer() -> Result<(), Error> {
 pub async fn serve_migrate() -> Result<(), Error> {
     telemetry::init();
     adapters::metrics::set_function("migrate");
-    let services = Services::from_env(RedisTimeouts::JOB).await?;
+    let services = services(Needs::default(), RedisTimeouts::JOB).await?;
     let services = &services;
     lambda_runtime::run(service_fn(
         move |_: LambdaEvent<serde_json::Value>| async move {
@@ -63,6 +69,15 @@ pub async fn serve_migrate() -> Result<(), Error> {
         },
     ))
     .await
+}
+
+/// The function's clients, after its settings and secrets were read and everything it
+/// `needs` was found (else the cold start fails, naming the missing setting).
+async fn services(needs: Needs, redis_timeouts: RedisTimeouts) -> Result<Services, Error> {
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let settings = Settings::load(&aws).await?;
+    settings.require(needs)?;
+    Ok(Services::new(&settings, &aws, redis_timeouts)?)
 }
 
 /// Lambda's longest function timeout: a deadline further away than this is not one.

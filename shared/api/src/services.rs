@@ -8,6 +8,7 @@ use app::auth::TokenIssuer;
 use app::usecases::payments::{CheckoutSettings, PaymentTimings};
 use app::usecases::signup::AuthLimits;
 use domain::listing::KoreanCollator;
+use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 
 /// The clients a function uses, built once per execution environment and shared by all
@@ -29,13 +30,17 @@ pub struct Services {
     pub auth_limits: AuthLimits,
 }
 
-/// Settings read from the environment (see `template.yaml` and `infra/local/stack.sh`),
-/// secrets from Secrets Manager when `SECRET_ID` names one.
-#[derive(Clone)]
+/// Settings read once per cold start from the environment (see `template.yaml` and
+/// `infra/local/stack.sh`), secrets from Secrets Manager. A required setting that is
+/// missing or malformed fails the cold start with its name; secrets are `SecretString`s,
+/// which never print.
+#[derive(Clone, Debug)]
 pub struct Settings {
-    pub database_url: String,
+    /// Holds the database password.
+    pub database_url: SecretString,
     pub database_max_connections: u32,
-    pub redis_url: String,
+    /// May hold an AUTH token.
+    pub redis_url: SecretString,
     /// Speak the cluster protocol (ElastiCache cluster mode, ElastiCache Serverless).
     pub redis_cluster: bool,
     /// PEM of a private CA that signs Redis's TLS certificate (empty: the public roots).
@@ -46,29 +51,20 @@ pub struct Settings {
     pub event_bus_name: String,
     /// `https://api.tosspayments.com`, or the local sandbox.
     pub toss_api_base: String,
-    pub toss_secret_key: Option<String>,
+    /// Only where the function calls Toss (its own secret, `TOSS_SECRET_ID`).
+    pub toss_secret_key: Option<SecretString>,
     pub toss_timeout: Duration,
     pub checkout: CheckoutSettings,
-    pub token_signing_key: Option<String>,
+    /// Only where the function issues or verifies tokens (`TOKEN_SECRET_ID`).
+    pub token_signing_key: Option<SecretString>,
 }
 
-impl std::fmt::Debug for Settings {
-    // By hand, so secrets and credentials in URLs never reach a log.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings")
-            .field("table_name", &self.table_name)
-            .field("event_bus_name", &self.event_bus_name)
-            .field("toss_api_base", &self.toss_api_base)
-            .field(
-                "toss_secret_key",
-                &self.toss_secret_key.as_ref().map(|_| "<set>"),
-            )
-            .field(
-                "token_signing_key",
-                &self.token_signing_key.as_ref().map(|_| "<set>"),
-            )
-            .finish_non_exhaustive()
-    }
+/// The secrets a function may need beyond the database and Redis, declared by its `main`
+/// (through its route or job); a missing one fails the cold start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    pub toss: bool,
+    pub tokens: bool,
 }
 
 fn env(name: &'static str) -> Result<String, InfraError> {
@@ -84,6 +80,18 @@ fn env_or(name: &str, default: &str) -> String {
 
 fn optional(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// A number setting: its default when unset, a cold-start failure naming it when it is
+/// not a number (never a silent default).
+fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, InfraError>
+where
+    T::Err: std::fmt::Display,
+{
+    optional(name).map_or(Ok(default), |raw| {
+        raw.parse()
+            .map_err(|e| InfraError::new(name, format!("must be a number, not {raw:?}: {e}")))
+    })
 }
 
 /// `true` or `false` (unset or empty: `false`); anything else fails the cold start rather
@@ -114,28 +122,37 @@ fn verifies_tls(database_url: &str) -> bool {
     })
 }
 
-/// The secrets a Secrets Manager secret may hold (a JSON object of strings).
-const SECRET_NAMES: [&str; 4] = [
-    "DATABASE_URL",
-    "REDIS_URL",
-    "TOSS_SECRET_KEY",
-    "TOKEN_SIGNING_KEY",
+/// Each Secrets Manager secret (a JSON object of strings), the variable naming it, and
+/// the only names taken from it: a function's role can read only the secrets it uses, so
+/// the Toss key reaches only the functions that call Toss.
+const SECRETS: [(&str, &[&str]); 3] = [
+    ("SECRET_ID", &["DATABASE_URL", "REDIS_URL"]),
+    ("TOKEN_SECRET_ID", &["TOKEN_SIGNING_KEY"]),
+    ("TOSS_SECRET_ID", &["TOSS_SECRET_KEY"]),
 ];
+
+type SecretValues = std::collections::HashMap<String, SecretString>;
 
 impl Settings {
     pub fn from_env() -> Result<Self, InfraError> {
-        Self::from_env_and(&std::collections::HashMap::new())
+        Self::from_env_and(&SecretValues::new())
     }
 
     /// Environment settings, with `secrets` taking precedence for the names it holds.
-    fn from_env_and(
-        secrets: &std::collections::HashMap<String, String>,
-    ) -> Result<Self, InfraError> {
-        let secret = |name: &'static str| secrets.get(name).cloned().or_else(|| optional(name));
+    fn from_env_and(secrets: &SecretValues) -> Result<Self, InfraError> {
+        let secret = |name: &'static str| {
+            secrets
+                .get(name)
+                .cloned()
+                .or_else(|| optional(name).map(SecretString::from))
+        };
+        let required = |name: &'static str| {
+            secret(name).ok_or_else(|| InfraError::new(name, "is not set (nor in its secret)"))
+        };
         let settings = Self {
-            database_url: secret("DATABASE_URL").map_or_else(|| env("DATABASE_URL"), Ok)?,
-            database_max_connections: env_or("DATABASE_MAX_CONNECTIONS", "2").parse().unwrap_or(2),
-            redis_url: secret("REDIS_URL").map_or_else(|| env("REDIS_URL"), Ok)?,
+            database_url: required("DATABASE_URL")?,
+            database_max_connections: number("DATABASE_MAX_CONNECTIONS", 2)?,
+            redis_url: required("REDIS_URL")?,
             redis_cluster: flag("REDIS_CLUSTER")?,
             redis_ca_file: optional("REDIS_CA_FILE").map(Into::into),
             redis_key_prefix: std::env::var("REDIS_KEY_PREFIX").unwrap_or_default(),
@@ -143,9 +160,7 @@ impl Settings {
             event_bus_name: env_or("EVENT_BUS_NAME", "default"),
             toss_api_base: env_or("TOSS_API_BASE", "https://api.tosspayments.com"),
             toss_secret_key: secret("TOSS_SECRET_KEY"),
-            toss_timeout: Duration::from_secs(
-                env_or("TOSS_TIMEOUT_SECONDS", "30").parse().unwrap_or(30),
-            ),
+            toss_timeout: Duration::from_secs(number("TOSS_TIMEOUT_SECONDS", 30)?),
             checkout: CheckoutSettings {
                 client_key: env_or("TOSS_CLIENT_KEY", ""),
                 success_url: env_or("TOSS_SUCCESS_URL", "http://127.0.0.1:3000/payments/success"),
@@ -159,16 +174,33 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Fails the cold start when a secret the function needs is missing.
+    pub fn require(&self, needs: Needs) -> Result<(), InfraError> {
+        if needs.toss && self.toss_secret_key.is_none() {
+            return Err(InfraError::new(
+                "TOSS_SECRET_KEY",
+                "is needed by this function (secret TOSS_SECRET_ID)",
+            ));
+        }
+        if needs.tokens && self.token_signing_key.is_none() {
+            return Err(InfraError::new(
+                "TOKEN_SIGNING_KEY",
+                "is needed by this function (secret TOKEN_SECRET_ID)",
+            ));
+        }
+        Ok(())
+    }
+
     /// With `REQUIRE_TLS=true` (the template sets it) a connection that could fall back to
     /// plain TCP, or trust an unverified certificate, fails the cold start instead.
     fn check_tls(&self) -> Result<(), InfraError> {
-        if !self.redis_url.starts_with("rediss://") {
+        if !self.redis_url.expose_secret().starts_with("rediss://") {
             return Err(InfraError::new(
                 "REDIS_URL",
                 "must be rediss:// (TLS) where REQUIRE_TLS is set",
             ));
         }
-        if !verifies_tls(&self.database_url) {
+        if !verifies_tls(self.database_url.expose_secret()) {
             return Err(InfraError::new(
                 "DATABASE_URL",
                 "needs ?ssl-mode=VERIFY_IDENTITY (or VERIFY_CA) where REQUIRE_TLS is set",
@@ -177,40 +209,60 @@ impl Settings {
         Ok(())
     }
 
-    /// Settings for a deployed function: the environment, plus the secrets of the Secrets
-    /// Manager secret named by `SECRET_ID`, read once per cold start (the template never
-    /// holds them).
+    /// Settings for a deployed function: the environment, plus the secrets of each
+    /// Secrets Manager secret its environment names (`SECRETS`), read once per cold start
+    /// (the template never holds them).
     pub async fn load(aws: &aws_config::SdkConfig) -> Result<Self, InfraError> {
-        Self::load_secret(aws, optional("SECRET_ID").as_deref()).await
+        Self::load_secrets(aws, SECRETS.map(|(variable, _)| optional(variable))).await
     }
 
-    /// The environment with the secrets of `secret_id` (a Secrets Manager secret id or ARN).
-    pub async fn load_secret(
+    /// The environment with the secrets of these secret ids (ids or ARNs), in the order of
+    /// `SECRETS`: the service secret, the token secret, the Toss secret.
+    pub async fn load_secrets(
         aws: &aws_config::SdkConfig,
-        secret_id: Option<&str>,
+        secret_ids: [Option<String>; 3],
     ) -> Result<Self, InfraError> {
-        let Some(secret_id) = secret_id else {
-            return Self::from_env();
-        };
-        let secret = aws_sdk_secretsmanager::Client::new(aws)
-            .get_secret_value()
-            .secret_id(secret_id)
-            .send()
-            .await
-            .map_err(|e| InfraError::new("could not read the service secret", e))?;
-        let mut values: std::collections::HashMap<String, String> =
-            serde_json::from_str(secret.secret_string().unwrap_or("{}")).map_err(|e| {
-                InfraError::new("the service secret is not a JSON object of strings", e)
-            })?;
-        values.retain(|name, _| SECRET_NAMES.contains(&name.as_str()));
+        let mut values = SecretValues::new();
+        for ((_, names), secret_id) in SECRETS.iter().zip(secret_ids) {
+            if let Some(secret_id) = secret_id {
+                values.extend(read_secret(aws, &secret_id, names).await?);
+            }
+        }
         Self::from_env_and(&values)
     }
+}
+
+/// The values of `names` in the secret `secret_id` (an id or ARN); other names in it are
+/// ignored (logged by name), so a secret cannot hand a function more than it should get.
+async fn read_secret(
+    aws: &aws_config::SdkConfig,
+    secret_id: &str,
+    names: &[&str],
+) -> Result<SecretValues, InfraError> {
+    let secret = aws_sdk_secretsmanager::Client::new(aws)
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|e| InfraError::new("could not read a secret", e))?;
+    let values: std::collections::HashMap<String, String> =
+        serde_json::from_str(secret.secret_string().unwrap_or("{}"))
+            .map_err(|e| InfraError::new("a secret is not a JSON object of strings", e))?;
+    let mut taken = SecretValues::new();
+    for (name, value) in values {
+        if names.contains(&name.as_str()) {
+            taken.insert(name, value.into());
+        } else {
+            tracing::warn!(secret_name = %name, "ignored: this secret may not provide it");
+        }
+    }
+    Ok(taken)
 }
 
 impl Settings {
     pub fn redis_config(&self, timeouts: RedisTimeouts) -> RedisConfig {
         RedisConfig {
-            url: self.redis_url.clone(),
+            url: self.redis_url.expose_secret().to_owned(),
             cluster: self.redis_cluster,
             ca_file: self.redis_ca_file.clone(),
             timeouts,
@@ -219,13 +271,6 @@ impl Settings {
 }
 
 impl Services {
-    /// Services of a deployed function, configured from its environment and secret.
-    pub async fn from_env(redis_timeouts: RedisTimeouts) -> Result<Self, InfraError> {
-        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let settings = Settings::load(&aws).await?;
-        Self::new(&settings, &aws, redis_timeouts)
-    }
-
     pub fn new(
         settings: &Settings,
         aws: &aws_config::SdkConfig,
@@ -234,11 +279,11 @@ impl Services {
         let dynamo = aws_sdk_dynamodb::Client::new(aws);
         let toss = settings
             .toss_secret_key
-            .as_deref()
+            .as_ref()
             .map(|key| {
                 TossGateway::new(
                     &settings.toss_api_base,
-                    key,
+                    key.expose_secret(),
                     TossTimeouts {
                         request: settings.toss_timeout,
                         ..TossTimeouts::default()
@@ -248,7 +293,7 @@ impl Services {
             .transpose()?;
         Ok(Self {
             store: MySqlStore::new(lambda_pool(
-                &settings.database_url,
+                settings.database_url.expose_secret(),
                 settings.database_max_connections,
             )?),
             counter: RedisViewCounter::new(
@@ -267,8 +312,8 @@ impl Services {
             collator: KoreanCollator::new(),
             tokens: settings
                 .token_signing_key
-                .as_deref()
-                .map(|key| TokenIssuer::new(key.as_bytes())),
+                .as_ref()
+                .map(|key| TokenIssuer::new(key.expose_secret().as_bytes())),
             auth_limits: AuthLimits::default(),
         })
     }

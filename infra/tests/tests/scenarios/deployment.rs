@@ -318,44 +318,91 @@ async fn events_from_an_independent_generator_reach_every_http_handler() {
     }
 }
 
-/// Deployed functions take their secrets from Secrets Manager at cold start, never from
-/// the template; here against the emulator.
-#[tokio::test]
-async fn secrets_come_from_the_service_secret() {
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let name = format!("service-{}", uuid::Uuid::new_v4().simple());
-    let secret = serde_json::json!({
-        "DATABASE_URL": "mysql://from-secret@db/profiles",
-        "TOSS_SECRET_KEY": "test_sk_from_secret",
-        "TOKEN_SIGNING_KEY": "signing-key-from-secret",
-        "UNRELATED": "ignored",
-    });
-    let created = aws_sdk_secretsmanager::Client::new(&aws)
+async fn create_secret(aws: &aws_config::SdkConfig, values: serde_json::Value) -> String {
+    let name = format!("secret-{}", uuid::Uuid::new_v4().simple());
+    let created = aws_sdk_secretsmanager::Client::new(aws)
         .create_secret()
         .name(&name)
-        .secret_string(secret.to_string())
+        .secret_string(values.to_string())
         .send()
         .await
         .expect("secret created in the emulator");
-    let settings = api::services::Settings::load_secret(&aws, created.arn())
+    created.arn().expect("an ARN").to_owned()
+}
+
+/// Deployed functions take their secrets from Secrets Manager at cold start, never from
+/// the template, each only from the secrets its role may read: the service secret gives
+/// the database and Redis URLs and nothing else; the token key and the Toss key come from
+/// secrets of their own. Here against the emulator.
+#[tokio::test]
+async fn secrets_come_from_their_own_secrets_only() {
+    use secrecy::ExposeSecret;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let service = create_secret(
+        &aws,
+        serde_json::json!({
+            "DATABASE_URL": "mysql://from-secret@db/profiles",
+            "REDIS_URL": "rediss://from-secret:6379",
+            "TOSS_SECRET_KEY": "test_sk_smuggled_in_the_service_secret",
+            "UNRELATED": "ignored",
+        }),
+    )
+    .await;
+    let tokens = create_secret(
+        &aws,
+        serde_json::json!({ "TOKEN_SIGNING_KEY": "signing-from-secret" }),
+    )
+    .await;
+    let toss = create_secret(
+        &aws,
+        serde_json::json!({ "TOSS_SECRET_KEY": "test_sk_from_secret" }),
+    )
+    .await;
+    let load = |ids: [Option<&String>; 3]| {
+        api::services::Settings::load_secrets(&aws, ids.map(|id| id.cloned()))
+    };
+
+    let settings = load([Some(&service), Some(&tokens), Some(&toss)])
         .await
         .expect("settings load");
-    assert_eq!(settings.database_url, "mysql://from-secret@db/profiles");
     assert_eq!(
-        settings.toss_secret_key.as_deref(),
-        Some("test_sk_from_secret")
+        settings.database_url.expose_secret(),
+        "mysql://from-secret@db/profiles"
     );
     assert_eq!(
-        settings.token_signing_key.as_deref(),
-        Some("signing-key-from-secret")
+        settings.redis_url.expose_secret(),
+        "rediss://from-secret:6379"
     );
+    let toss_key = settings
+        .toss_secret_key
+        .as_ref()
+        .map(|k| k.expose_secret().to_owned());
+    assert_eq!(toss_key.as_deref(), Some("test_sk_from_secret"));
+    let token_key = settings
+        .token_signing_key
+        .as_ref()
+        .map(|k| k.expose_secret().to_owned());
+    assert_eq!(token_key.as_deref(), Some("signing-from-secret"));
     let shown = format!("{settings:?}");
     assert!(
-        !shown.contains("from-secret"),
+        !shown.contains("from-secret") && !shown.contains("pw@"),
         "secrets never print: {shown}"
     );
+
+    let service_only = load([Some(&service), None, None])
+        .await
+        .expect("settings load");
+    let toss_key = service_only
+        .toss_secret_key
+        .as_ref()
+        .map(|k| k.expose_secret().to_owned());
+    assert_ne!(
+        toss_key.as_deref(),
+        Some("test_sk_smuggled_in_the_service_secret"),
+        "the service secret cannot hand out the Toss key"
+    );
     assert!(
-        api::services::Settings::load_secret(&aws, Some("no-such-secret"))
+        load([Some(&"no-such-secret".to_owned()), None, None])
             .await
             .is_err(),
         "a missing secret stops the cold start"

@@ -2,7 +2,7 @@
 //! the deployed functions, the local gateway's `/local/jobs/{function}` and the template
 //! check agree on.
 
-use crate::services::Services;
+use crate::services::{Needs, Services};
 use adapters::metrics::{self, Unit};
 use app::AppError;
 use app::usecases::flush_views::{FlushViewsDeps, flush_views};
@@ -36,6 +36,14 @@ impl ScheduledFunction {
             ScheduledFunction::FlushViews => "flush-views",
             ScheduledFunction::RecoverViewLosses => "recover-view-losses",
             ScheduledFunction::RecoverPayments => "recover-payments",
+        }
+    }
+
+    /// Secrets it needs beyond the database and Redis (checked at cold start).
+    pub fn needs(self) -> Needs {
+        Needs {
+            toss: self == ScheduledFunction::RecoverPayments,
+            tokens: false,
         }
     }
 

@@ -1,6 +1,7 @@
-//! HTTP routes. `HttpFunction` is the single list of them: each deployed function runs one
-//! variant, the local gateway serves all of them, and a test checks `template.yaml`
-//! declares exactly these.
+//! HTTP routes. `ROUTES` is the single table of them: each deployed function runs one
+//! entry, the local gateway serves all of them, and the tests check `template.yaml` and
+//! the OpenAPI document declare exactly these. Adding an endpoint is one entry here plus
+//! its handler file.
 
 mod get_profile;
 mod list_profiles;
@@ -8,12 +9,105 @@ mod login;
 mod payments;
 mod signup;
 
-use crate::services::Services;
+use crate::services::{Needs, Services};
 use app::ports::ProfileRecord;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
 use tracing::Instrument;
 
+/// One HTTP function: what API Gateway routes to it and what it needs.
+pub struct Route {
+    /// The function's name: its crate under `functions/` and its binary.
+    pub name: &'static str,
+    pub method: &'static str,
+    /// The API Gateway route path, with `{name}` path parameters.
+    pub path: &'static str,
+    /// Behind the Lambda authorizer: the caller must present an access token.
+    pub requires_token: bool,
+    /// Secrets it needs beyond the database and Redis (checked at cold start).
+    pub needs: Needs,
+    handler: Handler,
+}
+
+type Answer<'a> = Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>>;
+type Handler = for<'a> fn(&'a Services, Request) -> Answer<'a>;
+
+const PUBLIC: Needs = Needs {
+    toss: false,
+    tokens: false,
+};
+const TOKENS: Needs = Needs {
+    toss: false,
+    tokens: true,
+};
+const TOSS: Needs = Needs {
+    toss: true,
+    tokens: false,
+};
+
+/// Every HTTP function, in the order of `HttpFunction`.
+pub const ROUTES: [Route; 7] = [
+    Route {
+        name: "signup",
+        method: "POST",
+        path: "/api/members/signup",
+        requires_token: false,
+        needs: TOKENS,
+        handler: |s, r| Box::pin(signup::handle(s, r)),
+    },
+    Route {
+        name: "login",
+        method: "POST",
+        path: "/api/members/login",
+        requires_token: false,
+        needs: TOKENS,
+        handler: |s, r| Box::pin(login::handle(s, r)),
+    },
+    Route {
+        name: "get-profile",
+        method: "GET",
+        path: "/api/profiles/{profileId}",
+        requires_token: false,
+        needs: PUBLIC,
+        handler: |s, r| Box::pin(get_profile::handle(s, r)),
+    },
+    Route {
+        name: "list-profiles",
+        method: "GET",
+        path: "/api/profiles",
+        requires_token: false,
+        needs: PUBLIC,
+        handler: |s, r| Box::pin(list_profiles::handle(s, r)),
+    },
+    Route {
+        name: "checkout",
+        method: "POST",
+        path: "/api/payments/toss/checkout",
+        requires_token: true,
+        needs: PUBLIC,
+        handler: |s, r| Box::pin(payments::handle_checkout(s, r)),
+    },
+    Route {
+        name: "confirm",
+        method: "POST",
+        path: "/api/payments/toss/confirm",
+        requires_token: true,
+        needs: TOSS,
+        handler: |s, r| Box::pin(payments::handle_confirm(s, r)),
+    },
+    Route {
+        name: "payment-status",
+        method: "GET",
+        path: "/api/payments/toss/{orderId}",
+        requires_token: true,
+        needs: PUBLIC,
+        handler: |s, r| Box::pin(payments::handle_status(s, r)),
+    },
+];
+
+/// A function's identity, named in its `main.rs`; its entry in `ROUTES` says the rest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HttpFunction {
     Signup,
@@ -36,70 +130,47 @@ impl HttpFunction {
         HttpFunction::PaymentStatus,
     ];
 
-    /// The function's name: its crate under `functions/` and its binary.
+    pub fn route(self) -> &'static Route {
+        &ROUTES[self as usize]
+    }
+
     pub fn name(self) -> &'static str {
-        match self {
-            HttpFunction::Signup => "signup",
-            HttpFunction::Login => "login",
-            HttpFunction::GetProfile => "get-profile",
-            HttpFunction::ListProfiles => "list-profiles",
-            HttpFunction::Checkout => "checkout",
-            HttpFunction::Confirm => "confirm",
-            HttpFunction::PaymentStatus => "payment-status",
-        }
+        self.route().name
     }
 
     pub fn method(self) -> &'static str {
-        match self {
-            HttpFunction::Signup
-            | HttpFunction::Login
-            | HttpFunction::Checkout
-            | HttpFunction::Confirm => "POST",
-            HttpFunction::GetProfile | HttpFunction::ListProfiles | HttpFunction::PaymentStatus => {
-                "GET"
-            }
-        }
+        self.route().method
     }
 
-    /// The API Gateway route path, with `{name}` path parameters.
     pub fn path(self) -> &'static str {
-        match self {
-            HttpFunction::Signup => "/api/members/signup",
-            HttpFunction::Login => "/api/members/login",
-            HttpFunction::GetProfile => "/api/profiles/{profileId}",
-            HttpFunction::ListProfiles => "/api/profiles",
-            HttpFunction::Checkout => "/api/payments/toss/checkout",
-            HttpFunction::Confirm => "/api/payments/toss/confirm",
-            HttpFunction::PaymentStatus => "/api/payments/toss/{orderId}",
-        }
+        self.route().path
     }
 
-    /// Routes behind the Lambda authorizer: the caller must present an access token.
     pub fn requires_token(self) -> bool {
-        matches!(
-            self,
-            HttpFunction::Checkout | HttpFunction::Confirm | HttpFunction::PaymentStatus
-        )
+        self.route().requires_token
     }
 
     /// Answers one request. Every log line of it carries the function, the API Gateway
     /// request id and, once known, the member (see `telemetry`).
     pub async fn handle(self, services: &Services, req: Request) -> Response<Body> {
         let span = crate::telemetry::request_span(self.name(), &req);
-        let response = self.route(services, req).instrument(span.clone()).await;
+        let response = (self.route().handler)(services, req)
+            .instrument(span.clone())
+            .await;
         span.in_scope(|| tracing::info!(status = response.status().as_u16(), "answered"));
         response
     }
+}
 
-    async fn route(self, services: &Services, req: Request) -> Response<Body> {
-        match self {
-            HttpFunction::Signup => signup::handle(services, req).await,
-            HttpFunction::Login => login::handle(services, req).await,
-            HttpFunction::GetProfile => get_profile::handle(services, req).await,
-            HttpFunction::ListProfiles => list_profiles::handle(services, req).await,
-            HttpFunction::Checkout => payments::handle_checkout(services, req).await,
-            HttpFunction::Confirm => payments::handle_confirm(services, req).await,
-            HttpFunction::PaymentStatus => payments::handle_status(services, req).await,
+#[cfg(test)]
+mod tests {
+    use super::HttpFunction;
+
+    #[test]
+    fn every_function_has_its_own_entry() {
+        for function in HttpFunction::ALL {
+            let name = format!("{function:?}").to_lowercase();
+            assert_eq!(function.name().replace('-', ""), name, "{function:?}");
         }
     }
 }
