@@ -19,7 +19,7 @@
 //! settable; a violation fails loudly with the seed.
 
 use chrono::{Duration, Utc};
-use integration_tests::{MysqlStop, TestApp, start_stack_mysql, stop_stack_mysql};
+use integration_tests::{MysqlStop, TestApp, stop_stack_mysql};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::Value;
@@ -337,7 +337,7 @@ impl Restart {
         let (confirms, recoveries) = in_flight();
         let stopping = Instant::now();
         OUTAGE.store(DOWN, Ordering::SeqCst);
-        stop_stack_mysql(self.how).await;
+        let mysql = stop_stack_mysql(self.how).await;
         let stopped = Instant::now();
         println!(
             "chaos-payments: MariaDB stopped ({:?}) in batch {batch} with {confirms} confirms \
@@ -347,7 +347,7 @@ impl Restart {
         );
         tokio::time::sleep(self.down_for).await;
         let starting = Instant::now();
-        start_stack_mysql().await;
+        mysql.start().await;
         let answering = Instant::now();
         OUTAGE.store(AFTER, Ordering::SeqCst);
         let down = (answering - stopping).as_millis();
