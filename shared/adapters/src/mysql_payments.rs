@@ -52,6 +52,10 @@ fn payment_from_row(row: &MySqlRow) -> Result<PaymentRecord, InfraError> {
     })
 }
 
+/// `payments.failure_message` and `payment_events.detail` are `VARCHAR(510)` (migration
+/// 20261124000002): longer texts are cut to fit rather than fail the transaction.
+const TEXT_COLUMN_CHARS: usize = 510;
+
 async fn record_event(
     tx: &mut Transaction<'_, MySql>,
     order_id: &OrderId,
@@ -60,7 +64,7 @@ async fn record_event(
     detail: &str,
     now: DateTime<Utc>,
 ) -> Result<(), InfraError> {
-    let detail: String = detail.chars().take(510).collect();
+    let detail: String = detail.chars().take(TEXT_COLUMN_CHARS).collect();
     sqlx::query("INSERT INTO payment_events (order_id, from_status, to_status, detail, created_at) VALUES (?, ?, ?, ?, ?)")
         .bind(order_id.as_str())
         .bind(from.map(PaymentStatus::as_str))
@@ -316,7 +320,7 @@ impl PaymentStore for MySqlStore {
                 format!("approved {approved_amount}, {points} points charged")
             }
             Settlement::Failed { code, message } => {
-                let message: String = message.chars().take(510).collect();
+                let message: String = message.chars().take(TEXT_COLUMN_CHARS).collect();
                 sqlx::query(
                     "UPDATE payments SET status = 'FAILED', failure_code = ?, failure_message = ?, next_attempt_at = NULL, \
                      updated_at = ? WHERE order_id = ?",
@@ -351,7 +355,7 @@ impl PaymentStore for MySqlStore {
                      failure_message = ?, next_attempt_at = NULL, updated_at = ? WHERE order_id = ?",
                 )
                 .bind(*approved_amount)
-                .bind(reason.chars().take(510).collect::<String>())
+                .bind(reason.chars().take(TEXT_COLUMN_CHARS).collect::<String>())
                 .bind(now)
                 .bind(order_id.as_str())
                 .execute(&mut *tx)

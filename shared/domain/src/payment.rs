@@ -158,13 +158,6 @@ impl PaymentStatus {
         Self::ALL.into_iter().find(|s| s.as_str() == raw)
     }
 
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            PaymentStatus::Done | PaymentStatus::Failed | PaymentStatus::Expired
-        )
-    }
-
     /// The state machine. Anything not listed is refused.
     pub fn can_become(self, next: PaymentStatus) -> bool {
         use PaymentStatus::*;
