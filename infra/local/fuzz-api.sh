@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # `make fuzz-api`: schemathesis against shared/api/openapi.yaml, on a private stack (free
-# ports) and the local gateway, then teardown. Exits non-zero on any failure.
+# ports) and the local gateway, then teardown: one run of every operation and phase, then
+# a stateful run of the payment flow (checkout → confirm → status), both with real orders
+# from infra/local/fuzz_hooks.py. Exits non-zero on any failure.
 #
-#   FUZZ_MAX_EXAMPLES  test cases per operation and phase (default 50)
-#   FUZZ_SEED          schemathesis/hypothesis seed (default fixed, for reproducible runs)
-#   FUZZ_WORKERS       concurrent workers (default 1: the order of requests, and so the
-#                      per-minute rate limits and Idempotency-Key replays, is reproducible)
-#   extra arguments    go to `schemathesis run` (e.g. --include-operation-id checkout)
+#   FUZZ_MAX_EXAMPLES    test cases per operation and phase (default 50)
+#   FUZZ_SEED            schemathesis/hypothesis seed (default fixed, for reproducible runs)
+#   FUZZ_WORKERS         concurrent workers (default 1: the order of requests, and so the
+#                        per-minute rate limits and Idempotency-Key replays, is reproducible)
+#   FUZZ_FIXTURE_ORDERS  orders the hooks create before each run (default 4)
+#   extra arguments      go to both `schemathesis run`s (e.g. --max-failures 1); the second
+#                        adds `--include-tag payments --phases stateful` after them
 #
-# Reports (JUnit XML, the failing cases as a pytest file) and the gateway's log are left
-# in .local/fuzz-report/.
+# Reports (JUnit XML, the failing cases as a pytest file) are left in
+# .local/fuzz-report/{all,payment-flow}/, the gateway's log in .local/fuzz-report/.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -71,7 +75,7 @@ log "local gateway at $BASE"
 # 15 minutes; later requests get API Gateway's 403, which the document allows).
 SIGNUP=$(curl -s -X POST "$BASE/api/members/signup" -H 'content-type: application/json' \
   -d "{\"name\":\"퍼즈 테스터\",\"email\":\"fuzz-$(date +%s)-$$@example.com\",\"headline\":\"schemathesis\",\"category\":\"OTHER\",\"careerYears\":1,\"region\":\"ONLINE\",\"password\":\"correct horse battery\"}")
-TOKEN=$(printf '%s' "$SIGNUP" | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["accessToken"])') || {
+read -r TOKEN MEMBER_ID < <(printf '%s' "$SIGNUP" | python3 -c 'import json,sys; r=json.load(sys.stdin)["result"]; print(r["accessToken"], r["memberId"])') || {
   log "signup failed: $SIGNUP"; exit 1
 }
 
@@ -96,50 +100,48 @@ TOML
 
 # FUZZ_EXCLUDE_CHECKS names schemathesis checks to skip (none by default).
 EXCLUDE_CHECKS=${FUZZ_EXCLUDE_CHECKS-}
-mkdir -p "$STATE/hooks"
-printf 'import schemathesis\n' >"$STATE/hooks/fuzz_hooks.py"
-# schemathesis draws few distinct Idempotency-Keys, so most payment requests would only
-# meet 422 IDEMPOTENCY_KEY_REUSED: three valid keys in four get a unique suffix, so their
-# bodies are really processed; the fourth keeps its key (replays and 422 stay tested).
-cat >>"$STATE/hooks/fuzz_hooks.py" <<'PY'
-
-import itertools
-import re
-
-_calls = itertools.count(1)
-_VALID_KEY = re.compile(r"[!-~]{1,240}")
-
-
-@schemathesis.hook("before_call")
-def unique_idempotency_keys(context, case, kwargs):
-    n = next(_calls)
-    for name, value in list((case.headers or {}).items()):
-        if name.lower() == "idempotency-key" and isinstance(value, str) and _VALID_KEY.fullmatch(value) and n % 4:
-            case.headers[name] = f"{value}-{n}"
-PY
 EXCLUDE_ARGS=()
 if [ -n "$EXCLUDE_CHECKS" ]; then EXCLUDE_ARGS=(--exclude-checks "$EXCLUDE_CHECKS"); fi
 
-log "schemathesis $SCHEMATHESIS_VERSION: max $MAX_EXAMPLES examples per operation, seed $SEED"
+# infra/local/fuzz_hooks.py gives the payment routes real orders of this member: fixtures
+# it creates on loading, and every order a checkout answers, paid for at the Toss sandbox
+# ($TOSS_API_BASE, from stack.env) the way the Toss window would; it also keeps
+# Idempotency-Keys from colliding. Run from the state folder: schemathesis and hypothesis
+# keep their caches in the working directory, which the teardown removes.
+fuzz() { # report subfolder, schemathesis run arguments
+  local reports=$REPORT/$1
+  shift
+  (cd "$STATE" && FUZZ_BASE_URL=$BASE FUZZ_BEARER_TOKEN=$TOKEN FUZZ_MEMBER_ID=$MEMBER_ID \
+    SCHEMATHESIS_HOOKS="$ROOT/infra/local/fuzz_hooks.py" \
+    "$VENV/bin/schemathesis" --config-file "$STATE/schemathesis.toml" run "$ROOT/shared/api/openapi.yaml" \
+    --url "$BASE" \
+    --checks all "${EXCLUDE_ARGS[@]}" \
+    --max-examples "$MAX_EXAMPLES" \
+    --seed "$SEED" \
+    --workers "$WORKERS" \
+    --generation-database none \
+    --request-timeout 30 \
+    --report junit,pytest --report-dir "$reports" \
+    "$@")
+}
+
 set +e
-# Run from the state folder: schemathesis and hypothesis keep their caches in the working
-# directory, which the teardown removes.
-(cd "$STATE" && FUZZ_BEARER_TOKEN=$TOKEN PYTHONPATH="$STATE/hooks" SCHEMATHESIS_HOOKS=fuzz_hooks \
-  "$VENV/bin/schemathesis" --config-file "$STATE/schemathesis.toml" run "$ROOT/shared/api/openapi.yaml" \
-  --url "$BASE" \
-  --checks all "${EXCLUDE_ARGS[@]}" \
-  --max-examples "$MAX_EXAMPLES" \
-  --seed "$SEED" \
-  --workers "$WORKERS" \
-  --generation-database none \
-  --request-timeout 30 \
-  --report junit,pytest --report-dir "$REPORT" \
-  "$@")
+log "schemathesis $SCHEMATHESIS_VERSION: every operation and phase, max $MAX_EXAMPLES examples per operation, seed $SEED"
+fuzz all "$@"
 STATUS=$?
+# schemathesis starts stateful scenarios only at operations it takes for entry points, and
+# it does not take checkout for one while signup and list-profiles are: checkout's body
+# names a member (`memberId`) that no response of the document produces under that name.
+# Among the payment routes alone checkout is the entry point, so a second, stateful-only
+# run follows the document's links checkout → confirm → status with generated bodies.
+log "schemathesis: the payment flow (stateful: checkout → confirm → status)"
+fuzz payment-flow "$@" --include-tag payments --phases stateful
+FLOW_STATUS=$?
 set -e
 if grep -q '"level":"ERROR"\|panicked' "$REPORT/gateway.log"; then
   log "the gateway logged errors or panics (see $REPORT/gateway.log):"
   grep '"level":"ERROR"\|panicked' "$REPORT/gateway.log" | head -20 >&2
 fi
 log "reports in $REPORT"
-exit "$STATUS"
+if [ "$STATUS" -ne 0 ]; then exit "$STATUS"; fi
+exit "$FLOW_STATUS"
