@@ -156,7 +156,7 @@ async fn dispatch(State(services): State<Arc<Services>>, req: Request) -> Respon
 }
 
 fn api_error(status: StatusCode, code: ErrorCode, message: &str) -> Response {
-    into_axum(ApiError::new(status, code, message).into_response())
+    into_axum(ApiError::refusal(status, code, message).into_response())
 }
 
 fn local_time(headers: &HeaderMap) -> Result<DateTime<Utc>, ApiError> {
@@ -168,7 +168,7 @@ fn local_time(headers: &HeaderMap) -> Result<DateTime<Utc>, ApiError> {
             .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
             .map(|t| t.with_timezone(&Utc))
             .ok_or_else(|| {
-                ApiError::new(
+                ApiError::input(
                     StatusCode::BAD_REQUEST,
                     ErrorCode::InvalidField,
                     "x-local-time: RFC 3339 시각이어야 합니다 (예: 2026-11-24T23:59:59+09:00).",

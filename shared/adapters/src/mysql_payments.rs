@@ -172,56 +172,26 @@ impl PaymentStore for MySqlStore {
                 confirm_key,
                 lease_until,
             } => {
-                let done = sqlx::query(
-                    "UPDATE payments SET status = 'IN_PROGRESS', payment_key = ?, confirm_key = ?, confirm_attempts = 1, \
-                     authenticated_at = ?, next_attempt_at = ?, updated_at = ? WHERE order_id = ? AND status = 'READY'",
-                )
-                .bind(payment_key)
-                .bind(confirm_key)
-                .bind(now)
-                .bind(*lease_until)
-                .bind(now)
-                .bind(order_id.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(infra("could not claim the payment"))?;
-                (
-                    PaymentStatus::Ready,
-                    done.rows_affected() == 1,
-                    "confirm claimed",
-                )
+                let lease = *lease_until;
+                let claimed =
+                    claim_for_confirm(&mut tx, order_id, payment_key, confirm_key, lease, now)
+                        .await?;
+                (PaymentStatus::Ready, claimed, "confirm claimed")
             }
             Claim::Recover {
                 seen,
                 seen_next_attempt_at,
                 lease_until,
             } => {
-                let done = sqlx::query(
-                    "UPDATE payments SET status = 'IN_PROGRESS', next_attempt_at = ?, recovery_attempts = recovery_attempts + 1, \
-                     updated_at = ? WHERE order_id = ? AND status = ? AND next_attempt_at <=> ? AND next_attempt_at <= ?",
-                )
-                .bind(*lease_until)
-                .bind(now)
-                .bind(order_id.as_str())
-                .bind(seen.as_str())
-                .bind(*seen_next_attempt_at)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(infra("could not claim the payment for recovery"))?;
-                (*seen, done.rows_affected() == 1, "recovery claimed")
+                let seen_at = (*seen, *seen_next_attempt_at);
+                let claimed =
+                    claim_for_recovery(&mut tx, order_id, seen_at, *lease_until, now).await?;
+                (*seen, claimed, "recovery claimed")
             }
         };
         if claimed {
-            record_event(
-                &mut tx,
-                order_id,
-                Some(from),
-                PaymentStatus::InProgress,
-                detail,
-                now,
-            )
-            .await?;
+            let to = PaymentStatus::InProgress;
+            record_event(&mut tx, order_id, Some(from), to, detail, now).await?;
         }
         tx.commit()
             .await
@@ -238,11 +208,12 @@ impl PaymentStore for MySqlStore {
     ) -> Result<bool, InfraError> {
         let done = sqlx::query(
             "UPDATE payments SET confirm_key = ?, confirm_attempts = confirm_attempts + 1, updated_at = ? \
-             WHERE order_id = ? AND status = 'IN_PROGRESS' AND confirm_key = ?",
+             WHERE order_id = ? AND status = ? AND confirm_key = ?",
         )
         .bind(to)
         .bind(now)
         .bind(order_id.as_str())
+        .bind(PaymentStatus::InProgress.as_str())
         .bind(from)
         .execute(self.pool())
         .await
@@ -264,114 +235,43 @@ impl PaymentStore for MySqlStore {
             .begin()
             .await
             .map_err(infra("could not start the settlement"))?;
-        // Lock the row and check the move under the lock: exactly one settler wins.
-        let row = sqlx::query(select_payments!("WHERE order_id = ? FOR UPDATE"))
-            .bind(order_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(infra("could not lock the payment"))?;
-        let Some(payment) = row.as_ref().map(payment_from_row).transpose()? else {
+        let Some(payment) = lock_for_move(&mut tx, order_id, from, to, fence).await? else {
             return Ok(false);
         };
-        if !from.contains(&payment.status) || !payment.status.can_become(to) {
-            return Ok(false);
-        }
-        if let Some(lease) = fence
-            && (payment.next_attempt_at != Some(lease) || Utc::now() >= lease)
-        {
-            tracing::warn!(order_id = %order_id, "settle refused: the lease passed or another driver holds the payment");
-            return Ok(false);
-        }
         let detail = match settlement {
             Settlement::Done {
                 approved_amount,
                 approved_at,
             } => {
-                let points = payment.amount.won();
-                sqlx::query(
-                    "UPDATE payments SET status = 'DONE', approved_amount = ?, approved_at = ?, points_charged = ?, \
-                     next_attempt_at = NULL, failure_code = NULL, failure_message = NULL, updated_at = ? WHERE order_id = ?",
+                settle_done(
+                    &mut tx,
+                    &payment,
+                    *approved_amount,
+                    approved_at.as_deref(),
+                    now,
                 )
-                .bind(*approved_amount)
-                .bind(approved_at.as_deref())
-                .bind(points)
-                .bind(now)
-                .bind(order_id.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(infra("could not mark the payment done"))?;
-                // The unique order key on the ledger is the last line against a double charge.
-                sqlx::query("INSERT INTO point_ledger (member_id, order_id, points, created_at) VALUES (?, ?, ?, ?)")
-                    .bind(payment.member_id.0)
-                    .bind(order_id.as_str())
-                    .bind(points)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(infra("could not write the point ledger"))?;
-                sqlx::query("UPDATE members SET points = points + ? WHERE id = ?")
-                    .bind(points)
-                    .bind(payment.member_id.0)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(infra("could not add the points"))?;
-                let event = json!({ "orderId": order_id.as_str(), "memberId": payment.member_id.0, "amount": payment.amount.won(), "pointsCharged": points });
-                add_outbox(&mut tx, "PaymentConfirmed", order_id, event, now).await?;
-                format!("approved {approved_amount}, {points} points charged")
+                .await?
             }
             Settlement::Failed { code, message } => {
-                let message: String = message.chars().take(TEXT_COLUMN_CHARS).collect();
-                sqlx::query(
-                    "UPDATE payments SET status = 'FAILED', failure_code = ?, failure_message = ?, next_attempt_at = NULL, \
-                     updated_at = ? WHERE order_id = ?",
-                )
-                .bind(code)
-                .bind(&message)
-                .bind(now)
-                .bind(order_id.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(infra("could not mark the payment failed"))?;
-                let event = json!({ "orderId": order_id.as_str(), "memberId": payment.member_id.0, "amount": payment.amount.won(), "code": code, "message": message });
-                add_outbox(&mut tx, "PaymentFailed", order_id, event, now).await?;
-                format!("{code}: {message}")
+                settle_failed(&mut tx, &payment, code, message, now).await?
             }
             Settlement::Unknown { retry_at, note } => {
-                sqlx::query("UPDATE payments SET status = 'UNKNOWN', next_attempt_at = ?, updated_at = ? WHERE order_id = ?")
-                    .bind(*retry_at)
-                    .bind(now)
-                    .bind(order_id.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(infra("could not mark the payment unknown"))?;
+                set_status(
+                    &mut tx,
+                    order_id,
+                    PaymentStatus::Unknown,
+                    Some(*retry_at),
+                    now,
+                )
+                .await?;
                 format!("{note}; next look at {retry_at}")
             }
             Settlement::NeedsAttention {
                 reason,
                 approved_amount,
-            } => {
-                sqlx::query(
-                    "UPDATE payments SET status = 'NEEDS_ATTENTION', approved_amount = ?, failure_code = 'NEEDS_ATTENTION', \
-                     failure_message = ?, next_attempt_at = NULL, updated_at = ? WHERE order_id = ?",
-                )
-                .bind(*approved_amount)
-                .bind(reason.chars().take(TEXT_COLUMN_CHARS).collect::<String>())
-                .bind(now)
-                .bind(order_id.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(infra("could not mark the payment for attention"))?;
-                let event = json!({ "orderId": order_id.as_str(), "memberId": payment.member_id.0, "amount": payment.amount.won(), "approvedAmount": approved_amount, "reason": reason });
-                add_outbox(&mut tx, "PaymentNeedsAttention", order_id, event, now).await?;
-                reason.clone()
-            }
+            } => settle_attention(&mut tx, &payment, reason, *approved_amount, now).await?,
             Settlement::Expired => {
-                sqlx::query("UPDATE payments SET status = 'EXPIRED', next_attempt_at = NULL, updated_at = ? WHERE order_id = ?")
-                    .bind(now)
-                    .bind(order_id.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(infra("could not expire the payment"))?;
+                set_status(&mut tx, order_id, PaymentStatus::Expired, None, now).await?;
                 "checkout never confirmed".to_owned()
             }
         };
@@ -389,11 +289,15 @@ impl PaymentStore for MySqlStore {
         limit: u32,
     ) -> Result<Vec<PaymentRecord>, InfraError> {
         let rows = sqlx::query(select_payments!(
-            "WHERE (status IN ('UNKNOWN', 'IN_PROGRESS') AND next_attempt_at <= ?) OR (status = 'READY' AND created_at < ?) \
-             ORDER BY status = 'READY', next_attempt_at, created_at LIMIT ?"
+            "WHERE (status IN (?, ?) AND next_attempt_at <= ?) OR (status = ? AND created_at < ?) \
+             ORDER BY status = ?, next_attempt_at, created_at LIMIT ?"
         ))
+        .bind(PaymentStatus::Unknown.as_str())
+        .bind(PaymentStatus::InProgress.as_str())
         .bind(now)
+        .bind(PaymentStatus::Ready.as_str())
         .bind(ready_before)
+        .bind(PaymentStatus::Ready.as_str())
         .bind(limit)
         .fetch_all(self.pool())
         .await
@@ -450,4 +354,211 @@ impl PaymentStore for MySqlStore {
             .map_err(infra("could not mark events published"))?;
         Ok(())
     }
+}
+
+type Tx<'a> = Transaction<'a, MySql>;
+
+/// Locks the payment row and checks the move under the lock, so exactly one settler
+/// wins: the row is in one of `from`, may become `to`, and (with a `fence`) the settler's
+/// lease is still the payment's current one and has not passed on the wall clock.
+async fn lock_for_move(
+    tx: &mut Tx<'_>,
+    order_id: &OrderId,
+    from: &[PaymentStatus],
+    to: PaymentStatus,
+    fence: Option<DateTime<Utc>>,
+) -> Result<Option<PaymentRecord>, InfraError> {
+    let row = sqlx::query(select_payments!("WHERE order_id = ? FOR UPDATE"))
+        .bind(order_id.as_str())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(infra("could not lock the payment"))?;
+    let Some(payment) = row.as_ref().map(payment_from_row).transpose()? else {
+        return Ok(None);
+    };
+    if !from.contains(&payment.status) || !payment.status.can_become(to) {
+        return Ok(None);
+    }
+    if let Some(lease) = fence
+        && (payment.next_attempt_at != Some(lease) || Utc::now() >= lease)
+    {
+        tracing::warn!(order_id = %order_id, "settle refused: the lease passed or another driver holds the payment");
+        return Ok(None);
+    }
+    Ok(Some(payment))
+}
+
+/// A move that changes nothing but the status and the next look.
+async fn set_status(
+    tx: &mut Tx<'_>,
+    order_id: &OrderId,
+    to: PaymentStatus,
+    next_attempt_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), InfraError> {
+    sqlx::query(
+        "UPDATE payments SET status = ?, next_attempt_at = ?, updated_at = ? WHERE order_id = ?",
+    )
+    .bind(to.as_str())
+    .bind(next_attempt_at)
+    .bind(now)
+    .bind(order_id.as_str())
+    .execute(&mut **tx)
+    .await
+    .map_err(infra("could not move the payment"))?;
+    Ok(())
+}
+
+/// Approved: the payment, the ledger row, the member's points and the event, together.
+async fn settle_done(
+    tx: &mut Tx<'_>,
+    payment: &PaymentRecord,
+    approved_amount: u64,
+    approved_at: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<String, InfraError> {
+    let (order_id, member) = (&payment.order_id, payment.member_id.0);
+    let points = payment.amount.won();
+    sqlx::query(
+        "UPDATE payments SET status = ?, approved_amount = ?, approved_at = ?, points_charged = ?, \
+         next_attempt_at = NULL, failure_code = NULL, failure_message = NULL, updated_at = ? WHERE order_id = ?",
+    )
+    .bind(PaymentStatus::Done.as_str())
+    .bind(approved_amount)
+    .bind(approved_at)
+    .bind(points)
+    .bind(now)
+    .bind(order_id.as_str())
+    .execute(&mut **tx)
+    .await
+    .map_err(infra("could not mark the payment done"))?;
+    // The unique order key on the ledger is the last line against a double charge.
+    sqlx::query(
+        "INSERT INTO point_ledger (member_id, order_id, points, created_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(member)
+    .bind(order_id.as_str())
+    .bind(points)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(infra("could not write the point ledger"))?;
+    sqlx::query("UPDATE members SET points = points + ? WHERE id = ?")
+        .bind(points)
+        .bind(member)
+        .execute(&mut **tx)
+        .await
+        .map_err(infra("could not add the points"))?;
+    let event = json!({ "orderId": order_id.as_str(), "memberId": member, "amount": points, "pointsCharged": points });
+    add_outbox(tx, "PaymentConfirmed", order_id, event, now).await?;
+    Ok(format!(
+        "approved {approved_amount}, {points} points charged"
+    ))
+}
+
+async fn settle_failed(
+    tx: &mut Tx<'_>,
+    payment: &PaymentRecord,
+    code: &str,
+    message: &str,
+    now: DateTime<Utc>,
+) -> Result<String, InfraError> {
+    let order_id = &payment.order_id;
+    let message: String = message.chars().take(TEXT_COLUMN_CHARS).collect();
+    sqlx::query(
+        "UPDATE payments SET status = ?, failure_code = ?, failure_message = ?, next_attempt_at = NULL, \
+         updated_at = ? WHERE order_id = ?",
+    )
+    .bind(PaymentStatus::Failed.as_str())
+    .bind(code)
+    .bind(&message)
+    .bind(now)
+    .bind(order_id.as_str())
+    .execute(&mut **tx)
+    .await
+    .map_err(infra("could not mark the payment failed"))?;
+    let event = json!({ "orderId": order_id.as_str(), "memberId": payment.member_id.0, "amount": payment.amount.won(), "code": code, "message": message });
+    add_outbox(tx, "PaymentFailed", order_id, event, now).await?;
+    Ok(format!("{code}: {message}"))
+}
+
+async fn settle_attention(
+    tx: &mut Tx<'_>,
+    payment: &PaymentRecord,
+    reason: &str,
+    approved_amount: Option<u64>,
+    now: DateTime<Utc>,
+) -> Result<String, InfraError> {
+    let order_id = &payment.order_id;
+    let status = PaymentStatus::NeedsAttention.as_str();
+    sqlx::query(
+        "UPDATE payments SET status = ?, approved_amount = ?, failure_code = ?, \
+         failure_message = ?, next_attempt_at = NULL, updated_at = ? WHERE order_id = ?",
+    )
+    .bind(status)
+    .bind(approved_amount)
+    .bind(status)
+    .bind(reason.chars().take(TEXT_COLUMN_CHARS).collect::<String>())
+    .bind(now)
+    .bind(order_id.as_str())
+    .execute(&mut **tx)
+    .await
+    .map_err(infra("could not mark the payment for attention"))?;
+    let event = json!({ "orderId": order_id.as_str(), "memberId": payment.member_id.0, "amount": payment.amount.won(), "approvedAmount": approved_amount, "reason": reason });
+    add_outbox(tx, "PaymentNeedsAttention", order_id, event, now).await?;
+    Ok(reason.to_owned())
+}
+
+/// `READY` → `IN_PROGRESS` with the payment key and the confirm key stored before Toss is
+/// called; false when the payment was not `READY`.
+async fn claim_for_confirm(
+    tx: &mut Tx<'_>,
+    order_id: &OrderId,
+    payment_key: &str,
+    confirm_key: &str,
+    lease_until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, InfraError> {
+    let done = sqlx::query(
+        "UPDATE payments SET status = ?, payment_key = ?, confirm_key = ?, confirm_attempts = 1, \
+         authenticated_at = ?, next_attempt_at = ?, updated_at = ? WHERE order_id = ? AND status = ?",
+    )
+    .bind(PaymentStatus::InProgress.as_str())
+    .bind(payment_key)
+    .bind(confirm_key)
+    .bind(now)
+    .bind(lease_until)
+    .bind(now)
+    .bind(order_id.as_str())
+    .bind(PaymentStatus::Ready.as_str())
+    .execute(&mut **tx)
+    .await
+    .map_err(infra("could not claim the payment"))?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A due payment, exactly as recovery saw it (status and next look), → `IN_PROGRESS`
+/// under a new lease; false when someone else moved it first.
+async fn claim_for_recovery(
+    tx: &mut Tx<'_>,
+    order_id: &OrderId,
+    (seen, seen_next_attempt_at): (PaymentStatus, Option<DateTime<Utc>>),
+    lease_until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, InfraError> {
+    let done = sqlx::query(
+        "UPDATE payments SET status = ?, next_attempt_at = ?, recovery_attempts = recovery_attempts + 1, \
+         updated_at = ? WHERE order_id = ? AND status = ? AND next_attempt_at <=> ? AND next_attempt_at <= ?",
+    )
+    .bind(PaymentStatus::InProgress.as_str())
+    .bind(lease_until)
+    .bind(now)
+    .bind(order_id.as_str())
+    .bind(seen.as_str())
+    .bind(seen_next_attempt_at)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(infra("could not claim the payment for recovery"))?;
+    Ok(done.rows_affected() == 1)
 }

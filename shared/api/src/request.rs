@@ -25,7 +25,7 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
             })
             .unwrap_or(false);
         if !is_json {
-            return Err(ApiError::new(
+            return Err(ApiError::input(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 ErrorCode::InvalidJson,
                 "Content-Type은 application/json 이어야 합니다.",
@@ -39,28 +39,28 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
         _ => b"",
     };
     if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::new(
+        return Err(ApiError::input(
             StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::PayloadTooLarge,
             format!("요청 본문은 {MAX_BODY_BYTES} 바이트 이하여야 합니다."),
         ));
     }
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| {
-        ApiError::new(
+        ApiError::input(
             StatusCode::BAD_REQUEST,
             ErrorCode::InvalidJson,
             "요청 본문이 올바른 JSON이 아닙니다.",
         )
     })?;
     if !value.is_object() {
-        return Err(ApiError::new(
+        return Err(ApiError::input(
             StatusCode::BAD_REQUEST,
             ErrorCode::InvalidJson,
             "요청 본문은 JSON 객체여야 합니다.",
         ));
     }
     serde_json::from_value(value).map_err(|e| {
-        ApiError::new(
+        ApiError::input(
             StatusCode::BAD_REQUEST,
             ErrorCode::InvalidField,
             format!("요청 필드의 형식이 올바르지 않습니다: {e}"),

@@ -2,7 +2,8 @@ use std::fmt;
 
 /// Stable machine-readable codes sent in the response envelope. Clients branch on these,
 /// so a code never changes meaning once shipped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::EnumIter, strum::IntoStaticStr)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     InvalidJson,
     MissingField,
@@ -35,37 +36,15 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// The code as sent: the variant in SCREAMING_SNAKE_CASE (`InvalidJson` →
+    /// `INVALID_JSON`), derived so the list of codes is the enum itself.
     pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidJson => "INVALID_JSON",
-            ErrorCode::MissingField => "MISSING_FIELD",
-            ErrorCode::InvalidField => "INVALID_FIELD",
-            ErrorCode::InvalidEmail => "INVALID_EMAIL",
-            ErrorCode::DuplicateEmail => "DUPLICATE_EMAIL",
-            ErrorCode::InvalidProfileId => "INVALID_PROFILE_ID",
-            ErrorCode::ProfileNotFound => "PROFILE_NOT_FOUND",
-            ErrorCode::InvalidCursor => "INVALID_CURSOR",
-            ErrorCode::InvalidPageSize => "INVALID_PAGE_SIZE",
-            ErrorCode::MemberNotFound => "MEMBER_NOT_FOUND",
-            ErrorCode::InvalidCredentials => "INVALID_CREDENTIALS",
-            ErrorCode::Unauthorized => "UNAUTHORIZED",
-            ErrorCode::ForbiddenMember => "FORBIDDEN_MEMBER",
-            ErrorCode::TooManyRequests => "TOO_MANY_REQUESTS",
-            ErrorCode::PaymentNotFound => "PAYMENT_NOT_FOUND",
-            ErrorCode::ForbiddenOrder => "FORBIDDEN_ORDER",
-            ErrorCode::AmountMismatch => "AMOUNT_MISMATCH",
-            ErrorCode::PaymentKeyMismatch => "PAYMENT_KEY_MISMATCH",
-            ErrorCode::PaymentFailed => "PAYMENT_FAILED",
-            ErrorCode::PaymentPending => "PAYMENT_PENDING",
-            ErrorCode::PaymentNeedsAttention => "PAYMENT_NEEDS_ATTENTION",
-            ErrorCode::InvalidIdempotencyKey => "INVALID_IDEMPOTENCY_KEY",
-            ErrorCode::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
-            ErrorCode::IdempotentRequestProcessing => "IDEMPOTENT_REQUEST_PROCESSING",
-            ErrorCode::RouteNotFound => "ROUTE_NOT_FOUND",
-            ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
-            ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
-            ErrorCode::ServiceUnavailable => "SERVICE_UNAVAILABLE",
-        }
+        self.into()
+    }
+
+    /// Every code, in declaration order.
+    pub fn all() -> impl Iterator<Item = ErrorCode> {
+        <ErrorCode as strum::IntoEnumIterator>::iter()
     }
 }
 
@@ -100,5 +79,23 @@ impl ValidationError {
 
     pub fn invalid(field: &str, why: impl fmt::Display) -> Self {
         Self::new(ErrorCode::InvalidField, format!("{field}: {why}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn codes_are_the_variants_in_screaming_snake_case_and_unique() {
+        assert_eq!(ErrorCode::InvalidJson.as_str(), "INVALID_JSON");
+        assert_eq!(
+            ErrorCode::IdempotentRequestProcessing.as_str(),
+            "IDEMPOTENT_REQUEST_PROCESSING"
+        );
+        let codes: Vec<&str> = ErrorCode::all().map(ErrorCode::as_str).collect();
+        let unique: std::collections::BTreeSet<_> = codes.iter().collect();
+        assert_eq!(unique.len(), codes.len(), "{codes:?}");
+        assert_eq!(codes.len(), 28);
     }
 }

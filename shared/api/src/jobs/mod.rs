@@ -12,7 +12,7 @@ use app::usecases::recover_view_losses::{RecoverViewLossesDeps, recover_view_los
 /// Payments one recovery run takes on; the rest wait for the next minute.
 pub const PAYMENT_RECOVERY_BATCH: u32 = 1_000;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 use tracing::Instrument;
@@ -80,83 +80,87 @@ impl ScheduledFunction {
             tracing::warn!("scheduled event without a time; using the clock");
             Utc::now()
         });
-        let recovery = RecoverViewLossesDeps {
-            ledger: &services.ledger,
-            history: &services.store,
-        };
         let summary = match self {
-            ScheduledFunction::FlushViews => {
-                let flushed = flush_views(
-                    &FlushViewsDeps {
-                        counter: &services.counter,
-                        history: &services.store,
-                    },
-                    now,
-                )
-                .await?;
-                // Views recorded while Redis was down belong in the same totals; fold them in
-                // right away instead of waiting for the next recovery tick.
-                let recovered = recover_view_losses(&recovery, now).await?;
-                metrics::emit(&[
-                    (
-                        "FlushProfiles",
-                        flushed.days.iter().map(|d| d.viewed_profiles).sum::<u64>() as f64,
-                        Unit::Count,
-                    ),
-                    (
-                        "FlushMillis",
-                        flushed.days.iter().map(|d| d.millis).sum::<u64>() as f64,
-                        Unit::Milliseconds,
-                    ),
-                    (
-                        "FlushExpiredDays",
-                        flushed.expired_unflushed_days.len() as f64,
-                        Unit::Count,
-                    ),
-                    (
-                        "ViewCounterShardsLost",
-                        flushed.lost_counter_shards.len() as f64,
-                        Unit::Count,
-                    ),
-                ]);
-                metrics::count("ViewsRecovered", recovered.views_recovered);
-                json!({ "flush": flushed, "lossRecovery": recovered })
-            }
+            ScheduledFunction::FlushViews => run_flush(services, now).await?,
             ScheduledFunction::RecoverViewLosses => {
-                let recovered = recover_view_losses(&recovery, now).await?;
+                let recovered = recover_view_losses(&loss_recovery(services), now).await?;
                 metrics::count("ViewsRecovered", recovered.views_recovered);
                 json!({ "lossRecovery": recovered })
             }
             ScheduledFunction::RecoverPayments => {
-                let Some(gateway) = services.toss.as_ref() else {
-                    return Err(JobError::Misconfigured("TOSS_SECRET_KEY is not configured"));
-                };
-                let deps = PaymentDeps {
-                    store: &services.store,
-                    gateway,
-                    publisher: &services.publisher,
-                    timings: services.payment_timings,
-                };
-                let summary =
-                    recover_payments(&deps, now, PAYMENT_RECOVERY_BATCH, deadline).await?;
-                metrics::emit(&[
-                    ("RecoveryAttempts", summary.examined as f64, Unit::Count),
-                    ("PaymentsDone", summary.done as f64, Unit::Count),
-                    ("PaymentsFailed", summary.failed as f64, Unit::Count),
-                    ("PaymentsExpired", summary.expired as f64, Unit::Count),
-                    (
-                        "PaymentsNeedsAttention",
-                        summary.needs_attention as f64,
-                        Unit::Count,
-                    ),
-                    ("PaymentsUnknown", summary.still_unknown as f64, Unit::Count),
-                ]);
-                json!({ "paymentRecovery": summary })
+                run_payment_recovery(services, now, deadline).await?
             }
         };
         tracing::info!(job = self.name(), %summary, "job finished");
         Ok(summary)
     }
+}
+
+fn loss_recovery(services: &Services) -> RecoverViewLossesDeps<'_> {
+    RecoverViewLossesDeps {
+        ledger: &services.ledger,
+        history: &services.store,
+    }
+}
+
+/// The 01:00 flush, then the loss ledger folded into the same totals right away (views
+/// recorded while Redis was down) instead of waiting for the next recovery tick.
+async fn run_flush(services: &Services, now: DateTime<Utc>) -> Result<Value, JobError> {
+    let deps = FlushViewsDeps {
+        counter: &services.counter,
+        history: &services.store,
+    };
+    let flushed = flush_views(&deps, now).await?;
+    let recovered = recover_view_losses(&loss_recovery(services), now).await?;
+    let sum = |f: fn(&app::usecases::flush_views::DayFlush) -> u64| {
+        flushed.days.iter().map(f).sum::<u64>() as f64
+    };
+    metrics::emit(&[
+        ("FlushProfiles", sum(|d| d.viewed_profiles), Unit::Count),
+        ("FlushMillis", sum(|d| d.millis), Unit::Milliseconds),
+        (
+            "FlushExpiredDays",
+            flushed.expired_unflushed_days.len() as f64,
+            Unit::Count,
+        ),
+        (
+            "ViewCounterShardsLost",
+            flushed.lost_counter_shards.len() as f64,
+            Unit::Count,
+        ),
+    ]);
+    metrics::count("ViewsRecovered", recovered.views_recovered);
+    Ok(json!({ "flush": flushed, "lossRecovery": recovered }))
+}
+
+async fn run_payment_recovery(
+    services: &Services,
+    now: DateTime<Utc>,
+    deadline: Option<DateTime<Utc>>,
+) -> Result<Value, JobError> {
+    let Some(gateway) = services.toss.as_ref() else {
+        return Err(JobError::Misconfigured("TOSS_SECRET_KEY is not configured"));
+    };
+    let deps = PaymentDeps {
+        store: &services.store,
+        gateway,
+        publisher: &services.publisher,
+        timings: services.payment_timings,
+    };
+    let summary = recover_payments(&deps, now, PAYMENT_RECOVERY_BATCH, deadline).await?;
+    metrics::emit(&[
+        ("RecoveryAttempts", summary.examined as f64, Unit::Count),
+        ("PaymentsDone", summary.done as f64, Unit::Count),
+        ("PaymentsFailed", summary.failed as f64, Unit::Count),
+        ("PaymentsExpired", summary.expired as f64, Unit::Count),
+        (
+            "PaymentsNeedsAttention",
+            summary.needs_attention as f64,
+            Unit::Count,
+        ),
+        ("PaymentsUnknown", summary.still_unknown as f64, Unit::Count),
+    ]);
+    Ok(json!({ "paymentRecovery": summary }))
 }
 
 /// A failed job run. The Lambda error type says whether a retry can help (a dependency

@@ -1,16 +1,16 @@
 use super::ProfileBody;
-use crate::envelope::{ApiError, finish};
+use crate::envelope::{ApiError, Outcome, Reply};
 use crate::request::{path_param, request_time};
 use crate::services::Services;
 use adapters::metrics;
 use app::usecases::view_profile::{ViewProfileDeps, ViewRecordedIn, view_profile};
 use domain::ProfileId;
+use lambda_http::Request;
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
 
 /// `GET /api/profiles/{profileId}`: the profile, counting this view.
-pub async fn handle(services: &Services, req: Request) -> Response<Body> {
-    let outcome = async {
+pub async fn handle(services: &Services, req: Request) -> Outcome {
+    let result = async {
         let id = ProfileId::parse(&path_param(&req, "profileId").unwrap_or_default())?;
         let deps = ViewProfileDeps {
             profiles: &services.store,
@@ -28,6 +28,6 @@ pub async fn handle(services: &Services, req: Request) -> Response<Body> {
         );
         Ok::<_, ApiError>(ProfileBody::new(viewed.profile, viewed.view_count))
     }
-    .await;
-    finish(StatusCode::OK, outcome)
+    .await?;
+    Ok(Reply::success(StatusCode::OK, result))
 }

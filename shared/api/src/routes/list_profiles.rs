@@ -1,11 +1,11 @@
 use super::ProfileBody;
-use crate::envelope::{ApiError, finish};
+use crate::envelope::{ApiError, Outcome, Reply};
 use crate::request::{query_param, request_time};
 use crate::services::Services;
 use app::usecases::list_profiles::{ListProfilesDeps, ListQuery, list_profiles};
 use domain::{Cursor, PageSize, ProfileFilter, ProfileSort};
+use lambda_http::Request;
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -18,8 +18,8 @@ struct Page {
 }
 
 /// `GET /api/profiles?category=&region=&keyword=&minCareerYears=&cursor=&size=&sort=`
-pub async fn handle(services: &Services, req: Request) -> Response<Body> {
-    let outcome = async {
+pub async fn handle(services: &Services, req: Request) -> Outcome {
+    let result = async {
         let q = |name| query_param(&req, name);
         let query = ListQuery {
             filter: ProfileFilter::parse(
@@ -48,6 +48,6 @@ pub async fn handle(services: &Services, req: Request) -> Response<Body> {
             counts_live: page.counts_live,
         })
     }
-    .await;
-    finish(StatusCode::OK, outcome)
+    .await?;
+    Ok(Reply::success(StatusCode::OK, result))
 }

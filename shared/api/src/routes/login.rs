@@ -1,11 +1,11 @@
 use super::signup::auth_deps;
-use crate::envelope::{ApiError, finish};
+use crate::envelope::{ApiError, Outcome, Reply};
 use crate::request::{client_address, json_body, request_time};
 use crate::services::Services;
 use app::auth::AccessToken;
 use app::usecases::signup::{LoginForm, login};
+use lambda_http::Request;
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -17,8 +17,8 @@ struct LoggedIn {
 }
 
 /// `POST /api/members/login`: a fresh access token for e-mail and password.
-pub async fn handle(services: &Services, req: Request) -> Response<Body> {
-    let outcome = async {
+pub async fn handle(services: &Services, req: Request) -> Outcome {
+    let result = async {
         let deps = auth_deps(services)?;
         let form: LoginForm = json_body(&req)?;
         let (member, token) = login(&deps, form, &client_address(&req), request_time(&req)).await?;
@@ -27,6 +27,6 @@ pub async fn handle(services: &Services, req: Request) -> Response<Body> {
             token,
         })
     }
-    .await;
-    finish(StatusCode::OK, outcome)
+    .await?;
+    Ok(Reply::success(StatusCode::OK, result))
 }

@@ -9,6 +9,7 @@ mod login;
 mod payments;
 mod signup;
 
+use crate::envelope::Outcome;
 use crate::services::{Needs, Services};
 use app::ports::ProfileRecord;
 use lambda_http::{Body, Request, Response};
@@ -31,7 +32,7 @@ pub struct Route {
     handler: Handler,
 }
 
-type Answer<'a> = Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>>;
+type Answer<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 type Handler = for<'a> fn(&'a Services, Request) -> Answer<'a>;
 
 const PUBLIC: Needs = Needs {
@@ -154,9 +155,10 @@ impl HttpFunction {
     /// request id and, once known, the member (see `telemetry`).
     pub async fn handle(self, services: &Services, req: Request) -> Response<Body> {
         let span = crate::telemetry::request_span(self.name(), &req);
-        let response = (self.route().handler)(services, req)
+        let outcome = (self.route().handler)(services, req)
             .instrument(span.clone())
             .await;
+        let response = crate::envelope::into_response(outcome);
         span.in_scope(|| tracing::info!(status = response.status().as_u16(), "answered"));
         response
     }

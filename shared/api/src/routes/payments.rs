@@ -1,4 +1,4 @@
-use crate::envelope::{ApiError, success};
+use crate::envelope::{ApiError, Outcome, Reply};
 use crate::idempotency::idempotent;
 use crate::request::{json_body, path_param, request_time};
 use crate::services::Services;
@@ -10,8 +10,8 @@ use app::usecases::payments::{
 };
 use domain::ErrorCode;
 use domain::payment::PaymentStatus;
+use lambda_http::Request;
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -45,32 +45,32 @@ impl From<&PaymentRecord> for PaymentBody {
 impl From<PaymentError> for ApiError {
     fn from(e: PaymentError) -> Self {
         match e {
-            PaymentError::MemberNotFound => ApiError::new(
+            PaymentError::MemberNotFound => ApiError::refusal(
                 StatusCode::NOT_FOUND,
                 ErrorCode::MemberNotFound,
                 "회원을 찾을 수 없습니다.",
             ),
-            PaymentError::PaymentNotFound => ApiError::new(
+            PaymentError::PaymentNotFound => ApiError::refusal(
                 StatusCode::NOT_FOUND,
                 ErrorCode::PaymentNotFound,
                 "결제 정보를 찾을 수 없습니다.",
             ),
-            PaymentError::NotYou => ApiError::new(
+            PaymentError::NotYou => ApiError::refusal(
                 StatusCode::FORBIDDEN,
                 ErrorCode::ForbiddenMember,
                 "다른 회원으로 요청할 수 없습니다.",
             ),
-            PaymentError::NotYourOrder => ApiError::new(
+            PaymentError::NotYourOrder => ApiError::refusal(
                 StatusCode::FORBIDDEN,
                 ErrorCode::ForbiddenOrder,
                 "본인의 주문이 아닙니다.",
             ),
-            PaymentError::AmountMismatch => ApiError::new(
+            PaymentError::AmountMismatch => ApiError::refusal(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::AmountMismatch,
                 "결제 금액이 일치하지 않습니다.",
             ),
-            PaymentError::PaymentKeyMismatch => ApiError::new(
+            PaymentError::PaymentKeyMismatch => ApiError::refusal(
                 StatusCode::CONFLICT,
                 ErrorCode::PaymentKeyMismatch,
                 "이 주문에는 다른 결제가 이미 연결되어 있습니다.",
@@ -80,46 +80,27 @@ impl From<PaymentError> for ApiError {
     }
 }
 
-fn gateway_missing() -> Response<Body> {
-    tracing::error!("TOSS_SECRET_KEY is not configured for this function");
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        ErrorCode::ServiceUnavailable,
-        "일시적으로 결제를 처리할 수 없습니다.",
-    )
-    .into_response()
+/// The Toss client. The cold start of a function that calls Toss fails without its key,
+/// so this 503 is only the local gateway run without one.
+fn gateway(services: &Services) -> Result<&adapters::TossGateway, ApiError> {
+    services.toss.as_ref().ok_or_else(|| {
+        tracing::error!("TOSS_SECRET_KEY is not configured for this function");
+        ApiError::unavailable("일시적으로 결제를 처리할 수 없습니다.")
+    })
 }
 
 /// `POST /api/payments/toss/checkout`
-pub async fn handle_checkout(services: &Services, req: Request) -> Response<Body> {
+pub async fn handle_checkout(services: &Services, req: Request) -> Outcome {
     let now = request_time(&req);
-    let caller = match require_caller(&req) {
-        Ok(caller) => caller,
-        Err(e) => return e.into_response(),
-    };
+    let caller = require_caller(&req)?;
     // Keys are per member: one member's key never answers for another.
     let scope = format!("checkout#{}", caller.0);
     idempotent(services, &scope, &req, now, || async {
-        let outcome = async {
-            let form: CheckoutForm = json_body(&req)?;
-            let seed = uuid::Uuid::new_v4().simple().to_string();
-            Ok::<_, ApiError>(
-                checkout(
-                    &services.store,
-                    &services.checkout,
-                    caller,
-                    form,
-                    &seed,
-                    now,
-                )
-                .await?,
-            )
-        }
-        .await;
-        match outcome {
-            Ok(result) => success(StatusCode::OK, result),
-            Err(e) => e.into_response(),
-        }
+        let form: CheckoutForm = json_body(&req)?;
+        let seed = uuid::Uuid::new_v4().simple().to_string();
+        let settings = &services.checkout;
+        let made = checkout(&services.store, settings, caller, form, &seed, now).await?;
+        Ok(Reply::success(StatusCode::OK, made))
     })
     .await
 }
@@ -143,35 +124,22 @@ fn confirm_timings(services: &Services, req: &Request) -> PaymentTimings {
 
 /// `POST /api/payments/toss/confirm`: 200 when approved and charged, 202 while the
 /// outcome is being confirmed (poll the status endpoint), 4xx when refused.
-pub async fn handle_confirm(services: &Services, req: Request) -> Response<Body> {
-    let Some(gateway) = services.toss.as_ref() else {
-        return gateway_missing();
-    };
+pub async fn handle_confirm(services: &Services, req: Request) -> Outcome {
+    let gateway = gateway(services)?;
     let now = request_time(&req);
-    let caller = match require_caller(&req) {
-        Ok(caller) => caller,
-        Err(e) => return e.into_response(),
-    };
+    let caller = require_caller(&req)?;
     let scope = format!("confirm#{}", caller.0);
     idempotent(services, &scope, &req, now, || async {
-        let outcome = async {
-            let form: ConfirmForm = json_body(&req)?;
-            let deps = PaymentDeps {
-                store: &services.store,
-                gateway,
-                publisher: &services.publisher,
-                timings: confirm_timings(services, &req),
-            };
-            Ok::<_, ApiError>(confirm(&deps, caller, form, now).await?)
-        }
-        .await;
-        match outcome {
-            Ok(payment) => {
-                metrics::count(settled_metric(payment.status), 1);
-                payment_response(&payment)
-            }
-            Err(e) => e.into_response(),
-        }
+        let form: ConfirmForm = json_body(&req)?;
+        let deps = PaymentDeps {
+            store: &services.store,
+            gateway,
+            publisher: &services.publisher,
+            timings: confirm_timings(services, &req),
+        };
+        let payment = confirm(&deps, caller, form, now).await?;
+        metrics::count(settled_metric(payment.status), 1);
+        Ok(payment_reply(&payment))
     })
     .await
 }
@@ -189,19 +157,18 @@ pub(crate) fn settled_metric(status: PaymentStatus) -> &'static str {
     }
 }
 
-fn payment_response(payment: &PaymentRecord) -> Response<Body> {
+/// A confirm's answer: the payment, with a status and code saying where it stands.
+fn payment_reply(payment: &PaymentRecord) -> Reply {
     let body = PaymentBody::from(payment);
     match payment.status {
-        PaymentStatus::Done => success(StatusCode::OK, body),
-        PaymentStatus::InProgress | PaymentStatus::Unknown | PaymentStatus::Ready => {
-            crate::envelope::respond(
-                StatusCode::ACCEPTED,
-                ErrorCode::PaymentPending.as_str(),
-                "결제 결과를 확인 중입니다. 잠시 후 결제 상태를 조회해 주세요.",
-                Some(body),
-            )
-        }
-        PaymentStatus::NeedsAttention => crate::envelope::respond(
+        PaymentStatus::Done => Reply::success(StatusCode::OK, body),
+        PaymentStatus::InProgress | PaymentStatus::Unknown | PaymentStatus::Ready => Reply::with(
+            StatusCode::ACCEPTED,
+            ErrorCode::PaymentPending.as_str(),
+            "결제 결과를 확인 중입니다. 잠시 후 결제 상태를 조회해 주세요.",
+            Some(body),
+        ),
+        PaymentStatus::NeedsAttention => Reply::with(
             StatusCode::CONFLICT,
             ErrorCode::PaymentNeedsAttention.as_str(),
             "결제 확인이 필요합니다. 고객센터에서 확인 후 안내해 드립니다.",
@@ -214,7 +181,7 @@ fn payment_response(payment: &PaymentRecord) -> Response<Body> {
                 }
                 _ => "결제 가능 시간이 지나 결제가 취소되었습니다.".to_owned(),
             };
-            crate::envelope::respond(
+            Reply::with(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::PaymentFailed.as_str(),
                 &message,
@@ -225,23 +192,18 @@ fn payment_response(payment: &PaymentRecord) -> Response<Body> {
 }
 
 /// `GET /api/payments/toss/{orderId}`: the payment as it stands, for polling after a 202.
-pub async fn handle_status(services: &Services, req: Request) -> Response<Body> {
-    let caller = match require_caller(&req) {
-        Ok(caller) => caller,
-        Err(e) => return e.into_response(),
-    };
+pub async fn handle_status(services: &Services, req: Request) -> Outcome {
+    let caller = require_caller(&req)?;
     let order_id = path_param(&req, "orderId").unwrap_or_default();
-    match payment_status(&services.store, caller, &order_id).await {
-        Ok(payment) => success(StatusCode::OK, PaymentBody::from(&payment)),
-        Err(e) => ApiError::from(e).into_response(),
-    }
+    let payment = payment_status(&services.store, caller, &order_id).await?;
+    Ok(Reply::success(StatusCode::OK, PaymentBody::from(&payment)))
 }
 
 /// The member the authorizer verified. Without one (the route deployed without its
 /// authorizer, or called locally without a token) nothing runs.
 fn require_caller(req: &Request) -> Result<domain::MemberId, ApiError> {
     crate::request::caller(req).ok_or_else(|| {
-        ApiError::new(
+        ApiError::refusal(
             StatusCode::UNAUTHORIZED,
             ErrorCode::Unauthorized,
             "로그인이 필요합니다.",

@@ -1,11 +1,11 @@
-use crate::envelope::{ApiError, finish};
+use crate::envelope::{ApiError, Outcome, Reply};
 use crate::request::{client_address, json_body, request_time};
 use crate::services::Services;
 use app::auth::AccessToken;
 use app::usecases::signup::{AuthDeps, AuthError, signup};
 use domain::{ErrorCode, SignupForm};
+use lambda_http::Request;
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -20,12 +20,12 @@ struct SignedUp {
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::TooManyAttempts => ApiError::new(
+            AuthError::TooManyAttempts => ApiError::try_later(
                 StatusCode::TOO_MANY_REQUESTS,
                 ErrorCode::TooManyRequests,
                 "요청이 너무 많습니다. 잠시 후 다시 시도해 주세요.",
             ),
-            AuthError::InvalidCredentials => ApiError::new(
+            AuthError::InvalidCredentials => ApiError::refusal(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::InvalidCredentials,
                 "이메일 또는 비밀번호가 올바르지 않습니다.",
@@ -39,11 +39,7 @@ impl From<AuthError> for ApiError {
 pub(super) fn auth_deps(services: &Services) -> Result<AuthDeps<'_>, ApiError> {
     let tokens = services.tokens.as_ref().ok_or_else(|| {
         tracing::error!("TOKEN_SIGNING_KEY is not configured for this function");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::ServiceUnavailable,
-            "일시적으로 요청을 처리할 수 없습니다.",
-        )
+        ApiError::unavailable("일시적으로 요청을 처리할 수 없습니다.")
     })?;
     Ok(AuthDeps {
         members: &services.store,
@@ -54,8 +50,8 @@ pub(super) fn auth_deps(services: &Services) -> Result<AuthDeps<'_>, ApiError> {
 }
 
 /// `POST /api/members/signup`: creates the member and its profile; answers an access token.
-pub async fn handle(services: &Services, req: Request) -> Response<Body> {
-    let outcome = async {
+pub async fn handle(services: &Services, req: Request) -> Outcome {
+    let result = async {
         let deps = auth_deps(services)?;
         let form: SignupForm = json_body(&req)?;
         let (registered, token) =
@@ -66,6 +62,6 @@ pub async fn handle(services: &Services, req: Request) -> Response<Body> {
             token,
         })
     }
-    .await;
-    finish(StatusCode::CREATED, outcome)
+    .await?;
+    Ok(Reply::success(StatusCode::CREATED, result))
 }

@@ -7,7 +7,7 @@ use crate::error::AppError;
 use crate::ports::{Claim, PaymentRecord};
 use chrono::{DateTime, Utc};
 use domain::MemberId;
-use domain::payment::drive::Start;
+use domain::payment::drive::{Start, confirm_key};
 use domain::payment::{OrderId, PaymentKey};
 use serde::Deserialize;
 
@@ -22,9 +22,10 @@ pub struct ConfirmForm {
     pub amount: Option<i64>,
 }
 
-/// Confirms a payment the member authenticated at Toss (README "Payments: flow, states, guarantees") and returns the
-/// payment as it stands afterwards: `DONE` (points charged), `FAILED`, or — while the
-/// outcome is unknown — `IN_PROGRESS`/`UNKNOWN` for recovery to finish.
+/// Confirms a payment the member authenticated at Toss (README "Payments: flow, states,
+/// guarantees") and returns the payment as it stands afterwards: `DONE` (points charged),
+/// `FAILED`, or — while the outcome is unknown — `IN_PROGRESS`/`UNKNOWN` for recovery to
+/// finish.
 #[tracing::instrument(name = "confirm", skip_all, fields(order_id))]
 pub async fn confirm(
     deps: &PaymentDeps<'_>,
@@ -38,11 +39,43 @@ pub async fn confirm(
     let amount = required(form.amount, "amount")?;
     tracing::Span::current().record("order_id", order_id.as_str());
 
-    let payment = deps
-        .store
-        .find(&order_id)
+    let payment = find(deps, &order_id).await?;
+    check_request(&payment, member, &payment_key, amount)?;
+    let claim = Claim::Confirm {
+        payment_key: payment_key.as_str().to_owned(),
+        confirm_key: confirm_key(order_id.as_str(), 1),
+        lease_until: lease_from_now(deps.timings.lease),
+    };
+    if !deps.store.claim(&order_id, claim, now).await? {
+        // Someone else confirmed or is confirming: answer from the stored state.
+        let current = find(deps, &order_id).await?;
+        if current
+            .payment_key
+            .as_deref()
+            .is_some_and(|k| k != payment_key.as_str())
+        {
+            return Err(PaymentError::PaymentKeyMismatch);
+        }
+        return Ok(current);
+    }
+    let claimed = find(deps, &order_id).await?;
+    drive_within_budget(deps, &claimed, now).await
+}
+
+async fn find(deps: &PaymentDeps<'_>, order_id: &OrderId) -> Result<PaymentRecord, PaymentError> {
+    deps.store
+        .find(order_id)
         .await?
-        .ok_or(PaymentError::PaymentNotFound)?;
+        .ok_or(PaymentError::PaymentNotFound)
+}
+
+/// The confirm must name the member's own order, its amount, and no other payment key.
+fn check_request(
+    payment: &PaymentRecord,
+    member: MemberId,
+    payment_key: &PaymentKey,
+    amount: i64,
+) -> Result<(), PaymentError> {
     if payment.member_id != member {
         return Err(PaymentError::NotYourOrder);
     }
@@ -54,46 +87,23 @@ pub async fn confirm(
         );
         return Err(PaymentError::AmountMismatch);
     }
-    if let Some(existing) = &payment.payment_key
-        && existing != payment_key.as_str()
+    if payment
+        .payment_key
+        .as_deref()
+        .is_some_and(|existing| existing != payment_key.as_str())
     {
         return Err(PaymentError::PaymentKeyMismatch);
     }
+    Ok(())
+}
 
-    let confirm_key = domain::payment::drive::confirm_key(order_id.as_str(), 1);
-    let claimed = deps
-        .store
-        .claim(
-            &order_id,
-            Claim::Confirm {
-                payment_key: payment_key.as_str().to_owned(),
-                confirm_key: confirm_key.clone(),
-                lease_until: lease_from_now(deps.timings.lease),
-            },
-            now,
-        )
-        .await?;
-    if !claimed {
-        // Someone else confirmed or is confirming: answer from the stored state.
-        let current = deps
-            .store
-            .find(&order_id)
-            .await?
-            .ok_or(PaymentError::PaymentNotFound)?;
-        if current
-            .payment_key
-            .as_deref()
-            .is_some_and(|k| k != payment_key.as_str())
-        {
-            return Err(PaymentError::PaymentKeyMismatch);
-        }
-        return Ok(current);
-    }
-    let claimed = deps
-        .store
-        .find(&order_id)
-        .await?
-        .ok_or(PaymentError::PaymentNotFound)?;
+/// Drives the claimed payment within the confirm budget and answers it as it stands.
+async fn drive_within_budget(
+    deps: &PaymentDeps<'_>,
+    claimed: &PaymentRecord,
+    now: DateTime<Utc>,
+) -> Result<PaymentRecord, PaymentError> {
+    let order_id = &claimed.order_id;
     let driven = tokio::time::timeout(
         deps.timings.confirm_budget,
         drive(deps, claimed.clone(), Start::Confirm, now),
@@ -103,10 +113,10 @@ pub async fn confirm(
         // Out of time with Toss still busy: whatever it decides, recovery finds out.
         tracing::warn!("confirm ran out of time; recorded as unknown for recovery");
         let note = "confirm ran out of time".to_owned();
-        if let Err(e) = unknown(deps, &claimed, note, now).await {
+        if let Err(e) = unknown(deps, claimed, note, now).await {
             tracing::error!(error = %e, "could not record the unknown outcome; the lease runs out and recovery finishes it");
         }
-        return Ok(deps.store.find(&order_id).await?.unwrap_or(claimed));
+        return Ok(deps.store.find(order_id).await?.unwrap_or(claimed.clone()));
     };
     match driven {
         Ok(_) => {}
@@ -114,18 +124,18 @@ pub async fn confirm(
         // runs out and recovery finishes the payment; the member is told it is pending.
         Err(AppError::Unavailable(e)) => {
             tracing::error!(error = %e, "could not record the confirm outcome; recovery will finish it");
-            return Ok(claimed);
+            return Ok(claimed.clone());
         }
         Err(e) => return Err(e.into()),
     }
     // This order's events now; anything older is the recovery job's sweep.
-    publish_pending(deps, Some(&order_id)).await;
-    match deps.store.find(&order_id).await {
+    publish_pending(deps, Some(order_id)).await;
+    match deps.store.find(order_id).await {
         Ok(Some(current)) => Ok(current),
         Ok(None) => Err(PaymentError::PaymentNotFound),
         Err(e) => {
             tracing::error!(error = %e, "could not read the settled payment");
-            Ok(claimed)
+            Ok(claimed.clone())
         }
     }
 }
