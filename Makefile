@@ -68,3 +68,4 @@ fmt:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	bash infra/ci/unused-deps.sh
