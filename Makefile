@@ -53,7 +53,7 @@ bench-payments:
 
 ## Release binary and zip size and init time of every function.
 bench-coldstart:
-	bash infra/bench/coldstart.sh
+	bash infra/local/bench/coldstart.sh
 
 ## Build, deploy the SAM stack of $(ENV) (samconfig.toml), then run the migrations.
 deploy:

@@ -490,7 +490,7 @@ class Watch:
 
     def runtime_api(self, name):
         # The watch serves one runtime API per function under /.rt/<name> (as
-        # infra/bench/coldstart.py uses it); the invoke API routes by the same name.
+        # infra/local/bench/coldstart.py uses it); the invoke API routes by the same name.
         return f"http://{HOST}:{self.port}/.rt/{name}"
 
     def invoke(self, name, payload, timeout):

@@ -7,7 +7,7 @@ are plain Python objects without locks, so two requests on one item interleave. 
 of the whole table it touched, undoing what other requests wrote meanwhile. Real DynamoDB
 is atomic per item (conditional writes and transactions included), and the scenario tests
 prove exactly-once through it, so the emulator has to be too
-(infra/tests/tests/scenarios/emulator.rs checks that it is).
+(tests/tests/scenarios/emulator.rs checks that it is).
 
 How: the same WSGI application `moto_server` runs (moto.server.main, moto 5.2.5 pinned by
 stack.sh), wrapped in one lock, served by the same threaded werkzeug server. The request

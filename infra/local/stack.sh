@@ -367,7 +367,7 @@ SQL
   echo "$moto_pid" >"$dir/moto/moto.pid"
   wait_for_moto "$moto_pid" "$moto_port" || { log_tail "$dir/moto/moto.log"; exit 1; }
 
-  # The Toss sandbox (infra/toss-sandbox), built by cargo like the rest of the project.
+  # The Toss sandbox (infra/local/toss-sandbox), built by cargo like the rest of the project.
   mkdir -p "$dir/toss"
   (cd "$ROOT" && cargo build --quiet -p toss-sandbox)
   TOSS_SANDBOX_PORT=$toss_port "$ROOT/target/debug/toss-sandbox" >"$dir/toss/toss.log" 2>&1 &

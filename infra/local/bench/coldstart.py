@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Init-time sampler for infra/bench/coldstart.sh (see its header for the method).
+"""Init-time sampler for infra/local/bench/coldstart.sh (see its header for the method).
 
 For one function and one sample:
 

@@ -236,7 +236,7 @@ async fn a_primary_killed_mid_load_loses_at_most_what_was_not_replicated() {
         failover.as_secs_f64()
     );
     println!("{report}");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.local/reports");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/reports");
     std::fs::create_dir_all(&dir).unwrap();
     let tls = if app.redis.url.starts_with("rediss") {
         "tls"

@@ -510,7 +510,7 @@ impl TestApp {
     }
 
     /// What the Toss widget does after the member pays: authenticate at Toss and come
-    /// back with a paymentKey. `faults` picks sandbox faults (see infra/toss-sandbox).
+    /// back with a paymentKey. `faults` picks sandbox faults (see infra/local/toss-sandbox).
     pub async fn authenticate(&self, order_id: &str, amount: u64, faults: &str) -> String {
         let url = reqwest::Url::parse_with_params(
             &format!("{}/sandbox/authenticate", self.toss),

@@ -30,7 +30,7 @@ use std::time::Instant;
 
 const AMOUNT: u64 = 5_000;
 
-/// The sandbox's faults (infra/toss-sandbox/README.md), each a scenario of its own.
+/// The sandbox's faults (infra/local/toss-sandbox/README.md), each a scenario of its own.
 const FAULTS: &[&str] = &[
     "",
     "delay-300",

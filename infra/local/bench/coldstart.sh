@@ -14,7 +14,7 @@
 # DynamoDB table and event bus). For each function, 1 discarded warm-up sample (it also
 # applies the migrations, migrate going first), then $COLDSTART_SAMPLES (default 5)
 # samples, each against a FRESH `cargo lambda watch --only-lambda-apis`
-# (infra/bench/coldstart.py does one sample):
+# (infra/local/bench/coldstart.py does one sample):
 #   - invocation #1 (the POST `cargo lambda invoke` sends, with events/<fn>.json) is queued
 #     in the watch, then the binary is started: t0 = just before fork/exec;
 #   - first answer = t0 -> answer of invocation #1 received: process start, init, the
@@ -52,7 +52,7 @@
 # twice as large and not what Lambda runs (init matched release within noise in an A/B of
 # 3 functions): a quick look only.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 cd "$ROOT"
 VENV="$ROOT/.local/venv-lambda"
 CARGO_LAMBDA_VERSION=1.9.2
@@ -140,7 +140,7 @@ done
 load_before=$(cut -d' ' -f1 /proc/loadavg)
 t=$(now)
 echo "[coldstart] init time: $((${#events[@]} / 2)) functions x (1 warm-up + $SAMPLES) samples, a fresh cargo lambda watch each" >&2
-python3 infra/bench/coldstart.py --root "$ROOT" --cargo-lambda "$VENV/bin/cargo-lambda" \
+python3 infra/local/bench/coldstart.py --root "$ROOT" --cargo-lambda "$VENV/bin/cargo-lambda" \
   --bin-dir "$ROOT/target/$HOST_PROFILE" --samples "$SAMPLES" --log "$STATE/functions.log" \
   "${events[@]}" >"$STATE/init.jsonl" || {
   echo "[coldstart] init measurement failed; last lines of the watch/function log:" >&2
@@ -188,4 +188,4 @@ printf '  %s\n' "${phases[@]}"
 echo
 echo "Load average (1 min) before/after the init measurement: $load_before / $load_after on $(nproc) cores"
 echo "(the init figures are wall-clock: other work on the machine inflates them)"
-echo "Command: make bench-coldstart (bash infra/bench/coldstart.sh; COLDSTART_SAMPLES=$SAMPLES COLDSTART_HOST_PROFILE=$HOST_PROFILE)"
+echo "Command: make bench-coldstart (bash infra/local/bench/coldstart.sh; COLDSTART_SAMPLES=$SAMPLES COLDSTART_HOST_PROFILE=$HOST_PROFILE)"
