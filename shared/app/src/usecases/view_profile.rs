@@ -61,25 +61,12 @@ pub async fn view_profile(
 
     match counted {
         Ok((today_views, read_ahead_views)) => {
-            let flushed =
-                flushed_through(profile.own_flushed_through, profile.global_flushed_through);
-            let unflushed = unflushed_closed_days(flushed, today);
-            let mut pending: u64 = 0;
-            let mut not_read = Vec::new();
-            for day in unflushed {
-                match read_ahead.iter().position(|d| *d == day) {
-                    Some(i) => pending += read_ahead_views[i],
-                    None => not_read.push(day),
-                }
-            }
-            if !not_read.is_empty() {
-                // Only when the flush job is days behind.
-                match deps.counter.sum_days(&[(id, not_read)]).await {
-                    Ok(sums) => pending += sums[0],
-                    Err(e) => tracing::warn!(error = %e, "shown count misses unflushed days"),
-                }
-            }
-            let view_count = profile.flushed_views + pending + today_views;
+            let counts = Counted {
+                today: today_views,
+                read_ahead: &read_ahead,
+                read_ahead_views: &read_ahead_views,
+            };
+            let view_count = live_count(deps, &profile, today, counts).await;
             Ok(ProfileView {
                 profile,
                 view_count,
@@ -105,4 +92,37 @@ pub async fn view_profile(
             })
         }
     }
+}
+
+/// What the counting script answered: today's count and the read-ahead days' counts.
+struct Counted<'a> {
+    today: u64,
+    read_ahead: &'a [KstDay],
+    read_ahead_views: &'a [u64],
+}
+
+/// The flushed total plus every unflushed day: the read-ahead days from the counting
+/// script, older ones (only when the flush job is days behind) read separately.
+async fn live_count(
+    deps: &ViewProfileDeps<'_>,
+    profile: &ProfileRecord,
+    today: KstDay,
+    counted: Counted<'_>,
+) -> u64 {
+    let flushed = flushed_through(profile.own_flushed_through, profile.global_flushed_through);
+    let mut pending: u64 = 0;
+    let mut not_read = Vec::new();
+    for day in unflushed_closed_days(flushed, today) {
+        match counted.read_ahead.iter().position(|d| *d == day) {
+            Some(i) => pending += counted.read_ahead_views[i],
+            None => not_read.push(day),
+        }
+    }
+    if !not_read.is_empty() {
+        match deps.counter.sum_days(&[(profile.id, not_read)]).await {
+            Ok(sums) => pending += sums[0],
+            Err(e) => tracing::warn!(error = %e, "shown count misses unflushed days"),
+        }
+    }
+    profile.flushed_views + pending + counted.today
 }
