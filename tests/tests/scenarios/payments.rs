@@ -1,4 +1,4 @@
-//! The payment scenarios of issue #3: each asserts our final status, Toss' view of the
+//! The payment scenarios: each asserts our final status, Toss' view of the
 //! payment, the member's points and the point ledger.
 
 use chrono::{Duration, Utc};
