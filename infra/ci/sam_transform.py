@@ -12,7 +12,8 @@ Then it checks what the transform makes visible (exit status 1 on any finding):
 - every template parameter is referenced (cfn-lint's W2001 cannot tell on the output,
   where SAM has inlined some parameter values, so the caller disables W2001 there);
 - no function has a secret in its environment (they come from Secrets Manager);
-- every function's role has the service-secret policy; the token secret (TOKEN_SECRET_ID
+- every function's role but the authorizer's has the service-secret policy (the
+  authorizer gets neither it nor SECRET_ID); the token secret (TOKEN_SECRET_ID
   and its read policy) reaches exactly signup, login and the authorizer, the Toss secret
   (TOSS_SECRET_ID and its policy) exactly the functions that call Toss; every function
   but the authorizer has reserved concurrency;
@@ -102,12 +103,18 @@ def main():
         env = set((props.get("Environment") or {}).get("Variables", {}))
         if env & SECRET_ENV:
             problems.append(f"{name}: secret in its environment: {sorted(env & SECRET_ENV)}")
-        if "SECRET_ID" not in env:
-            problems.append(f"{name}: no SECRET_ID in its environment")
+        variables = (props.get("Environment") or {}).get("Variables", {})
         role = props.get("Role", {}).get("Fn::GetAtt", [None])[0]
         arns = resources.get(role, {}).get("Properties", {}).get("ManagedPolicyArns", [])
-        if {"Ref": SECRET_POLICY} not in arns:
-            problems.append(f"{name}: role {role} lacks {SECRET_POLICY}")
+        if name in NO_DATABASE:
+            # No database, no service secret: neither its id nor its read policy.
+            if variables.get("SECRET_ID", "") != "" or {"Ref": SECRET_POLICY} in arns:
+                problems.append(f"{name}: gets the service secret, which it does not use")
+        else:
+            if "SECRET_ID" not in env:
+                problems.append(f"{name}: no SECRET_ID in its environment")
+            if {"Ref": SECRET_POLICY} not in arns:
+                problems.append(f"{name}: role {role} lacks {SECRET_POLICY}")
         for variable, (policy, allowed) in SCOPED_SECRETS.items():
             wanted = name in allowed
             if (variable in env) != wanted:

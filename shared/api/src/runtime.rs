@@ -36,16 +36,9 @@ pub async fn serve_job(function: ScheduledFunction) -> Result<(), Error> {
 pub async fn serve_authorizer() -> Result<(), Error> {
     telemetry::init();
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let settings = Settings::load(&aws).await?;
-    settings.require(Needs {
-        tokens: true,
-        toss: false,
-    })?;
-    let key = settings
-        .token_signing_key
-        .as_ref()
-        .map(|k| k.expose_secret());
-    let tokens = app::auth::TokenIssuer::new(key.unwrap_or_default().as_bytes());
+    // Only the signing key: the authorizer reads no database or Redis setting.
+    let key = crate::services::load_token_key(&aws).await?;
+    let tokens = app::auth::TokenIssuer::new(key.expose_secret().as_bytes());
     let tokens = &tokens;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
         Ok::<_, Error>(crate::authorizer::handle(tokens, event.payload))

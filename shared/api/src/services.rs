@@ -232,6 +232,30 @@ impl Settings {
     }
 }
 
+/// The token signing key alone, for the authorizer (which reads no other setting): from
+/// the secret `TOKEN_SECRET_ID` names, else `TOKEN_SIGNING_KEY`; missing fails the cold
+/// start.
+pub async fn load_token_key(aws: &aws_config::SdkConfig) -> Result<SecretString, InfraError> {
+    token_key(aws, optional("TOKEN_SECRET_ID").as_deref()).await
+}
+
+/// The token signing key from the secret `secret_id`, else from `TOKEN_SIGNING_KEY`.
+pub async fn token_key(
+    aws: &aws_config::SdkConfig,
+    secret_id: Option<&str>,
+) -> Result<SecretString, InfraError> {
+    const NAME: &str = "TOKEN_SIGNING_KEY";
+    let from_secret = match secret_id {
+        Some(secret_id) => read_secret(aws, secret_id, &[NAME]).await?.remove(NAME),
+        None => None,
+    };
+    from_secret
+        .or_else(|| optional(NAME).map(SecretString::from))
+        .ok_or_else(|| {
+            InfraError::new(NAME, "is needed by the authorizer (secret TOKEN_SECRET_ID)")
+        })
+}
+
 /// The values of `names` in the secret `secret_id` (an id or ARN); other names in it are
 /// ignored (logged by name), so a secret cannot hand a function more than it should get.
 async fn read_secret(

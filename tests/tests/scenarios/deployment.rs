@@ -401,6 +401,11 @@ async fn secrets_come_from_their_own_secrets_only() {
         Some("test_sk_smuggled_in_the_service_secret"),
         "the service secret cannot hand out the Toss key"
     );
+    // The authorizer reads the signing key alone, from the token secret.
+    let key = api::services::token_key(&aws, Some(&tokens))
+        .await
+        .expect("the token key");
+    assert_eq!(key.expose_secret(), "signing-from-secret");
     assert!(
         load([Some(&"no-such-secret".to_owned()), None, None])
             .await
