@@ -1,6 +1,7 @@
 //! Everything the Lambda functions share: one way to parse requests, build the response
 //! envelope and map errors; the handler of every route and job; configuration and
-//! tracing. A function's `main` only builds `Services` and runs its handler.
+//! tracing. A function's `main` names its route (`routes::ROUTES`) or job; `runtime`
+//! reads its settings, checks what it needs, builds `Services` and serves it.
 
 pub mod authorizer;
 pub mod envelope;

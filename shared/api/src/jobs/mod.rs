@@ -1,4 +1,4 @@
-//! Scheduled jobs (EventBridge Scheduler, Asia/Seoul). Like `HttpFunction`, the single list
+//! Scheduled jobs (EventBridge Scheduler, Asia/Seoul). Like the route table, the single list
 //! the deployed functions, the local gateway's `/local/jobs/{function}` and the template
 //! check agree on.
 
