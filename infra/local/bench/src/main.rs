@@ -5,11 +5,12 @@ use adapters::{RedisConfig, RedisTimeouts, RedisViewCounter};
 use api::Services;
 use api::services::Settings;
 use app::ports::{ProfileReader, ViewCounter};
-use app::usecases::flush_views::{FlushViewsDeps, flush_views};
+use app::usecases::flush_views::{FlushSummary, FlushViewsDeps, flush_views};
 use app::usecases::view_profile::{ViewProfileDeps, view_profile};
 use chrono::{DateTime, TimeZone, Utc};
 use domain::{KstDay, ProfileId};
-use sqlx::Connection;
+use secrecy::SecretString;
+use sqlx::{Connection, MySqlPool};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -89,18 +90,76 @@ impl Figures {
 
 mod payments;
 
+/// What every section measures on: the seeded database and the services built on it.
+struct Bench {
+    services: Arc<Services>,
+    pool: MySqlPool,
+    /// The memory section opens a Redis database of its own on the same server.
+    redis_url: SecretString,
+    /// When the steady-state flush ran; the sections count views on its KST day.
+    now: DateTime<Utc>,
+}
+
 #[tokio::main]
 async fn main() {
     if std::env::args().nth(1).as_deref() == Some("payments") {
         payments::run().await;
         return;
     }
-    // `bench views [detail] [hot] [flush] [memory]`: all sections unless some are named.
+    // `bench views [breakdown] [detail] [hot] [flush] [memory]`: all sections unless some
+    // are named.
     let args: Vec<String> = std::env::args().skip(2).collect();
     let run = |section: &str| args.is_empty() || args.iter().any(|a| a == section);
+    let bench = set_up().await;
+    let mut figures = Figures(Vec::new());
+    if run("breakdown") {
+        breakdown(&bench, &mut figures).await;
+    }
+    if run("detail") {
+        detail(&bench, &mut figures).await;
+    }
+    if run("hot") {
+        hot_profile(&bench, &mut figures).await;
+    }
+    if run("flush") {
+        flush(&bench, &mut figures).await;
+    }
+    if run("memory") {
+        memory(&bench, &mut figures).await;
+    }
+    restore_stack_durability(&bench.pool).await;
+    print_summary(&figures);
+}
+
+/// A fresh database with a million members and profiles, flushed once.
+async fn set_up() -> Bench {
     let admin = env("MYSQL_ADMIN_URL");
+    let database = create_database(&admin).await;
+    let settings = bench_settings(&admin, &database);
+    let services = start_services(&settings).await;
+    let pool = services.store.pool().clone();
+    // Production durability (RDS commits flush the redo log); the test stack relaxes it.
+    sqlx::query("SET GLOBAL innodb_flush_log_at_trx_commit = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    seed_profiles(&pool).await;
+    let now = Utc::now();
+    // Steady state: last night's flush has run, so a view reads no day beyond the
+    // read-ahead (before the very first flush every view also reads older days).
+    run_nightly_flush(&services, now).await;
+    Bench {
+        services,
+        pool,
+        redis_url: settings.redis_url,
+        now,
+    }
+}
+
+/// Creates a database of this run's own and returns its name.
+async fn create_database(admin: &str) -> String {
     let database = format!("bench_{}", Utc::now().timestamp());
-    let mut conn = sqlx::MySqlConnection::connect(&admin)
+    let mut conn = sqlx::MySqlConnection::connect(admin)
         .await
         .expect("MariaDB reachable");
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
@@ -108,7 +167,11 @@ async fn main() {
         .await
         .unwrap();
     conn.close().await.ok();
-    let settings = Settings {
+    database
+}
+
+fn bench_settings(admin: &str, database: &str) -> Settings {
+    Settings {
         database_url: format!("{admin}/{database}").into(),
         database_max_connections: 32,
         redis_url: env("REDIS_URL").into(),
@@ -127,7 +190,11 @@ async fn main() {
             fail_url: String::new(),
         },
         token_signing_key: None,
-    };
+    }
+}
+
+/// The services on the emulated AWS, with the view-loss table and the schema in place.
+async fn start_services(settings: &Settings) -> Arc<Services> {
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     adapters::DynamoViewLossLedger::create_table(
         &aws_sdk_dynamodb::Client::new(&aws),
@@ -135,15 +202,12 @@ async fn main() {
     )
     .await
     .unwrap();
-    let services = Arc::new(Services::new(&settings, &aws, RedisTimeouts::JOB).unwrap());
+    let services = Arc::new(Services::new(settings, &aws, RedisTimeouts::JOB).unwrap());
     services.store.migrate().await.unwrap();
-    let pool = services.store.pool().clone();
-    // Production durability (RDS commits flush the redo log); the test stack relaxes it.
-    sqlx::query("SET GLOBAL innodb_flush_log_at_trx_commit = 1")
-        .execute(&pool)
-        .await
-        .unwrap();
+    services
+}
 
+async fn seed_profiles(pool: &MySqlPool) {
     println!("seeding {PROFILES} members and profiles …");
     let seeded = Instant::now();
     for sql in [
@@ -152,394 +216,425 @@ async fn main() {
         "INSERT INTO profiles (id, member_id, headline, category, career_years, region, introduction, created_at) \
          SELECT seq, seq, '벤치마크 전문가', 'DEVELOPMENT', seq % 30, 'SEOUL', '', NOW(6) FROM seq_1_to_1000000",
     ] {
-        sqlx::raw_sql(sql).execute(&pool).await.expect("seed");
+        sqlx::raw_sql(sql).execute(pool).await.expect("seed");
     }
     println!("  seeded in {:.1} s\n", seeded.elapsed().as_secs_f64());
+}
 
-    let mut figures = Figures(Vec::new());
-    let now = Utc::now();
-    // Steady state: last night's flush has run, so a view reads no day beyond the
-    // read-ahead (before the very first flush every view also reads older days).
+async fn run_nightly_flush(services: &Services, at: DateTime<Utc>) -> FlushSummary {
     flush_views(
         &FlushViewsDeps {
             counter: &services.counter,
             history: &services.store,
         },
-        now,
+        at,
     )
     .await
-    .unwrap();
+    .unwrap()
+}
 
-    if run("breakdown") {
-        println!("0. one view, alone: where the time goes (mean of 5,000 sequential calls)");
-        let today = KstDay::of(now);
-        let ahead = domain::views::read_ahead_days(today);
-        let mean = |started: Instant| started.elapsed().as_micros() as f64 / 5_000.0;
-        let t = Instant::now();
-        for i in 0..5_000 {
-            services.store.find(spread_id(i, PROFILES)).await.unwrap();
-        }
-        figures.add(
-            "breakdown: MySQL profile read",
-            format!("{:.0} us", mean(t)),
-        );
-        let t = Instant::now();
-        for i in 0..5_000 {
+/// Section 0: the two steps of one view timed apart, then together.
+async fn breakdown(bench: &Bench, figures: &mut Figures) {
+    println!("0. one view, alone: where the time goes (mean of 5,000 sequential calls)");
+    let services = &bench.services;
+    let today = KstDay::of(bench.now);
+    let ahead = domain::views::read_ahead_days(today);
+    let mean = |started: Instant| started.elapsed().as_micros() as f64 / 5_000.0;
+    let t = Instant::now();
+    for i in 0..5_000 {
+        services.store.find(spread_id(i, PROFILES)).await.unwrap();
+    }
+    figures.add(
+        "breakdown: MySQL profile read",
+        format!("{:.0} us", mean(t)),
+    );
+    let t = Instant::now();
+    for i in 0..5_000 {
+        services
+            .counter
+            .count_view(spread_id(i + 7, PROFILES), today, &ahead)
+            .await
+            .unwrap();
+    }
+    figures.add("breakdown: Redis count", format!("{:.0} us", mean(t)));
+    let t = Instant::now();
+    for i in 0..5_000 {
+        let (row, count) = futures::join!(
+            services.store.find(spread_id(i, PROFILES)),
             services
                 .counter
                 .count_view(spread_id(i + 7, PROFILES), today, &ahead)
-                .await
-                .unwrap();
+        );
+        row.unwrap();
+        count.unwrap();
+    }
+    figures.add(
+        "breakdown: both, concurrently",
+        format!("{:.0} us", mean(t)),
+    );
+}
+
+/// Section 1: the detail use case against the bare read it adds counting to.
+async fn detail(bench: &Bench, figures: &mut Figures) {
+    println!("1. detail use case with counting vs the bare MySQL primary-key read");
+    for concurrency in [1usize, 16] {
+        detail_at(bench, figures, concurrency).await;
+    }
+}
+
+async fn detail_at(bench: &Bench, figures: &mut Figures, concurrency: usize) {
+    let ops = if concurrency == 1 { 4_000 } else { 30_000 };
+    let now = bench.now;
+    let bare = {
+        let services = bench.services.clone();
+        move |i: usize| {
+            let services = services.clone();
+            async move {
+                services
+                    .store
+                    .find(spread_id(i, PROFILES))
+                    .await
+                    .unwrap()
+                    .expect("seeded");
+            }
         }
-        figures.add("breakdown: Redis count", format!("{:.0} us", mean(t)));
-        let t = Instant::now();
-        for i in 0..5_000 {
-            let (row, count) = futures::join!(
-                services.store.find(spread_id(i, PROFILES)),
+    };
+    let counted = {
+        let services = bench.services.clone();
+        move |i: usize| {
+            let services = services.clone();
+            async move { view(&services, spread_id(i, PROFILES), now).await }
+        }
+    };
+    throughput(ops / 4, concurrency, bare.clone()).await; // warm-up
+    throughput(ops / 4, concurrency, counted.clone()).await;
+    let (bare_rate, counted_rate) = compare(
+        3,
+        || throughput(ops, concurrency, bare.clone()),
+        || throughput(ops, concurrency, counted.clone()),
+    )
+    .await;
+    figures.add(
+        format!("detail, {concurrency} concurrent: bare read"),
+        format!("{bare_rate:.0}/s"),
+    );
+    figures.add(
+        format!("detail, {concurrency} concurrent: read + count"),
+        format!("{counted_rate:.0}/s"),
+    );
+    figures.add(
+        format!("detail, {concurrency} concurrent: ratio (goal >= 0.8x)"),
+        format!("{:.2}x", counted_rate / bare_rate),
+    );
+}
+
+/// One call of the detail use case, counting the view.
+async fn view(services: &Services, profile: ProfileId, now: DateTime<Utc>) {
+    let deps = ViewProfileDeps {
+        profiles: &services.store,
+        counter: &services.counter,
+        ledger: &services.ledger,
+    };
+    view_profile(&deps, profile, now).await.unwrap();
+}
+
+/// The naive design's counting step: one row update per view.
+async fn increment_view_count(services: &Services, profile: ProfileId) {
+    sqlx::query("UPDATE profiles SET view_count = view_count + 1 WHERE id = ?")
+        .bind(profile.0)
+        .execute(services.store.pool())
+        .await
+        .unwrap();
+}
+
+/// Section 2: one profile everyone views, whole request and counting step alone.
+async fn hot_profile(bench: &Bench, figures: &mut Figures) {
+    println!(
+        "\n2. one hot profile, 32 concurrent viewers: this design vs UPDATE view_count + 1 per view"
+    );
+    let hot = ProfileId(424_242);
+    hot_whole_request(bench, figures, hot).await;
+    hot_counting_step(bench, figures, hot).await;
+}
+
+async fn hot_whole_request(bench: &Bench, figures: &mut Figures, hot: ProfileId) {
+    let now = bench.now;
+    let ours = {
+        let services = bench.services.clone();
+        move |_| {
+            let services = services.clone();
+            async move { view(&services, hot, now).await }
+        }
+    };
+    let naive = {
+        let services = bench.services.clone();
+        move |_| {
+            let services = services.clone();
+            async move {
+                increment_view_count(&services, hot).await;
+                services.store.find(hot).await.unwrap().expect("seeded");
+            }
+        }
+    };
+    let (ours_rate, naive_rate) = compare(
+        3,
+        || throughput(20_000, 32, ours.clone()),
+        || throughput(3_000, 32, naive.clone()),
+    )
+    .await;
+    figures.add(
+        "hot profile: per-day deltas in Redis",
+        format!("{ours_rate:.0}/s"),
+    );
+    figures.add(
+        "hot profile: UPDATE view_count = view_count + 1",
+        format!("{naive_rate:.0}/s"),
+    );
+    figures.add(
+        "hot profile: ratio, whole request (goal >= 10x)",
+        format!("{:.1}x", ours_rate / naive_rate),
+    );
+}
+
+async fn hot_counting_step(bench: &Bench, figures: &mut Figures, hot: ProfileId) {
+    let now = bench.now;
+    let count_only = {
+        let services = bench.services.clone();
+        move |_| {
+            let services = services.clone();
+            async move {
                 services
                     .counter
-                    .count_view(spread_id(i + 7, PROFILES), today, &ahead)
-            );
-            row.unwrap();
-            count.unwrap();
-        }
-        figures.add(
-            "breakdown: both, concurrently",
-            format!("{:.0} us", mean(t)),
-        );
-    }
-
-    if run("detail") {
-        println!("1. detail use case with counting vs the bare MySQL primary-key read");
-        for concurrency in [1usize, 16] {
-            let ops = if concurrency == 1 { 4_000 } else { 30_000 };
-            let bare = {
-                let services = services.clone();
-                move |i: usize| {
-                    let services = services.clone();
-                    async move {
-                        services
-                            .store
-                            .find(spread_id(i, PROFILES))
-                            .await
-                            .unwrap()
-                            .expect("seeded");
-                    }
-                }
-            };
-            let counted = {
-                let services = services.clone();
-                move |i: usize| {
-                    let services = services.clone();
-                    async move {
-                        let deps = ViewProfileDeps {
-                            profiles: &services.store,
-                            counter: &services.counter,
-                            ledger: &services.ledger,
-                        };
-                        view_profile(&deps, spread_id(i, PROFILES), now)
-                            .await
-                            .unwrap();
-                    }
-                }
-            };
-            throughput(ops / 4, concurrency, bare.clone()).await; // warm-up
-            throughput(ops / 4, concurrency, counted.clone()).await;
-            let (bare_rate, counted_rate) = compare(
-                3,
-                || throughput(ops, concurrency, bare.clone()),
-                || throughput(ops, concurrency, counted.clone()),
-            )
-            .await;
-            figures.add(
-                format!("detail, {concurrency} concurrent: bare read"),
-                format!("{bare_rate:.0}/s"),
-            );
-            figures.add(
-                format!("detail, {concurrency} concurrent: read + count"),
-                format!("{counted_rate:.0}/s"),
-            );
-            figures.add(
-                format!("detail, {concurrency} concurrent: ratio (goal >= 0.8x)"),
-                format!("{:.2}x", counted_rate / bare_rate),
-            );
-        }
-    }
-
-    if run("hot") {
-        println!(
-            "\n2. one hot profile, 32 concurrent viewers: this design vs UPDATE view_count + 1 per view"
-        );
-        let hot = ProfileId(424_242);
-        let ours = {
-            let services = services.clone();
-            move |_| {
-                let services = services.clone();
-                async move {
-                    let deps = ViewProfileDeps {
-                        profiles: &services.store,
-                        counter: &services.counter,
-                        ledger: &services.ledger,
-                    };
-                    view_profile(&deps, hot, now).await.unwrap();
-                }
-            }
-        };
-        let naive = {
-            let services = services.clone();
-            move |_| {
-                let services = services.clone();
-                async move {
-                    sqlx::query("UPDATE profiles SET view_count = view_count + 1 WHERE id = ?")
-                        .bind(hot.0)
-                        .execute(services.store.pool())
-                        .await
-                        .unwrap();
-                    services.store.find(hot).await.unwrap().expect("seeded");
-                }
-            }
-        };
-        let (ours_rate, naive_rate) = compare(
-            3,
-            || throughput(20_000, 32, ours.clone()),
-            || throughput(3_000, 32, naive.clone()),
-        )
-        .await;
-        figures.add(
-            "hot profile: per-day deltas in Redis",
-            format!("{ours_rate:.0}/s"),
-        );
-        figures.add(
-            "hot profile: UPDATE view_count = view_count + 1",
-            format!("{naive_rate:.0}/s"),
-        );
-        figures.add(
-            "hot profile: ratio, whole request (goal >= 10x)",
-            format!("{:.1}x", ours_rate / naive_rate),
-        );
-        let count_only = {
-            let services = services.clone();
-            move |_| {
-                let services = services.clone();
-                async move {
-                    services
-                        .counter
-                        .count_view(hot, KstDay::of(now), &[])
-                        .await
-                        .unwrap();
-                }
-            }
-        };
-        let update_only = {
-            let services = services.clone();
-            move |_| {
-                let services = services.clone();
-                async move {
-                    sqlx::query("UPDATE profiles SET view_count = view_count + 1 WHERE id = ?")
-                        .bind(hot.0)
-                        .execute(services.store.pool())
-                        .await
-                        .unwrap();
-                }
-            }
-        };
-        let (count_rate, update_rate) = compare(
-            3,
-            || throughput(40_000, 32, count_only.clone()),
-            || throughput(4_000, 32, update_only.clone()),
-        )
-        .await;
-        figures.add(
-            "hot profile, counting step only: Redis increment",
-            format!("{count_rate:.0}/s"),
-        );
-        figures.add(
-            "hot profile, counting step only: UPDATE + 1",
-            format!("{update_rate:.0}/s"),
-        );
-        figures.add(
-            "hot profile, counting step only: ratio (goal >= 10x)",
-            format!("{:.1}x", count_rate / update_rate),
-        );
-    }
-
-    if run("flush") {
-        println!("\n3. flush of {PROFILES} viewed profiles: batched vs one UPDATE per profile");
-        // Today's counters: the views above are overwritten, so exactly the million remain.
-        let day = KstDay::of(now);
-        let counts: Vec<(ProfileId, u64)> = (1..=PROFILES)
-            .map(|id| (ProfileId(id), id % 7 + 1))
-            .collect();
-        services.counter.load_day(day, &counts).await.unwrap();
-        drop(counts);
-        let mut sample = Vec::new();
-        for shard in 0..domain::views::SHARDS {
-            sample.extend(services.counter.day_shard(day, shard).await.unwrap());
-            if sample.len() >= FLUSH_BASELINE_SAMPLE {
-                break;
+                    .count_view(hot, KstDay::of(now), &[])
+                    .await
+                    .unwrap();
             }
         }
-        sample.truncate(FLUSH_BASELINE_SAMPLE);
-        // The baseline writes an earlier day, so the batched flush below still has every
-        // profile to do.
-        let baseline_day = day.previous().date();
-        let started = Instant::now();
-        for (profile, views) in &sample {
-            sqlx::query(
-                "UPDATE profiles SET view_count = view_count + ?, views_flushed_through = ? \
+    };
+    let update_only = {
+        let services = bench.services.clone();
+        move |_| {
+            let services = services.clone();
+            async move { increment_view_count(&services, hot).await }
+        }
+    };
+    let (count_rate, update_rate) = compare(
+        3,
+        || throughput(40_000, 32, count_only.clone()),
+        || throughput(4_000, 32, update_only.clone()),
+    )
+    .await;
+    figures.add(
+        "hot profile, counting step only: Redis increment",
+        format!("{count_rate:.0}/s"),
+    );
+    figures.add(
+        "hot profile, counting step only: UPDATE + 1",
+        format!("{update_rate:.0}/s"),
+    );
+    figures.add(
+        "hot profile, counting step only: ratio (goal >= 10x)",
+        format!("{:.1}x", count_rate / update_rate),
+    );
+}
+
+/// Section 3: the nightly flush of a day on which every profile was viewed.
+async fn flush(bench: &Bench, figures: &mut Figures) {
+    println!("\n3. flush of {PROFILES} viewed profiles: batched vs one UPDATE per profile");
+    let day = KstDay::of(bench.now);
+    count_every_profile(&bench.services, day).await;
+    let baseline_total = per_profile_flush_seconds(bench, day).await;
+
+    let flush_at: DateTime<Utc> = Utc
+        .from_utc_datetime(&day.next().date().and_hms_opt(1, 0, 0).unwrap())
+        - chrono::Duration::hours(9);
+    let started = Instant::now();
+    let summary = run_nightly_flush(&bench.services, flush_at).await;
+    let batched = started.elapsed().as_secs_f64();
+    let flushed = summary
+        .days
+        .iter()
+        .find(|d| d.day == day.to_string())
+        .expect("day flushed");
+    assert_eq!(flushed.viewed_profiles, PROFILES);
+    assert_eq!(flushed.applied_profiles, PROFILES);
+    figures.add(
+        format!("flush {PROFILES}: one UPDATE per profile ({FLUSH_BASELINE_SAMPLE} timed, scaled)"),
+        format!("{baseline_total:.1} s"),
+    );
+    figures.add(
+        format!(
+            "flush {PROFILES}: batched ({} rows/transaction)",
+            app::usecases::flush_views::FLUSH_BATCH_ROWS
+        ),
+        format!("{batched:.1} s"),
+    );
+    figures.add(
+        "flush: ratio (goal >= 20x, batched < 60 s)",
+        format!("{:.1}x", baseline_total / batched),
+    );
+    let rerun = Instant::now();
+    let again = run_nightly_flush(&bench.services, flush_at).await;
+    assert!(
+        again.days.is_empty(),
+        "a completed day is not flushed again"
+    );
+    figures.add(
+        "flush: second run of the same night",
+        format!("{:.2} s, 0 days", rerun.elapsed().as_secs_f64()),
+    );
+}
+
+/// Sets `day`'s counters to a count for every profile.
+async fn count_every_profile(services: &Services, day: KstDay) {
+    // Today's counters: the views above are overwritten, so exactly the million remain.
+    let counts: Vec<(ProfileId, u64)> = (1..=PROFILES)
+        .map(|id| (ProfileId(id), id % 7 + 1))
+        .collect();
+    services.counter.load_day(day, &counts).await.unwrap();
+}
+
+/// One UPDATE per profile, timed on a sample of `day`'s counts and scaled to the million.
+async fn per_profile_flush_seconds(bench: &Bench, day: KstDay) -> f64 {
+    let mut sample = Vec::new();
+    for shard in 0..domain::views::SHARDS {
+        sample.extend(bench.services.counter.day_shard(day, shard).await.unwrap());
+        if sample.len() >= FLUSH_BASELINE_SAMPLE {
+            break;
+        }
+    }
+    sample.truncate(FLUSH_BASELINE_SAMPLE);
+    // The baseline writes an earlier day, so the batched flush below still has every
+    // profile to do.
+    let baseline_day = day.previous().date();
+    let started = Instant::now();
+    for (profile, views) in &sample {
+        sqlx::query(
+            "UPDATE profiles SET view_count = view_count + ?, views_flushed_through = ? \
              WHERE id = ? AND (views_flushed_through IS NULL OR views_flushed_through < ?)",
-            )
-            .bind(*views)
-            .bind(baseline_day)
-            .bind(profile.0)
-            .bind(baseline_day)
-            .execute(&pool)
-            .await
-            .unwrap();
-        }
-        let per_profile = started.elapsed().as_secs_f64() / sample.len() as f64;
-        let baseline_total = per_profile * PROFILES as f64;
-
-        let flush_at: DateTime<Utc> = Utc
-            .from_utc_datetime(&day.next().date().and_hms_opt(1, 0, 0).unwrap())
-            - chrono::Duration::hours(9);
-        let started = Instant::now();
-        let summary = flush_views(
-            &FlushViewsDeps {
-                counter: &services.counter,
-                history: &services.store,
-            },
-            flush_at,
         )
+        .bind(*views)
+        .bind(baseline_day)
+        .bind(profile.0)
+        .bind(baseline_day)
+        .execute(&bench.pool)
         .await
         .unwrap();
-        let batched = started.elapsed().as_secs_f64();
-        let flushed = summary
-            .days
-            .iter()
-            .find(|d| d.day == day.to_string())
-            .expect("day flushed");
-        assert_eq!(flushed.viewed_profiles, PROFILES);
-        assert_eq!(flushed.applied_profiles, PROFILES);
-        figures.add(
-            format!(
-                "flush {PROFILES}: one UPDATE per profile ({FLUSH_BASELINE_SAMPLE} timed, scaled)"
-            ),
-            format!("{baseline_total:.1} s"),
-        );
-        figures.add(
-            format!(
-                "flush {PROFILES}: batched ({} rows/transaction)",
-                app::usecases::flush_views::FLUSH_BATCH_ROWS
-            ),
-            format!("{batched:.1} s"),
-        );
-        figures.add(
-            "flush: ratio (goal >= 20x, batched < 60 s)",
-            format!("{:.1}x", baseline_total / batched),
-        );
-        let rerun = Instant::now();
-        let again = flush_views(
-            &FlushViewsDeps {
-                counter: &services.counter,
-                history: &services.store,
-            },
-            flush_at,
-        )
+    }
+    let per_profile = started.elapsed().as_secs_f64() / sample.len() as f64;
+    per_profile * PROFILES as f64
+}
+
+/// Section 4: Redis memory of the bucketed layout against one key per profile per day.
+async fn memory(bench: &Bench, figures: &mut Figures) {
+    println!("\n4. Redis bytes per viewed profile-day vs one key per profile per day");
+    // A database of its own, emptied before each layout, so neither layout pays for the
+    // other's keyspace growth.
+    let memory_db = format!(
+        "{}/9",
+        secrecy::ExposeSecret::expose_secret(&bench.redis_url)
+    );
+    let mut redis = redis::Client::open(memory_db.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
         .await
         .unwrap();
-        assert!(
-            again.days.is_empty(),
-            "a completed day is not flushed again"
+    let counter =
+        RedisViewCounter::new(&RedisConfig::new(&memory_db, RedisTimeouts::JOB), "").unwrap();
+    let mem_day = KstDay::of(bench.now);
+    for (label, stride) in [
+        ("every profile viewed", 1u64),
+        ("1 in 10 profiles viewed", 10),
+    ] {
+        let ours = bucketed_bytes(&mut redis, &counter, stride, mem_day).await;
+        let naive = key_per_day_bytes(&mut redis, stride, mem_day).await;
+        empty_database(&mut redis).await;
+        figures.add(
+            format!("memory, {label}: bucketed hashes"),
+            format!("{ours:.1} B/profile-day"),
         );
         figures.add(
-            "flush: second run of the same night",
-            format!("{:.2} s, 0 days", rerun.elapsed().as_secs_f64()),
+            format!("memory, {label}: one key per profile-day"),
+            format!("{naive:.1} B/profile-day"),
+        );
+        figures.add(
+            format!("memory, {label}: ratio (goal <= 0.5x)"),
+            format!("{:.2}x", ours / naive),
         );
     }
+}
 
-    if run("memory") {
-        println!("\n4. Redis bytes per viewed profile-day vs one key per profile per day");
-        // A database of its own, emptied before each layout, so neither layout pays for the
-        // other's keyspace growth.
-        let memory_db = format!(
-            "{}/9",
-            secrecy::ExposeSecret::expose_secret(&settings.redis_url)
-        );
-        let mut redis = redis::Client::open(memory_db.as_str())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
-        let counter =
-            RedisViewCounter::new(&RedisConfig::new(&memory_db, RedisTimeouts::JOB), "").unwrap();
-        let mem_day = KstDay::of(now);
-        for (label, stride) in [
-            ("every profile viewed", 1u64),
-            ("1 in 10 profiles viewed", 10),
-        ] {
-            let id = move |i: u64| stride * i + 1;
-            let _: () = redis::cmd("FLUSHDB")
-                .arg("SYNC")
-                .query_async(&mut redis)
-                .await
-                .unwrap();
-            let before = used_memory(&mut redis).await;
-            let counter = counter.clone();
-            throughput(MEMORY_PROFILES as usize, 32, move |i| {
-                let counter = counter.clone();
-                async move {
-                    counter
-                        .count_view(ProfileId(id(i as u64)), mem_day, &[])
-                        .await
-                        .unwrap();
-                }
-            })
-            .await;
-            let ours = (used_memory(&mut redis).await - before) as f64 / MEMORY_PROFILES as f64;
+/// The `i`th of MEMORY_PROFILES viewed profiles when every `stride`th one is viewed.
+fn viewed_profile(stride: u64, i: u64) -> u64 {
+    stride * i + 1
+}
 
-            let _: () = redis::cmd("FLUSHDB")
-                .arg("SYNC")
-                .query_async(&mut redis)
+/// Bytes per profile-day of this design's counters (hashes per bucket).
+async fn bucketed_bytes(
+    redis: &mut redis::aio::MultiplexedConnection,
+    counter: &RedisViewCounter,
+    stride: u64,
+    day: KstDay,
+) -> f64 {
+    empty_database(redis).await;
+    let before = used_memory(redis).await;
+    let counter = counter.clone();
+    throughput(MEMORY_PROFILES as usize, 32, move |i| {
+        let counter = counter.clone();
+        async move {
+            counter
+                .count_view(ProfileId(viewed_profile(stride, i as u64)), day, &[])
                 .await
                 .unwrap();
-            let before = used_memory(&mut redis).await;
-            for chunk in (0..MEMORY_PROFILES).collect::<Vec<_>>().chunks(10_000) {
-                let mut pipe = redis::pipe();
-                for i in chunk {
-                    let key = format!("profile:view:{}:{}", id(*i), mem_day.compact());
-                    pipe.incr(&key, 1)
-                        .ignore()
-                        .expire(&key, 8 * 24 * 3600)
-                        .ignore();
-                }
-                let () = pipe.query_async(&mut redis).await.unwrap();
-            }
-            let naive = (used_memory(&mut redis).await - before) as f64 / MEMORY_PROFILES as f64;
-            let _: () = redis::cmd("FLUSHDB")
-                .arg("SYNC")
-                .query_async(&mut redis)
-                .await
-                .unwrap();
-            figures.add(
-                format!("memory, {label}: bucketed hashes"),
-                format!("{ours:.1} B/profile-day"),
-            );
-            figures.add(
-                format!("memory, {label}: one key per profile-day"),
-                format!("{naive:.1} B/profile-day"),
-            );
-            figures.add(
-                format!("memory, {label}: ratio (goal <= 0.5x)"),
-                format!("{:.2}x", ours / naive),
-            );
         }
-    }
+    })
+    .await;
+    (used_memory(redis).await - before) as f64 / MEMORY_PROFILES as f64
+}
 
+/// Bytes per profile-day of the naive layout: one expiring key per profile per day.
+async fn key_per_day_bytes(
+    redis: &mut redis::aio::MultiplexedConnection,
+    stride: u64,
+    day: KstDay,
+) -> f64 {
+    empty_database(redis).await;
+    let before = used_memory(redis).await;
+    for chunk in (0..MEMORY_PROFILES).collect::<Vec<_>>().chunks(10_000) {
+        let mut pipe = redis::pipe();
+        for i in chunk {
+            let key = format!(
+                "profile:view:{}:{}",
+                viewed_profile(stride, *i),
+                day.compact()
+            );
+            pipe.incr(&key, 1)
+                .ignore()
+                .expire(&key, 8 * 24 * 3600)
+                .ignore();
+        }
+        let () = pipe.query_async(redis).await.unwrap();
+    }
+    (used_memory(redis).await - before) as f64 / MEMORY_PROFILES as f64
+}
+
+async fn empty_database(redis: &mut redis::aio::MultiplexedConnection) {
+    let _: () = redis::cmd("FLUSHDB")
+        .arg("SYNC")
+        .query_async(redis)
+        .await
+        .unwrap();
+}
+
+/// Back to the test stack's relaxed redo-log flush (set_up chose the production one).
+async fn restore_stack_durability(pool: &MySqlPool) {
     sqlx::query("SET GLOBAL innodb_flush_log_at_trx_commit = 2")
-        .execute(&pool)
+        .execute(pool)
         .await
         .ok();
+}
+
+fn print_summary(figures: &Figures) {
     println!("\nSummary (copy into the README):\n");
     println!("| measurement | figure |\n|---|---|");
     for (name, value) in &figures.0 {

@@ -97,24 +97,63 @@ where
     (rate, latencies)
 }
 
+/// An authenticated payment: (order id, payment key).
+type Authenticated = (String, String);
+
+/// A timed run: (calls/s, sorted latencies ms).
+type Timing = (f64, Vec<f64>);
+
+/// One recovery run over the STALE payments.
+struct Recovery {
+    seconds: f64,
+    toss_calls_per_payment: f64,
+}
+
 pub async fn run() {
     let admin = env("MYSQL_ADMIN_URL");
+    let database = create_database(&admin).await;
+    let toss_base = start_sandbox().await;
+    let settings = bench_settings(&admin, &database, &toss_base);
+    let services = start_services(&settings).await;
+
+    let mut prepared = prepare_payments(&services, &toss_base).await;
+    let stale = prepared.split_off(2 * CONFIRMS);
+    let ours_items = prepared.split_off(CONFIRMS);
+    let alone_items = prepared;
+
+    let gateway = Arc::new(TossGateway::new(&toss_base, SECRET, TossTimeouts::default()).unwrap());
+    let alone = time_sandbox_alone(&gateway, alone_items).await;
+    let ours = time_our_confirm(&services, &gateway, ours_items).await;
+    let bus = time_event_bus_alone(&services).await;
+    let recovery = time_recovery(&services, &gateway, &stale).await;
+    print_table(&alone, &ours, &bus, &recovery);
+}
+
+/// Creates a database of this run's own and returns its name.
+async fn create_database(admin: &str) -> String {
     let database = format!("bench_pay_{}", Utc::now().timestamp());
-    let mut conn = sqlx::MySqlConnection::connect(&admin).await.unwrap();
+    let mut conn = sqlx::MySqlConnection::connect(admin).await.unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
         .execute(&mut conn)
         .await
         .unwrap();
     conn.close().await.ok();
+    database
+}
 
+/// A Toss sandbox with no added latency, in process; returns its base URL.
+async fn start_sandbox() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let toss_base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(toss_sandbox::serve(
         listener,
         toss_sandbox::Sandbox::new(vec![SECRET.into()]),
     ));
+    toss_base
+}
 
-    let settings = Settings {
+fn bench_settings(admin: &str, database: &str, toss_base: &str) -> Settings {
+    Settings {
         database_url: format!("{admin}/{database}").into(),
         database_max_connections: 32,
         redis_url: env("REDIS_URL").into(),
@@ -123,7 +162,7 @@ pub async fn run() {
         redis_key_prefix: "benchpay:".into(),
         table_name: env("TABLE_NAME"),
         event_bus_name: "bench-payments".into(),
-        toss_api_base: toss_base.clone(),
+        toss_api_base: toss_base.to_owned(),
         toss_secret_key: Some(SECRET.into()),
         toss_timeout: std::time::Duration::from_secs(30),
         checkout: app::usecases::payments::CheckoutSettings {
@@ -132,7 +171,11 @@ pub async fn run() {
             fail_url: "http://127.0.0.1/fail".into(),
         },
         token_signing_key: None,
-    };
+    }
+}
+
+/// The services on the emulated AWS, with the event bus, the schema and member 1 in place.
+async fn start_services(settings: &Settings) -> Arc<Services> {
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     adapters::EventBridgePublisher::create_bus(
         &aws_sdk_eventbridge::Client::new(&aws),
@@ -140,32 +183,18 @@ pub async fn run() {
     )
     .await
     .unwrap();
-    let services = Arc::new(Services::new(&settings, &aws, RedisTimeouts::JOB).unwrap());
+    let services = Arc::new(Services::new(settings, &aws, RedisTimeouts::JOB).unwrap());
     services.store.migrate().await.unwrap();
     sqlx::raw_sql("INSERT INTO members (id, name, email, created_at) VALUES (1, '벤치', 'bench@example.com', NOW(6))")
         .execute(services.store.pool())
         .await
         .unwrap();
+    services
+}
 
+/// Every payment the run confirms or recovers, created and authenticated at the sandbox.
+async fn prepare_payments(services: &Services, toss_base: &str) -> Vec<Authenticated> {
     let http = reqwest::Client::new();
-    let authenticate = |order_id: String| {
-        let http = http.clone();
-        let url = format!(
-            "{toss_base}/sandbox/authenticate?orderId={order_id}&amount={AMOUNT}&orderName=bench&successUrl=http://127.0.0.1/s&failUrl=http://127.0.0.1/f"
-        );
-        async move {
-            let body: serde_json::Value = http
-                .get(url)
-                .header("accept", "application/json")
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            (order_id, body["paymentKey"].as_str().unwrap().to_owned())
-        }
-    };
     println!(
         "preparing {} authenticated payments …",
         2 * CONFIRMS + STALE
@@ -180,79 +209,106 @@ pub async fn run() {
             amount: Amount::parse(AMOUNT as i64).unwrap(),
         };
         services.store.create(&order, Utc::now()).await.unwrap();
-        prepared.push(authenticate(order.order_id.to_string()).await);
+        prepared.push(authenticate(&http, toss_base, order.order_id.to_string()).await);
     }
-    let stale = prepared.split_off(2 * CONFIRMS);
-    let ours_items = prepared.split_off(CONFIRMS);
-    let alone_items = prepared;
+    prepared
+}
 
-    let gateway = Arc::new(TossGateway::new(&toss_base, SECRET, TossTimeouts::default()).unwrap());
-    let (alone_rate, alone_ms) = {
+/// What the buyer's browser does at Toss's payment window: returns the payment key.
+async fn authenticate(http: &reqwest::Client, toss_base: &str, order_id: String) -> Authenticated {
+    let url = format!(
+        "{toss_base}/sandbox/authenticate?orderId={order_id}&amount={AMOUNT}&orderName=bench&successUrl=http://127.0.0.1/s&failUrl=http://127.0.0.1/f"
+    );
+    let body: serde_json::Value = http
+        .get(url)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (order_id, body["paymentKey"].as_str().unwrap().to_owned())
+}
+
+/// The baseline: Toss's confirm call and nothing else.
+async fn time_sandbox_alone(gateway: &Arc<TossGateway>, items: Vec<Authenticated>) -> Timing {
+    let gateway = gateway.clone();
+    timed(items, move |(order_id, key): Authenticated| {
         let gateway = gateway.clone();
-        timed(alone_items, move |(order_id, key): (String, String)| {
-            let gateway = gateway.clone();
-            async move {
-                let order = OrderId::parse(&order_id).unwrap();
-                let idem = format!("confirm-{order_id}-1");
-                let paid = gateway
-                    .confirm(&key, &order, Amount::parse(AMOUNT as i64).unwrap(), &idem)
-                    .await
-                    .unwrap();
-                assert_eq!(paid.status, "DONE");
-            }
-        })
-        .await
-    };
-    let (ours_rate, ours_ms) = {
-        let services = services.clone();
-        let gateway = gateway.clone();
-        timed(ours_items, move |(order_id, key): (String, String)| {
-            let (services, gateway) = (services.clone(), gateway.clone());
-            async move {
-                let deps = PaymentDeps {
-                    store: &services.store,
-                    gateway: &*gateway,
-                    publisher: &services.publisher,
-                    timings: services.payment_timings,
-                };
-                let form = ConfirmForm {
-                    member_id: Some(1),
-                    payment_key: Some(key),
-                    order_id: Some(order_id),
-                    amount: Some(AMOUNT as i64),
-                };
-                let done = confirm(&deps, domain::MemberId(1), form, Utc::now())
-                    .await
-                    .unwrap();
-                assert_eq!(done.status, PaymentStatus::Done);
-            }
-        })
-        .await
-    };
+        async move {
+            let order = OrderId::parse(&order_id).unwrap();
+            let idem = format!("confirm-{order_id}-1");
+            let paid = gateway
+                .confirm(&key, &order, Amount::parse(AMOUNT as i64).unwrap(), &idem)
+                .await
+                .unwrap();
+            assert_eq!(paid.status, "DONE");
+        }
+    })
+    .await
+}
 
-    // The emulated EventBridge alone (each confirm publishes one event), to tell our cost
-    // from the emulator's.
-    let (bus_rate, bus_ms) = {
-        let services = services.clone();
-        timed((0..CONFIRMS as u64).collect(), move |i: u64| {
-            let services = services.clone();
-            async move {
-                let event = app::ports::OutboxEvent {
-                    id: i,
-                    event_id: format!("Bench:{i}"),
-                    detail_type: "Bench".into(),
-                    detail: "{}".into(),
-                };
-                use app::ports::EventPublisher;
-                services.publisher.publish(&[event]).await.unwrap();
-            }
-        })
-        .await
-    };
+/// The confirm use case: claim, Toss, settle, outbox, publish.
+async fn time_our_confirm(
+    services: &Arc<Services>,
+    gateway: &Arc<TossGateway>,
+    items: Vec<Authenticated>,
+) -> Timing {
+    let (services, gateway) = (services.clone(), gateway.clone());
+    timed(items, move |(order_id, key): Authenticated| {
+        let (services, gateway) = (services.clone(), gateway.clone());
+        async move {
+            let deps = PaymentDeps {
+                store: &services.store,
+                gateway: &*gateway,
+                publisher: &services.publisher,
+                timings: services.payment_timings,
+            };
+            let form = ConfirmForm {
+                member_id: Some(1),
+                payment_key: Some(key),
+                order_id: Some(order_id),
+                amount: Some(AMOUNT as i64),
+            };
+            let done = confirm(&deps, domain::MemberId(1), form, Utc::now())
+                .await
+                .unwrap();
+            assert_eq!(done.status, PaymentStatus::Done);
+        }
+    })
+    .await
+}
 
-    // 1,000 confirms that died after Toss approved: claimed, approved at Toss, never settled.
+/// The emulated EventBridge alone (each confirm publishes one event), to tell our cost
+/// from the emulator's.
+async fn time_event_bus_alone(services: &Arc<Services>) -> Timing {
+    let services = services.clone();
+    timed((0..CONFIRMS as u64).collect(), move |i: u64| {
+        let services = services.clone();
+        async move {
+            let event = app::ports::OutboxEvent {
+                id: i,
+                event_id: format!("Bench:{i}"),
+                detail_type: "Bench".into(),
+                detail: "{}".into(),
+            };
+            use app::ports::EventPublisher;
+            services.publisher.publish(&[event]).await.unwrap();
+        }
+    })
+    .await
+}
+
+/// One recovery run over `stale`, after making each a confirm that died after Toss
+/// approved: claimed, approved at Toss, never settled.
+async fn time_recovery(
+    services: &Services,
+    gateway: &TossGateway,
+    stale: &[Authenticated],
+) -> Recovery {
     let now = Utc::now();
-    for (order_id, key) in &stale {
+    for (order_id, key) in stale {
         let order = OrderId::parse(order_id).unwrap();
         let idem = format!("confirm-{order_id}-1");
         let claim = Claim::Confirm {
@@ -267,7 +323,7 @@ pub async fn run() {
             .unwrap();
     }
     let counting = CountingGateway {
-        inner: (*gateway).clone(),
+        inner: gateway.clone(),
         calls: AtomicU64::new(0),
     };
     let deps = PaymentDeps {
@@ -280,35 +336,35 @@ pub async fn run() {
     let summary = recover_payments(&deps, now + Duration::minutes(5), 1_000, None)
         .await
         .unwrap();
-    let recovery_secs = started.elapsed().as_secs_f64();
+    let seconds = started.elapsed().as_secs_f64();
     assert_eq!(summary.done, STALE as u64, "{summary:?}");
-    let calls = counting.calls.load(Ordering::Relaxed) as f64 / STALE as f64;
+    Recovery {
+        seconds,
+        toss_calls_per_payment: counting.calls.load(Ordering::Relaxed) as f64 / STALE as f64,
+    }
+}
 
+fn p50_p99(sorted_ms: &[f64]) -> String {
+    format!(
+        "{:.1} / {:.1} ms",
+        percentile(sorted_ms, 0.5),
+        percentile(sorted_ms, 0.99)
+    )
+}
+
+fn print_table(alone: &Timing, ours: &Timing, bus: &Timing, recovery: &Recovery) {
+    let ((alone_rate, alone_ms), (ours_rate, ours_ms), (bus_rate, bus_ms)) = (alone, ours, bus);
     let rows = [
         (
             "sandbox alone: confirm calls/s",
             format!("{alone_rate:.0}/s"),
         ),
-        (
-            "sandbox alone: p50 / p99",
-            format!(
-                "{:.1} / {:.1} ms",
-                percentile(&alone_ms, 0.5),
-                percentile(&alone_ms, 0.99)
-            ),
-        ),
+        ("sandbox alone: p50 / p99", p50_p99(alone_ms)),
         (
             "our confirm (claim, Toss, settle, outbox, publish): /s",
             format!("{ours_rate:.0}/s"),
         ),
-        (
-            "our confirm: p50 / p99",
-            format!(
-                "{:.1} / {:.1} ms",
-                percentile(&ours_ms, 0.5),
-                percentile(&ours_ms, 0.99)
-            ),
-        ),
+        ("our confirm: p50 / p99", p50_p99(ours_ms)),
         (
             "our confirm throughput / sandbox alone",
             format!("{:.2}x", ours_rate / alone_rate),
@@ -317,19 +373,15 @@ pub async fn run() {
             "EventBridge emulator (moto) PutEvents alone: /s",
             format!("{bus_rate:.0}/s"),
         ),
-        (
-            "EventBridge emulator: p50 / p99",
-            format!(
-                "{:.1} / {:.1} ms",
-                percentile(&bus_ms, 0.5),
-                percentile(&bus_ms, 0.99)
-            ),
-        ),
+        ("EventBridge emulator: p50 / p99", p50_p99(bus_ms)),
         (
             "recovery of 1,000 approved-but-unsettled payments, one run",
-            format!("{recovery_secs:.1} s"),
+            format!("{:.1} s", recovery.seconds),
         ),
-        ("recovery: Toss calls per payment", format!("{calls:.2}")),
+        (
+            "recovery: Toss calls per payment",
+            format!("{:.2}", recovery.toss_calls_per_payment),
+        ),
     ];
     println!(
         "\n{CONFIRMS} confirms each, {CONCURRENCY} concurrent, sandbox with no added latency\n"

@@ -65,74 +65,118 @@ async fn dispatch(State(services): State<Arc<Services>>, req: Request) -> Respon
         Ok(time) => time,
         Err(e) => return into_axum(e.into_response()),
     };
-
     if let Some(name) = path.strip_prefix("/local/jobs/") {
-        if parts.method != Method::POST {
-            return api_error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                ErrorCode::MethodNotAllowed,
-                "POST만 허용됩니다.",
-            );
-        }
-        return run_job(&services, name, &bytes, time).await;
+        return local_job(&services, &parts.method, name, &bytes, time).await;
     }
+    let routes = most_specific_routes(&path);
+    let chosen = routes
+        .iter()
+        .find(|(function, _)| parts.method.as_str() == function.method());
+    match chosen {
+        Some((function, params)) => {
+            invoke(&services, *function, &parts, params, &bytes, time).await
+        }
+        None => {
+            let allowed: Vec<&str> = routes
+                .iter()
+                .map(|(function, _)| function.method())
+                .collect();
+            no_route(&allowed)
+        }
+    }
+}
 
-    let mut allowed: Vec<&'static str> = Vec::new();
-    // The most specific routes for this path: a literal segment beats a `{parameter}`, so
-    // `/api/payments/toss/checkout` is the checkout resource, not an order id.
+/// `POST /local/jobs/{function}`: a scheduled function run by hand.
+async fn local_job(
+    services: &Services,
+    method: &Method,
+    name: &str,
+    body: &[u8],
+    time: DateTime<Utc>,
+) -> Response {
+    if method != Method::POST {
+        return api_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::MethodNotAllowed,
+            "POST만 허용됩니다.",
+        );
+    }
+    run_job(services, name, body, time).await
+}
+
+/// The routes whose template fits `path`, with their bound parameters, most specific
+/// only: a literal segment beats a `{parameter}`, so `/api/payments/toss/checkout` is
+/// the checkout resource, not an order id.
+fn most_specific_routes(path: &str) -> Vec<(HttpFunction, Vec<(String, String)>)> {
     let matches: Vec<(HttpFunction, Vec<(String, String)>)> = HttpFunction::ALL
         .into_iter()
-        .filter_map(|f| match_path(f.path(), &path).map(|params| (f, params)))
+        .filter_map(|f| match_path(f.path(), path).map(|params| (f, params)))
         .collect();
     let fewest_params = matches.iter().map(|(_, p)| p.len()).min().unwrap_or(0);
-    for (function, params) in matches
+    matches
         .into_iter()
         .filter(|(_, p)| p.len() == fewest_params)
-    {
-        allowed.push(function.method());
-        if parts.method.as_str() != function.method() {
-            continue;
+        .collect()
+}
+
+/// Runs `function` on the event API Gateway would send it, behind the authorizer if
+/// the route is protected.
+async fn invoke(
+    services: &Services,
+    function: HttpFunction,
+    parts: &axum::http::request::Parts,
+    params: &[(String, String)],
+    body: &[u8],
+    time: DateTime<Utc>,
+) -> Response {
+    let mut event = http_api_event(function, parts, params, body, time);
+    if function.requires_token() {
+        match lambda_authorizer(services, &parts.headers) {
+            Ok(authorizer) => event["requestContext"]["authorizer"] = authorizer,
+            Err(refusal) => return *refusal,
         }
-        let mut event = http_api_event(function, &parts, &params, &bytes, time);
-        if function.requires_token() {
-            // What API Gateway does with the Lambda authorizer, with the same code.
-            let Some(tokens) = services.tokens.as_ref() else {
-                return (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "TOKEN_SIGNING_KEY is not set",
-                )
-                    .into_response();
-            };
-            if !parts.headers.contains_key("authorization") {
-                return (
-                    StatusCode::UNAUTHORIZED,
-                    axum::Json(json!({ "message": "Unauthorized" })),
-                )
-                    .into_response();
-            }
-            let decision = api::authorizer::authorize(tokens, &parts.headers);
-            if !decision.is_authorized {
-                return (
-                    StatusCode::FORBIDDEN,
-                    axum::Json(json!({ "message": "Forbidden" })),
-                )
-                    .into_response();
-            }
-            event["requestContext"]["authorizer"] = json!({ "lambda": decision.context });
-        }
-        let request = match lambda_http::request::from_str(&event.to_string()) {
-            Ok(request) => request,
-            Err(e) => {
-                return (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("local gateway built a bad event: {e}"),
-                )
-                    .into_response();
-            }
-        };
-        let response = function.handle(&services, request).await;
-        return into_axum(response);
     }
+    let request = match lambda_http::request::from_str(&event.to_string()) {
+        Ok(request) => request,
+        Err(e) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("local gateway built a bad event: {e}"),
+            )
+                .into_response();
+        }
+    };
+    let response = function.handle(services, request).await;
+    into_axum(response)
+}
+
+/// What API Gateway does with the Lambda authorizer, with the same code: the event's
+/// `requestContext.authorizer`, or API Gateway's own refusal.
+fn lambda_authorizer(services: &Services, headers: &HeaderMap) -> Result<Value, Box<Response>> {
+    let Some(tokens) = services.tokens.as_ref() else {
+        let misconfigured = (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "TOKEN_SIGNING_KEY is not set",
+        );
+        return Err(Box::new(misconfigured.into_response()));
+    };
+    if !headers.contains_key("authorization") {
+        return Err(gateway_refusal(StatusCode::UNAUTHORIZED, "Unauthorized"));
+    }
+    let decision = api::authorizer::authorize(tokens, headers);
+    if !decision.is_authorized {
+        return Err(gateway_refusal(StatusCode::FORBIDDEN, "Forbidden"));
+    }
+    Ok(json!({ "lambda": decision.context }))
+}
+
+/// API Gateway's own refusal body (`{"message": …}`), not our envelope.
+fn gateway_refusal(status: StatusCode, message: &str) -> Box<Response> {
+    Box::new((status, axum::Json(json!({ "message": message }))).into_response())
+}
+
+/// No route serves this method on this path: 405 if another method is served, else 404.
+fn no_route(allowed: &[&str]) -> Response {
     if !allowed.is_empty() {
         let mut response = api_error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -210,45 +254,21 @@ fn http_api_event(
     body: &[u8],
     time: DateTime<Utc>,
 ) -> Value {
-    let mut headers = Map::new();
-    for (name, value) in &parts.headers {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        let joined = match headers.get(name.as_str()).and_then(Value::as_str) {
-            Some(existing) => format!("{existing},{value}"),
-            None => value,
-        };
-        headers.insert(name.as_str().to_owned(), Value::String(joined));
-    }
     let raw_query = parts.uri.query().unwrap_or("");
-    let mut query = Map::new();
-    for (name, value) in form_urlencoded::parse(raw_query.as_bytes()) {
-        let joined = match query.get(name.as_ref()).and_then(Value::as_str) {
-            Some(existing) => format!("{existing},{value}"),
-            None => value.into_owned(),
-        };
-        query.insert(name.into_owned(), Value::String(joined));
-    }
     let path_parameters: Map<String, Value> = params
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
     let route_key = format!("{} {}", function.method(), function.path());
-    let (body, is_base64) = match std::str::from_utf8(body) {
-        _ if body.is_empty() => (Value::Null, false),
-        Ok(text) => (Value::String(text.to_owned()), false),
-        Err(_) => (
-            Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
-            true,
-        ),
-    };
+    let (body, is_base64) = event_body(body);
     json!({
         "version": "2.0",
         "routeKey": route_key,
         "rawPath": parts.uri.path(),
         "rawQueryString": raw_query,
-        "headers": headers,
-        "queryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(query) },
-        "pathParameters": if path_parameters.is_empty() { Value::Null } else { Value::Object(path_parameters) },
+        "headers": joined_headers(&parts.headers),
+        "queryStringParameters": object_or_null(query_parameters(raw_query)),
+        "pathParameters": object_or_null(path_parameters),
         "requestContext": {
             "accountId": "000000000000",
             "apiId": "local",
@@ -270,6 +290,54 @@ fn http_api_event(
         "body": body,
         "isBase64Encoded": is_base64,
     })
+}
+
+/// Headers as payload 2.0 carries them: one string per name, repeated ones comma-joined.
+fn joined_headers(headers: &HeaderMap) -> Map<String, Value> {
+    let mut joined = Map::new();
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        append_joined(&mut joined, name.as_str().to_owned(), value);
+    }
+    joined
+}
+
+/// The query string as payload 2.0 carries it: repeated names comma-joined.
+fn query_parameters(raw_query: &str) -> Map<String, Value> {
+    let mut query = Map::new();
+    for (name, value) in form_urlencoded::parse(raw_query.as_bytes()) {
+        append_joined(&mut query, name.into_owned(), value.into_owned());
+    }
+    query
+}
+
+fn append_joined(map: &mut Map<String, Value>, name: String, value: String) {
+    let joined = match map.get(&name).and_then(Value::as_str) {
+        Some(existing) => format!("{existing},{value}"),
+        None => value,
+    };
+    map.insert(name, Value::String(joined));
+}
+
+/// API Gateway leaves an empty parameter map out of the event rather than send `{}`.
+fn object_or_null(map: Map<String, Value>) -> Value {
+    if map.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(map)
+    }
+}
+
+/// The event's `body` and `isBase64Encoded`: null when empty, base64 when not UTF-8.
+fn event_body(body: &[u8]) -> (Value, bool) {
+    match std::str::from_utf8(body) {
+        _ if body.is_empty() => (Value::Null, false),
+        Ok(text) => (Value::String(text.to_owned()), false),
+        Err(_) => (
+            Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
+            true,
+        ),
+    }
 }
 
 async fn run_job(services: &Services, name: &str, body: &[u8], time: DateTime<Utc>) -> Response {

@@ -45,8 +45,31 @@ pub async fn list_profiles(
     let next_cursor = has_more.then(|| Cursor {
         before_id: rows.last().expect("a full page").id.0,
     });
+    let (pending, counts_live) = unflushed_views(deps.counter, &rows, KstDay::of(now)).await;
+    let mut items: Vec<(ProfileRecord, u64)> = rows
+        .into_iter()
+        .zip(pending)
+        .map(|(p, pending)| {
+            let total = p.flushed_views + pending;
+            (p, total)
+        })
+        .collect();
+    sort_page(&mut items, query.sort, deps.collator);
+    Ok(ProfilePage {
+        items,
+        next_cursor,
+        counts_live,
+    })
+}
 
-    let today = KstDay::of(now);
+/// Each row's views not yet flushed into its row (closed days since its last flush, and
+/// today), and whether the counter store answered; if it did not, zeros, so the page
+/// still lists with flushed counts.
+async fn unflushed_views(
+    counter: &dyn ViewCounter,
+    rows: &[ProfileRecord],
+    today: KstDay,
+) -> (Vec<u64>, bool) {
     let wanted: Vec<_> = rows
         .iter()
         .map(|p| {
@@ -58,37 +81,28 @@ pub async fn list_profiles(
             (p.id, days)
         })
         .collect();
-    let (pending, counts_live) = if wanted.is_empty() {
-        (Vec::new(), true)
-    } else {
-        match deps.counter.sum_days(&wanted).await {
-            Ok(sums) => (sums, true),
-            Err(e) => {
-                tracing::warn!(error = %e, "view counter unavailable, listing flushed counts only");
-                (vec![0; rows.len()], false)
-            }
+    if wanted.is_empty() {
+        return (Vec::new(), true);
+    }
+    match counter.sum_days(&wanted).await {
+        Ok(sums) => (sums, true),
+        Err(e) => {
+            tracing::warn!(error = %e, "view counter unavailable, listing flushed counts only");
+            (vec![0; rows.len()], false)
         }
-    };
-    let mut items: Vec<(ProfileRecord, u64)> = rows
-        .into_iter()
-        .zip(pending)
-        .map(|(p, pending)| {
-            let total = p.flushed_views + pending;
-            (p, total)
-        })
-        .collect();
-    match query.sort {
+    }
+}
+
+/// Re-orders one page by `sort` (the page itself is chosen newest first); equal keys
+/// keep the newer profile first.
+fn sort_page(items: &mut [(ProfileRecord, u64)], sort: ProfileSort, collator: &KoreanCollator) {
+    match sort {
         ProfileSort::Latest => {}
         ProfileSort::Views => items.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.id.cmp(&a.0.id))),
         ProfileSort::Name => items.sort_by(|a, b| {
-            deps.collator
+            collator
                 .compare(&a.0.name, &b.0.name)
                 .then(b.0.id.cmp(&a.0.id))
         }),
     }
-    Ok(ProfilePage {
-        items,
-        next_cursor,
-        counts_live,
-    })
 }
