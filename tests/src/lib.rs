@@ -31,6 +31,8 @@ pub struct TestApp {
     pub toss: String,
     pub database: String,
     pub db_user: String,
+    /// The settings the services were built from (e.g. to build a function's own set).
+    pub settings: Settings,
     /// Access token of each member signed up through `signup`.
     tokens: std::sync::Mutex<std::collections::HashMap<u64, String>>,
 }
@@ -160,11 +162,12 @@ impl TestApp {
                 .unwrap(),
             services,
             db,
-            redis_prefix: settings.redis_key_prefix,
+            redis_prefix: settings.redis_key_prefix.clone(),
             redis,
             toss,
             database,
             db_user: user,
+            settings,
             tokens: Default::default(),
         }
     }

@@ -180,12 +180,12 @@ async fn confirm_in_process(app: &TestApp, p: &Payment) {
     let _in_flight = InFlight::new(&CONFIRMS_IN_FLIGHT);
     let services = &app.services;
     let deps = PaymentDeps {
-        store: &services.store,
+        store: &*services.store,
         gateway: services
             .toss
             .as_ref()
             .expect("the test app has a Toss gateway"),
-        publisher: &services.publisher,
+        publisher: &*services.publisher,
         timings: services.payment_timings,
     };
     let form = ConfirmForm {

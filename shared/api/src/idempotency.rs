@@ -76,7 +76,7 @@ where
         .lambda_context_ref()
         .and_then(|ctx| crate::runtime::invocation_deadline(ctx.deadline))
         .unwrap_or(now + Duration::seconds(60));
-    let store: &dyn IdempotencyStore = &services.idempotency;
+    let store: &dyn IdempotencyStore = &*services.idempotency;
     let begun = store
         .begin(scope, &key, &fingerprint(req), lease_until, now)
         .await;

@@ -51,7 +51,7 @@ pub async fn serve_authorizer() -> Result<(), Error> {
 pub async fn serve_migrate() -> Result<(), Error> {
     telemetry::init();
     adapters::metrics::set_function("migrate");
-    let services = services(Needs::default(), RedisTimeouts::JOB).await?;
+    let services = services(Needs::MYSQL, RedisTimeouts::JOB).await?;
     let services = &services;
     lambda_runtime::run(service_fn(
         move |_: LambdaEvent<serde_json::Value>| async move {
@@ -70,7 +70,7 @@ async fn services(needs: Needs, redis_timeouts: RedisTimeouts) -> Result<Service
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let settings = Settings::load(&aws).await?;
     settings.require(needs)?;
-    Ok(Services::new(&settings, &aws, redis_timeouts)?)
+    Ok(Services::for_needs(&settings, &aws, redis_timeouts, needs)?)
 }
 
 /// Lambda's longest function timeout: a deadline further away than this is not one.

@@ -12,14 +12,15 @@ use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 
 /// The clients a function uses, built once per execution environment and shared by all
-/// its invocations. Nothing here opens a connection: the first request that needs a
-/// server connects, so a cold start does no network work it might not need.
+/// its invocations: only those its route or job declares it needs (`Needs`). Nothing here
+/// opens a connection: the first request that needs a server connects, so a cold start
+/// does no network work it might not need.
 pub struct Services {
-    pub store: MySqlStore,
-    pub counter: RedisViewCounter,
-    pub ledger: DynamoViewLossLedger,
-    pub idempotency: DynamoIdempotencyStore,
-    pub publisher: EventBridgePublisher,
+    pub store: Built<MySqlStore>,
+    pub counter: Built<RedisViewCounter>,
+    pub ledger: Built<DynamoViewLossLedger>,
+    pub idempotency: Built<DynamoIdempotencyStore>,
+    pub publisher: Built<EventBridgePublisher>,
     /// Present where a Toss secret key is configured (the payment functions only).
     pub toss: Option<TossGateway>,
     pub checkout: CheckoutSettings,
@@ -28,6 +29,45 @@ pub struct Services {
     /// Present where a token signing key is configured (signup, login, the authorizer).
     pub tokens: Option<TokenIssuer>,
     pub auth_limits: AuthLimits,
+}
+
+/// A client the function declared it needs, or nothing. Using one it did not declare is a
+/// wiring bug, caught by the test that runs every function with only its declared clients.
+pub struct Built<T> {
+    what: &'static str,
+    client: Option<T>,
+}
+
+impl<T> Built<T> {
+    fn new(
+        what: &'static str,
+        wanted: bool,
+        build: impl FnOnce() -> Result<T, InfraError>,
+    ) -> Result<Self, InfraError> {
+        let client = if wanted { Some(build()?) } else { None };
+        Ok(Self { what, client })
+    }
+
+    /// A client built outside (a test's own, on the same servers).
+    pub fn with(what: &'static str, client: T) -> Self {
+        Self {
+            what,
+            client: Some(client),
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Built<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.client.as_ref().unwrap_or_else(|| {
+            panic!(
+                "{} is not built for this function: declare it in its route's or job's `needs`",
+                self.what
+            )
+        })
+    }
 }
 
 /// Settings read once per cold start from the environment (see `template.yaml` and
@@ -59,12 +99,39 @@ pub struct Settings {
     pub token_signing_key: Option<SecretString>,
 }
 
-/// The secrets a function may need beyond the database and Redis, declared by its `main`
-/// (through its route or job); a missing one fails the cold start.
+/// What a function needs, declared by its route or job: the clients `Services` builds for
+/// it, and the secrets whose absence fails its cold start.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Needs {
+    pub mysql: bool,
+    pub redis: bool,
+    /// The DynamoDB table (view-loss ledger, API idempotency keys).
+    pub dynamo: bool,
+    /// The EventBridge bus (the payment outbox).
+    pub events: bool,
     pub toss: bool,
     pub tokens: bool,
+}
+
+impl Needs {
+    /// Every client (the local gateway, the tests and the benches serve every route).
+    pub const ALL: Needs = Needs {
+        mysql: true,
+        redis: true,
+        dynamo: true,
+        events: true,
+        toss: true,
+        tokens: true,
+    };
+    /// MySQL only; the base the routes and jobs add to.
+    pub const MYSQL: Needs = Needs {
+        mysql: true,
+        redis: false,
+        dynamo: false,
+        events: false,
+        toss: false,
+        tokens: false,
+    };
 }
 
 fn env(name: &'static str) -> Result<String, InfraError> {
@@ -295,52 +362,77 @@ impl Settings {
 }
 
 impl Services {
+    /// Every client (the local gateway, the tests, the benches).
     pub fn new(
         settings: &Settings,
         aws: &aws_config::SdkConfig,
         redis_timeouts: RedisTimeouts,
     ) -> Result<Self, InfraError> {
-        let dynamo = aws_sdk_dynamodb::Client::new(aws);
-        let toss = settings
-            .toss_secret_key
-            .as_ref()
-            .map(|key| {
-                TossGateway::new(
-                    &settings.toss_api_base,
-                    key.expose_secret(),
-                    TossTimeouts {
-                        request: settings.toss_timeout,
-                        ..TossTimeouts::default()
-                    },
-                )
-            })
-            .transpose()?;
+        Self::for_needs(settings, aws, redis_timeouts, Needs::ALL)
+    }
+
+    /// The clients `needs` names, and no other.
+    pub fn for_needs(
+        settings: &Settings,
+        aws: &aws_config::SdkConfig,
+        redis_timeouts: RedisTimeouts,
+        needs: Needs,
+    ) -> Result<Self, InfraError> {
+        let dynamo = || aws_sdk_dynamodb::Client::new(aws);
+        let table = || settings.table_name.clone();
         Ok(Self {
-            store: MySqlStore::new(lambda_pool(
-                settings.database_url.expose_secret(),
-                settings.database_max_connections,
-            )?),
-            counter: RedisViewCounter::new(
-                &settings.redis_config(redis_timeouts),
-                settings.redis_key_prefix.clone(),
-            )?,
-            ledger: DynamoViewLossLedger::new(dynamo.clone(), settings.table_name.clone()),
-            idempotency: DynamoIdempotencyStore::new(dynamo, settings.table_name.clone()),
-            publisher: EventBridgePublisher::new(
-                aws_sdk_eventbridge::Client::new(aws),
-                settings.event_bus_name.clone(),
-            ),
-            toss,
+            store: Built::new("MySQL", needs.mysql, || {
+                let url = settings.database_url.expose_secret();
+                Ok(MySqlStore::new(lambda_pool(
+                    url,
+                    settings.database_max_connections,
+                )?))
+            })?,
+            counter: Built::new("Redis", needs.redis, || {
+                let config = settings.redis_config(redis_timeouts);
+                RedisViewCounter::new(&config, settings.redis_key_prefix.clone())
+            })?,
+            ledger: Built::new("the view-loss ledger (DynamoDB)", needs.dynamo, || {
+                Ok(DynamoViewLossLedger::new(dynamo(), table()))
+            })?,
+            idempotency: Built::new("the idempotency store (DynamoDB)", needs.dynamo, || {
+                Ok(DynamoIdempotencyStore::new(dynamo(), table()))
+            })?,
+            publisher: Built::new("the event bus (EventBridge)", needs.events, || {
+                let client = aws_sdk_eventbridge::Client::new(aws);
+                Ok(EventBridgePublisher::new(
+                    client,
+                    settings.event_bus_name.clone(),
+                ))
+            })?,
+            toss: needs
+                .toss
+                .then(|| toss_gateway(settings))
+                .transpose()?
+                .flatten(),
             checkout: settings.checkout.clone(),
             payment_timings: PaymentTimings::default(),
             collator: KoreanCollator::new(),
             tokens: settings
                 .token_signing_key
                 .as_ref()
+                .filter(|_| needs.tokens)
                 .map(|key| TokenIssuer::new(key.expose_secret().as_bytes())),
             auth_limits: AuthLimits::default(),
         })
     }
+}
+
+/// The Toss client, where the secret key is configured.
+fn toss_gateway(settings: &Settings) -> Result<Option<TossGateway>, InfraError> {
+    let Some(key) = settings.toss_secret_key.as_ref() else {
+        return Ok(None);
+    };
+    let timeouts = TossTimeouts {
+        request: settings.toss_timeout,
+        ..TossTimeouts::default()
+    };
+    TossGateway::new(&settings.toss_api_base, key.expose_secret(), timeouts).map(Some)
 }
 
 #[cfg(test)]

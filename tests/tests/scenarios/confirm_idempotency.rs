@@ -113,7 +113,7 @@ async fn a_key_whose_holder_died_is_taken_over_after_its_lease() {
     let scope = format!("confirm#{}", order.member);
     let now = Utc::now();
     // The dead holder's claim: its lease ended a second ago.
-    let store: &dyn IdempotencyStore = &app.services.idempotency;
+    let store: &dyn IdempotencyStore = &*app.services.idempotency;
     store
         .begin(
             &scope,
@@ -167,9 +167,12 @@ async fn a_key_released_between_our_failed_claim_and_our_read_is_claimed_again()
         let sdk = aws_sdk_dynamodb::config::Builder::from(&aws)
             .interceptor(ReleaseAfterFailedClaim(race.clone()))
             .build();
-        services.idempotency = DynamoIdempotencyStore::new(
-            aws_sdk_dynamodb::Client::from_conf(sdk),
-            settings.table_name.clone(),
+        services.idempotency = api::services::Built::with(
+            "the idempotency store (DynamoDB)",
+            DynamoIdempotencyStore::new(
+                aws_sdk_dynamodb::Client::from_conf(sdk),
+                settings.table_name.clone(),
+            ),
         );
     })
     .await;

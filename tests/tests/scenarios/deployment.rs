@@ -183,6 +183,51 @@ async fn every_sample_event_is_handled_by_its_function() {
     }
 }
 
+/// Each function runs with only the clients its route or job declares (`needs`): a
+/// handler that touched another would panic here, as it would in its deployed function.
+#[tokio::test]
+async fn every_function_runs_with_only_the_clients_it_declares() {
+    let app = TestApp::spawn().await;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let own = |needs| {
+        api::services::Services::for_needs(
+            &app.settings,
+            &aws,
+            adapters::RedisTimeouts::REQUEST,
+            needs,
+        )
+        .expect("services")
+    };
+    for function in HttpFunction::ALL {
+        let path = repo_root()
+            .join("events")
+            .join(format!("{}.json", function.name()));
+        let event = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{path:?}"));
+        let request = lambda_http::request::from_str(&event).unwrap();
+        let services = own(function.route().needs);
+        let response = function.handle(&services, request).await;
+        assert!(
+            response.status().as_u16() < 500,
+            "{}: {}",
+            function.name(),
+            response.status()
+        );
+    }
+    for function in ScheduledFunction::ALL {
+        let path = repo_root()
+            .join("events")
+            .join(format!("{}.json", function.name()));
+        let event: aws_lambda_events::eventbridge::EventBridgeEvent =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let invocation =
+            lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
+        function
+            .handle(&own(function.needs()), invocation)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", function.name()));
+    }
+}
+
 /// An API Gateway event as SAM CLI's independent generator writes it (mTLS, cookies,
 /// stray query parameters, base64 body and all), for our route.
 fn generated_event(function: HttpFunction, path: &str, body: &str, member: Option<u64>) -> String {

@@ -27,7 +27,7 @@ async fn settle_is_fenced_by_the_lease() {
     let app = TestApp::spawn().await;
     let (_, order_id) = unknown_order(&app).await;
     let order = OrderId::parse(&order_id).unwrap();
-    let store = &app.services.store;
+    let store = &*app.services.store;
     // First owner, with a lease that ends almost at once.
     let seen = store.find(&order).await.unwrap().unwrap();
     let first_lease = Utc::now() + Duration::milliseconds(300);

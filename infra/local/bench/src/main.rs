@@ -224,8 +224,8 @@ async fn seed_profiles(pool: &MySqlPool) {
 async fn run_nightly_flush(services: &Services, at: DateTime<Utc>) -> FlushSummary {
     flush_views(
         &FlushViewsDeps {
-            counter: &services.counter,
-            history: &services.store,
+            counter: &*services.counter,
+            history: &*services.store,
         },
         at,
     )
@@ -331,9 +331,9 @@ async fn detail_at(bench: &Bench, figures: &mut Figures, concurrency: usize) {
 /// One call of the detail use case, counting the view.
 async fn view(services: &Services, profile: ProfileId, now: DateTime<Utc>) {
     let deps = ViewProfileDeps {
-        profiles: &services.store,
-        counter: &services.counter,
-        ledger: &services.ledger,
+        profiles: &*services.store,
+        counter: &*services.counter,
+        ledger: &*services.ledger,
     };
     view_profile(&deps, profile, now).await.unwrap();
 }

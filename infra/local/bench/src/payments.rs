@@ -260,9 +260,9 @@ async fn time_our_confirm(
         let (services, gateway) = (services.clone(), gateway.clone());
         async move {
             let deps = PaymentDeps {
-                store: &services.store,
+                store: &*services.store,
                 gateway: &*gateway,
-                publisher: &services.publisher,
+                publisher: &*services.publisher,
                 timings: services.payment_timings,
             };
             let form = ConfirmForm {
@@ -327,9 +327,9 @@ async fn time_recovery(
         calls: AtomicU64::new(0),
     };
     let deps = PaymentDeps {
-        store: &services.store,
+        store: &*services.store,
         gateway: &counting,
-        publisher: &services.publisher,
+        publisher: &*services.publisher,
         timings: services.payment_timings,
     };
     let started = Instant::now();

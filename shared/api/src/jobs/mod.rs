@@ -39,11 +39,23 @@ impl ScheduledFunction {
         }
     }
 
-    /// Secrets it needs beyond the database and Redis (checked at cold start).
+    /// The clients built for it and the secrets its cold start checks.
     pub fn needs(self) -> Needs {
-        Needs {
-            toss: self == ScheduledFunction::RecoverPayments,
-            tokens: false,
+        match self {
+            ScheduledFunction::FlushViews => Needs {
+                redis: true,
+                dynamo: true,
+                ..Needs::MYSQL
+            },
+            ScheduledFunction::RecoverViewLosses => Needs {
+                dynamo: true,
+                ..Needs::MYSQL
+            },
+            ScheduledFunction::RecoverPayments => Needs {
+                events: true,
+                toss: true,
+                ..Needs::MYSQL
+            },
         }
     }
 
@@ -98,8 +110,8 @@ impl ScheduledFunction {
 
 fn loss_recovery(services: &Services) -> RecoverViewLossesDeps<'_> {
     RecoverViewLossesDeps {
-        ledger: &services.ledger,
-        history: &services.store,
+        ledger: &*services.ledger,
+        history: &*services.store,
     }
 }
 
@@ -107,8 +119,8 @@ fn loss_recovery(services: &Services) -> RecoverViewLossesDeps<'_> {
 /// recorded while Redis was down) instead of waiting for the next recovery tick.
 async fn run_flush(services: &Services, now: DateTime<Utc>) -> Result<Value, JobError> {
     let deps = FlushViewsDeps {
-        counter: &services.counter,
-        history: &services.store,
+        counter: &*services.counter,
+        history: &*services.store,
     };
     let flushed = flush_views(&deps, now).await?;
     let recovered = recover_view_losses(&loss_recovery(services), now).await?;
@@ -142,9 +154,9 @@ async fn run_payment_recovery(
         return Err(JobError::Misconfigured("TOSS_SECRET_KEY is not configured"));
     };
     let deps = PaymentDeps {
-        store: &services.store,
+        store: &*services.store,
         gateway,
-        publisher: &services.publisher,
+        publisher: &*services.publisher,
         timings: services.payment_timings,
     };
     let summary = recover_payments(&deps, now, PAYMENT_RECOVERY_BATCH, deadline).await?;

@@ -13,9 +13,9 @@ pub async fn handle(services: &Services, req: Request) -> Outcome {
     let result = async {
         let id = ProfileId::parse(&path_param(&req, "profileId").unwrap_or_default())?;
         let deps = ViewProfileDeps {
-            profiles: &services.store,
-            counter: &services.counter,
-            ledger: &services.ledger,
+            profiles: &*services.store,
+            counter: &*services.counter,
+            ledger: &*services.ledger,
         };
         let viewed = view_profile(&deps, id, request_time(&req)).await?;
         metrics::count(

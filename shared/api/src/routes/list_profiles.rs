@@ -33,8 +33,8 @@ pub async fn handle(services: &Services, req: Request) -> Outcome {
             sort: ProfileSort::parse(q("sort"))?,
         };
         let deps = ListProfilesDeps {
-            search: &services.store,
-            counter: &services.counter,
+            search: &*services.store,
+            counter: &*services.counter,
             collator: &services.collator,
         };
         let page = list_profiles(&deps, query, request_time(&req)).await?;

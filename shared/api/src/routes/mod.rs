@@ -27,7 +27,7 @@ pub struct Route {
     pub path: &'static str,
     /// Behind the Lambda authorizer: the caller must present an access token.
     pub requires_token: bool,
-    /// Secrets it needs beyond the database and Redis (checked at cold start).
+    /// The clients built for it and the secrets its cold start checks.
     pub needs: Needs,
     handler: Handler,
 }
@@ -35,17 +35,11 @@ pub struct Route {
 type Answer<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 type Handler = for<'a> fn(&'a Services, Request) -> Answer<'a>;
 
-const PUBLIC: Needs = Needs {
-    toss: false,
-    tokens: false,
-};
-const TOKENS: Needs = Needs {
-    toss: false,
+/// What members' routes need: MySQL, Redis (the attempt limiter) and the signing key.
+const MEMBERS: Needs = Needs {
+    redis: true,
     tokens: true,
-};
-const TOSS: Needs = Needs {
-    toss: true,
-    tokens: false,
+    ..Needs::MYSQL
 };
 
 /// Every HTTP function, in the order of `HttpFunction`.
@@ -55,7 +49,7 @@ pub const ROUTES: [Route; 7] = [
         method: "POST",
         path: "/api/members/signup",
         requires_token: false,
-        needs: TOKENS,
+        needs: MEMBERS,
         handler: |s, r| Box::pin(signup::handle(s, r)),
     },
     Route {
@@ -63,7 +57,7 @@ pub const ROUTES: [Route; 7] = [
         method: "POST",
         path: "/api/members/login",
         requires_token: false,
-        needs: TOKENS,
+        needs: MEMBERS,
         handler: |s, r| Box::pin(login::handle(s, r)),
     },
     Route {
@@ -71,7 +65,11 @@ pub const ROUTES: [Route; 7] = [
         method: "GET",
         path: "/api/profiles/{profileId}",
         requires_token: false,
-        needs: PUBLIC,
+        needs: Needs {
+            redis: true,
+            dynamo: true,
+            ..Needs::MYSQL
+        },
         handler: |s, r| Box::pin(get_profile::handle(s, r)),
     },
     Route {
@@ -79,7 +77,10 @@ pub const ROUTES: [Route; 7] = [
         method: "GET",
         path: "/api/profiles",
         requires_token: false,
-        needs: PUBLIC,
+        needs: Needs {
+            redis: true,
+            ..Needs::MYSQL
+        },
         handler: |s, r| Box::pin(list_profiles::handle(s, r)),
     },
     Route {
@@ -87,7 +88,10 @@ pub const ROUTES: [Route; 7] = [
         method: "POST",
         path: "/api/payments/toss/checkout",
         requires_token: true,
-        needs: PUBLIC,
+        needs: Needs {
+            dynamo: true,
+            ..Needs::MYSQL
+        },
         handler: |s, r| Box::pin(payments::handle_checkout(s, r)),
     },
     Route {
@@ -95,7 +99,12 @@ pub const ROUTES: [Route; 7] = [
         method: "POST",
         path: "/api/payments/toss/confirm",
         requires_token: true,
-        needs: TOSS,
+        needs: Needs {
+            dynamo: true,
+            events: true,
+            toss: true,
+            ..Needs::MYSQL
+        },
         handler: |s, r| Box::pin(payments::handle_confirm(s, r)),
     },
     Route {
@@ -103,7 +112,7 @@ pub const ROUTES: [Route; 7] = [
         method: "GET",
         path: "/api/payments/toss/{orderId}",
         requires_token: true,
-        needs: PUBLIC,
+        needs: Needs::MYSQL,
         handler: |s, r| Box::pin(payments::handle_status(s, r)),
     },
 ];

@@ -99,7 +99,7 @@ pub async fn handle_checkout(services: &Services, req: Request) -> Outcome {
         let form: CheckoutForm = json_body(&req)?;
         let seed = uuid::Uuid::new_v4().simple().to_string();
         let settings = &services.checkout;
-        let made = checkout(&services.store, settings, caller, form, &seed, now).await?;
+        let made = checkout(&*services.store, settings, caller, form, &seed, now).await?;
         Ok(Reply::success(StatusCode::OK, made))
     })
     .await
@@ -132,9 +132,9 @@ pub async fn handle_confirm(services: &Services, req: Request) -> Outcome {
     idempotent(services, &scope, &req, now, || async {
         let form: ConfirmForm = json_body(&req)?;
         let deps = PaymentDeps {
-            store: &services.store,
+            store: &*services.store,
             gateway,
-            publisher: &services.publisher,
+            publisher: &*services.publisher,
             timings: confirm_timings(services, &req),
         };
         let payment = confirm(&deps, caller, form, now).await?;
@@ -195,7 +195,7 @@ fn payment_reply(payment: &PaymentRecord) -> Reply {
 pub async fn handle_status(services: &Services, req: Request) -> Outcome {
     let caller = require_caller(&req)?;
     let order_id = path_param(&req, "orderId").unwrap_or_default();
-    let payment = payment_status(&services.store, caller, &order_id).await?;
+    let payment = payment_status(&*services.store, caller, &order_id).await?;
     Ok(Reply::success(StatusCode::OK, PaymentBody::from(&payment)))
 }
 

@@ -42,8 +42,8 @@ pub(super) fn auth_deps(services: &Services) -> Result<AuthDeps<'_>, ApiError> {
         ApiError::unavailable("일시적으로 요청을 처리할 수 없습니다.")
     })?;
     Ok(AuthDeps {
-        members: &services.store,
-        limiter: &services.counter,
+        members: &*services.store,
+        limiter: &*services.counter,
         tokens,
         limits: services.auth_limits,
     })
