@@ -15,8 +15,9 @@ plain=(env -u STACK_SHAPE -u REDIS_TOPOLOGY -u REDIS_TLS -u MYSQL_TLS)
 "${plain[@]}" bash infra/local/with-stack.sh cargo test --workspace --locked --no-fail-fast "$@" || status=1
 # View counting, listing, flush, loss recovery, rate limits, Redis faults (and, with them,
 # signup and login over TLS MySQL).
+# `--workspace` (not `-p`): the same feature set as the first run, so nothing is rebuilt.
 "${plain[@]}" STACK_SHAPE=production bash infra/local/with-stack.sh \
-  cargo test -p integration-tests --test scenarios --locked --no-fail-fast -- \
+  cargo test --workspace --test scenarios --locked --no-fail-fast -- \
   view_counting listing flush redis_ auth:: || status=1
 for report in .local/reports/redis-failover-*.txt; do
   [ -f "$report" ] && { echo; cat "$report"; }
