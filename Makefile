@@ -12,12 +12,15 @@ dev:
 ## started on free ports (then torn down) in the plain and the deployed shape (the chaos
 ## run bounded to 120 payments), the API fuzzer (bounded), the arm64 release build of
 ## every function, and the production-shaped smoke run of those builds.
+## Ends with one timing line per stage (infra/ci/timed.sh).
 test:
-	bash infra/ci/check-template.sh
-	bash infra/local/test.sh
-	FUZZ_MAX_EXAMPLES=20 bash infra/local/fuzz-api.sh
-	bash infra/ci/build-arm64.sh
-	bash infra/ci/smoke.sh
+	@bash infra/ci/timed.sh --reset
+	bash infra/ci/timed.sh "template checks" bash infra/ci/check-template.sh
+	bash infra/ci/timed.sh "suite (plain + production)" bash infra/local/test.sh
+	FUZZ_MAX_EXAMPLES=20 bash infra/ci/timed.sh "API fuzzing" bash infra/local/fuzz-api.sh
+	bash infra/ci/timed.sh "arm64 release build" bash infra/ci/build-arm64.sh
+	bash infra/ci/timed.sh "smoke run (Lambda emulator)" bash infra/ci/smoke.sh
+	@bash infra/ci/timed.sh --report
 
 ## Every function's arm64 build under the Lambda runtime emulator with the template's
 ## environment (Redis Cluster + TLS, MySQL TLS, the secret from the emulator).

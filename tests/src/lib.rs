@@ -4,13 +4,16 @@
 use adapters::{RedisConfig, RedisConnection, RedisTimeouts};
 use api::Services;
 use api::services::Settings;
+use app::usecases::payments::PaymentRecoverySummary;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::Connection;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod facts;
 mod redis_servers;
+pub use facts::{DailyViews, PaymentRow, Table, TossPayment, TossStats};
 pub use redis_servers::{OwnCluster, OwnRedis, Relay};
 
 pub const TOSS_SECRET_KEY: &str = "test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R";
@@ -284,15 +287,6 @@ impl TestApp {
         body
     }
 
-    pub async fn scalar(&self, sql: &str) -> i64 {
-        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
-            "SELECT CAST(({sql}) AS SIGNED)"
-        )))
-        .fetch_one(&self.db)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-    }
-
     /// Redis keys this test created.
     pub async fn redis_keys(&self) -> Vec<String> {
         let redis = RedisConnection::new(&self.redis).unwrap();
@@ -402,7 +396,7 @@ pub fn mysql_admin_url() -> String {
     format!("{}/{}", env("MYSQL_ADMIN_URL"), mysql_url_query())
 }
 
-async fn read(response: reqwest::Response) -> (u16, Value) {
+pub(crate) async fn read(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let text = response.text().await.unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
@@ -444,13 +438,11 @@ impl TestApp {
     }
 
     /// One recovery run as if `minutes_later` had passed; its summary.
-    pub async fn recover_payments(&self, minutes_later: i64) -> Value {
-        self.run_job(
-            "recover-payments",
-            Utc::now() + chrono::Duration::minutes(minutes_later),
-        )
-        .await["paymentRecovery"]
-            .clone()
+    pub async fn recover_payments(&self, minutes_later: i64) -> PaymentRecoverySummary {
+        let at = Utc::now() + chrono::Duration::minutes(minutes_later);
+        let answer = self.run_job("recover-payments", at).await;
+        serde_json::from_value(answer["paymentRecovery"].clone())
+            .unwrap_or_else(|e| panic!("{answer}: {e}"))
     }
 
     /// The access token `signup` received for `member`.
@@ -492,10 +484,11 @@ impl TestApp {
     /// Signs up a member; returns the member id.
     pub async fn member(&self) -> u64 {
         let profile = self.signup(json!({})).await;
-        self.scalar(&format!(
-            "SELECT member_id FROM profiles WHERE id = {profile}"
-        ))
-        .await as u64
+        sqlx::query_scalar::<_, u64>("SELECT member_id FROM profiles WHERE id = ?")
+            .bind(profile)
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
     }
 
     /// `POST /api/payments/toss/checkout`; returns the order id.
@@ -570,32 +563,6 @@ impl TestApp {
         read(request.send().await.expect("confirm sent")).await
     }
 
-    /// Toss' own view of the order (`GET /v1/payments/orders/{orderId}` on the sandbox).
-    pub async fn toss_view(&self, order_id: &str) -> Value {
-        let response = self
-            .http
-            .get(format!("{}/v1/payments/orders/{order_id}", self.toss))
-            .basic_auth(TOSS_SECRET_KEY, Some(""))
-            .send()
-            .await
-            .unwrap();
-        read(response).await.1
-    }
-
-    /// How often the sandbox was asked to confirm this payment and how often it approved.
-    pub async fn toss_stats(&self, payment_key: &str) -> Value {
-        let response = self
-            .http
-            .get(format!(
-                "{}/sandbox/payments/{payment_key}/stats",
-                self.toss
-            ))
-            .send()
-            .await
-            .unwrap();
-        read(response).await.1
-    }
-
     pub async fn advance_toss_clock(&self, seconds: i64) {
         let response = self
             .http
@@ -605,31 +572,5 @@ impl TestApp {
             .await
             .unwrap();
         assert!(response.status().is_success());
-    }
-
-    pub async fn payment_status(&self, order_id: &str) -> String {
-        self.scalar_text(&format!(
-            "SELECT status FROM payments WHERE order_id = '{order_id}'"
-        ))
-        .await
-    }
-
-    pub async fn points(&self, member: u64) -> i64 {
-        self.scalar(&format!("SELECT points FROM members WHERE id = {member}"))
-            .await
-    }
-
-    pub async fn ledger_rows(&self, order_id: &str) -> i64 {
-        self.scalar(&format!(
-            "SELECT COUNT(*) FROM point_ledger WHERE order_id = '{order_id}'"
-        ))
-        .await
-    }
-
-    pub async fn scalar_text(&self, sql: &str) -> String {
-        sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql.to_owned()))
-            .fetch_one(&self.db)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 }

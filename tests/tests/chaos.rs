@@ -22,7 +22,6 @@ use chrono::{Duration, Utc};
 use integration_tests::{MysqlStop, TestApp, stop_stack_mysql};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -414,12 +413,7 @@ async fn catch_up(app: &TestApp) {
     app.advance_toss_clock(2 * 3600).await;
     for round in 0..20 {
         recovery_run(app, 120 + round * 60).await;
-        let open = app
-            .scalar(
-                "SELECT COUNT(*) FROM payments WHERE status IN ('READY', 'IN_PROGRESS', 'UNKNOWN')",
-            )
-            .await;
-        if open == 0 {
+        if app.open_payments().await == 0 {
             return;
         }
     }
@@ -432,12 +426,9 @@ async fn check(app: &TestApp, payments: &[Arc<Payment>], seed: u64) -> String {
     let mut approved_sum = 0i64;
     for p in payments {
         let ours = app.payment_status(&p.order_id).await;
-        let toss: Value = app.toss_view(&p.order_id).await;
-        let toss_status = toss["status"].as_str().unwrap_or("NOT_FOUND").to_owned();
-        let toss_amount = toss["totalAmount"].as_u64().unwrap_or(0);
-        let approvals = app.toss_stats(&p.payment_key).await["approvals"]
-            .as_u64()
-            .unwrap_or(0);
+        let toss = app.toss_view(&p.order_id).await;
+        let (toss_status, toss_amount) = (toss.status, toss.total_amount);
+        let approvals = app.toss_stats(&p.payment_key).await.approvals;
         let points = app.points(p.member).await;
         let ledger = app.ledger_rows(&p.order_id).await;
         let approved = toss_status == "DONE" && toss_amount == AMOUNT;
@@ -464,9 +455,7 @@ async fn check(app: &TestApp, payments: &[Arc<Payment>], seed: u64) -> String {
             .entry(format!("{ours}/{toss_status}"))
             .or_default() += 1;
     }
-    let total_points = app
-        .scalar("SELECT COALESCE(SUM(points), 0) FROM members")
-        .await;
+    let total_points = app.total_points().await;
     if total_points != approved_sum {
         violations.push(format!(
             "points sum {total_points} != approved amounts {approved_sum}"

@@ -59,7 +59,9 @@ impl RedisViewCounter {
         })
     }
 
-    fn bucket_key(&self, day: KstDay, slot: CounterSlot) -> String {
+    /// The hash holding `slot`'s bucket of `day` (public for tools that write the layout
+    /// in bulk, such as the benchmark's loader).
+    pub fn bucket_key(&self, day: KstDay, slot: CounterSlot) -> String {
         format!(
             "{}pv:{{{}}}:{}:{}",
             self.prefix,
@@ -73,40 +75,14 @@ impl RedisViewCounter {
         format!("{}pv:{{{}}}:marker", self.prefix, shard)
     }
 
-    fn index_key(&self, day: KstDay, shard: u64) -> String {
+    /// The set of `shard`'s buckets viewed on `day`.
+    pub fn index_key(&self, day: KstDay, shard: u64) -> String {
         format!("{}pv:{{{}}}:{}:idx", self.prefix, shard, day.compact())
-    }
-
-    /// Writes whole days of counts at once (restoring counters from a backup, loading a
-    /// benchmark), in the same layout and with the same TTL as counted views.
-    pub async fn load_day(
-        &self,
-        day: KstDay,
-        counts: &[(ProfileId, u64)],
-    ) -> Result<(), InfraError> {
-        for chunk in counts.chunks(10_000) {
-            let mut pipes = SlotPipelines::new(self.redis.is_cluster());
-            for (profile, views) in chunk {
-                let slot = CounterSlot::of(*profile);
-                let key = self.bucket_key(day, slot);
-                let index = self.index_key(day, slot.shard);
-                pipes.add(slot.shard, |p| {
-                    p.hset(&key, slot.field, *views).ignore();
-                    p.expire(&key, TTL_SECONDS as i64).ignore();
-                    p.sadd(&index, slot.bucket).ignore();
-                    p.expire(&index, TTL_SECONDS as i64);
-                });
-            }
-            let _: Vec<i64> = self
-                .redis
-                .run("Redis bulk load failed", |conn| pipes.query(conn))
-                .await?;
-        }
-        Ok(())
     }
 }
 
-const TTL_SECONDS: u64 = COUNTER_RETENTION_DAYS as u64 * 24 * 3600;
+/// How long a day's counters live: past the flush and its retries (`domain::views`).
+pub const TTL_SECONDS: u64 = COUNTER_RETENTION_DAYS as u64 * 24 * 3600;
 
 #[async_trait]
 impl ViewCounter for RedisViewCounter {

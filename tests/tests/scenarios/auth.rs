@@ -1,7 +1,7 @@
 //! Caller identity: tokens from signup and login, the authorizer in front of the payment
 //! routes, ownership, and login throttling.
 
-use integration_tests::TestApp;
+use integration_tests::{Table, TestApp};
 use serde_json::json;
 
 #[tokio::test]
@@ -157,7 +157,7 @@ async fn protected_routes_need_a_valid_token_and_the_callers_own_orders() {
         (status, reply["code"].as_str()),
         (403, Some("FORBIDDEN_MEMBER"))
     );
-    assert_eq!(app.scalar("SELECT COUNT(*) FROM payments").await, 1);
+    assert_eq!(app.rows(Table::Payments).await, 1);
 }
 
 #[tokio::test]
@@ -184,8 +184,5 @@ async fn mass_signups_from_one_client_are_throttled() {
     }
     // A sliding window: exactly `limit` got through.
     assert_eq!(refused, limit + 1);
-    assert_eq!(
-        app.scalar("SELECT COUNT(*) FROM members").await,
-        i64::from(limit)
-    );
+    assert_eq!(app.rows(Table::Members).await, i64::from(limit));
 }

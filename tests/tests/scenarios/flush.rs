@@ -47,17 +47,9 @@ async fn an_interrupted_flush_is_completed_by_the_next_run_without_double_counti
         day_summary["appliedProfiles"], 3,
         "only the profiles the crashed run missed"
     );
-    assert_eq!(app.scalar("SELECT SUM(view_count) FROM profiles").await, 21);
+    assert_eq!(app.total_flushed_views().await, 21);
     for (i, id) in profiles.iter().enumerate() {
-        assert_eq!(
-            app.scalar(&format!("SELECT view_count FROM profiles WHERE id = {id}"))
-                .await,
-            i as i64 + 1
-        );
+        assert_eq!(app.flushed_views(*id).await, i as i64 + 1);
     }
-    assert_eq!(
-        app.scalar("SELECT COUNT(*) FROM view_flush_runs WHERE day = '2026-11-24'")
-            .await,
-        1
-    );
+    assert_eq!(app.flush_runs("2026-11-24").await, 1);
 }

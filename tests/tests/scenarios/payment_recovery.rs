@@ -109,8 +109,7 @@ async fn overlapping_recovery_runs_charge_each_payment_once() {
     }
     tokio::time::sleep(std::time::Duration::from_millis(2_000)).await; // Toss finishes
     let (a, b) = tokio::join!(app.recover_payments(5), app.recover_payments(5));
-    let done = a["done"].as_u64().unwrap() + b["done"].as_u64().unwrap();
-    assert_eq!(done, 4, "{a} {b}");
+    assert_eq!(a.done + b.done, 4, "{a:?} {b:?}");
     for (member, order_id) in &orders {
         assert_eq!(app.payment_status(order_id).await, "DONE");
         assert_eq!(app.ledger_rows(order_id).await, 1);
@@ -132,7 +131,7 @@ async fn a_payment_outside_todays_limits_does_not_stop_the_run() {
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(2_000)).await;
     let summary = app.recover_payments(5).await;
-    assert_eq!(summary["examined"], 2, "{summary}");
+    assert_eq!(summary.examined, 2, "{summary:?}");
     assert_eq!(app.payment_status(&fine).await, "DONE");
     assert_eq!(app.points(member).await, AMOUNT as i64);
     // Toss approved 5,000 for an order we hold at 5,000,000: a person must look.
@@ -168,6 +167,6 @@ async fn a_confirm_answers_202_within_its_budget_whatever_toss_does() {
     );
     assert_eq!(app.payment_status(&order_id).await, "UNKNOWN");
     let summary = app.recover_payments(2).await;
-    assert_eq!(summary["done"], 1, "{summary}");
+    assert_eq!(summary.done, 1, "{summary:?}");
     assert_eq!(app.points(member).await, AMOUNT as i64);
 }

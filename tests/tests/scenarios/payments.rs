@@ -2,9 +2,9 @@
 //! payment, the member's points and the point ledger.
 
 use chrono::{Duration, Utc};
-use domain::payment::ConfirmErrorClass;
+use domain::payment::{ConfirmErrorClass, PaymentStatus};
 use futures::future::join_all;
-use integration_tests::{Order, TestApp};
+use integration_tests::{Order, Table, TestApp};
 use serde_json::Value;
 
 const AMOUNT: u64 = 5_000;
@@ -14,14 +14,10 @@ async fn outcome(app: &TestApp, order: &Order) -> (String, String, i64, i64) {
     let toss = app.toss_view(&order.order_id).await;
     (
         app.payment_status(&order.order_id).await,
-        toss["status"].as_str().unwrap_or("NOT_FOUND").to_owned(),
+        toss.status,
         app.points(order.member).await,
         app.ledger_rows(&order.order_id).await,
     )
-}
-
-fn approvals(stats: &Value) -> u64 {
-    stats["approvals"].as_u64().unwrap()
 }
 
 #[tokio::test]
@@ -36,19 +32,21 @@ async fn happy_path_charges_points_once_and_publishes_the_event() {
         outcome(&app, &order).await,
         ("DONE".into(), "DONE".into(), AMOUNT as i64, 1)
     );
-    assert_eq!(approvals(&app.toss_stats(&order.payment_key).await), 1);
+    assert_eq!(app.toss_stats(&order.payment_key).await.approvals, 1);
     assert_eq!(
-        app.scalar(&format!("SELECT COUNT(*) FROM outbox WHERE event_id = 'PaymentConfirmed:{}' AND published_at IS NOT NULL", order.order_id)).await,
-        1,
+        app.outbox_event(&format!("PaymentConfirmed:{}", order.order_id))
+            .await,
+        Some(true),
         "the PaymentConfirmed event was published to EventBridge"
     );
-    let events = app
-        .scalar_text(&format!(
-            "SELECT GROUP_CONCAT(to_status ORDER BY id) FROM payment_events WHERE order_id = '{}'",
-            order.order_id
-        ))
-        .await;
-    assert_eq!(events, "READY,IN_PROGRESS,DONE");
+    assert_eq!(
+        app.payment_history(&order.order_id).await,
+        [
+            PaymentStatus::Ready,
+            PaymentStatus::InProgress,
+            PaymentStatus::Done
+        ]
+    );
     let (status, polled) = app
         .get_as(
             order.member,
@@ -79,7 +77,7 @@ async fn tampered_amount_is_refused_before_toss_is_called() {
         "{body}"
     );
     assert_eq!(
-        app.toss_stats(&order.payment_key).await["confirmRequests"],
+        app.toss_stats(&order.payment_key).await.confirm_requests,
         0,
         "Toss never called"
     );
@@ -102,10 +100,7 @@ async fn another_members_order_is_forbidden() {
         (403, Some("FORBIDDEN_ORDER")),
         "{body}"
     );
-    assert_eq!(
-        app.toss_stats(&order.payment_key).await["confirmRequests"],
-        0
-    );
+    assert_eq!(app.toss_stats(&order.payment_key).await.confirm_requests, 0);
     assert_eq!(
         outcome(&app, &order).await,
         ("READY".into(), "IN_PROGRESS".into(), 0, 0)
@@ -138,11 +133,7 @@ async fn every_final_toss_code_fails_the_payment_without_points() {
         );
         assert_eq!(body["result"]["failureCode"], code);
         assert_eq!(app.payment_status(&order_id).await, "FAILED", "{code}");
-        assert_eq!(
-            app.toss_view(&order_id).await["status"],
-            "ABORTED",
-            "{code}"
-        );
+        assert_eq!(app.toss_view(&order_id).await.status, "ABORTED", "{code}");
         assert_eq!(app.ledger_rows(&order_id).await, 0);
     }
     assert_eq!(app.points(member).await, 0);
@@ -161,16 +152,9 @@ async fn a_transient_toss_error_then_success_charges_once() {
         ("DONE".into(), "DONE".into(), AMOUNT as i64, 1)
     );
     let stats = app.toss_stats(&order.payment_key).await;
+    assert_eq!((stats.confirm_requests, stats.approvals), (2, 1));
     assert_eq!(
-        (stats["confirmRequests"].as_u64(), approvals(&stats)),
-        (Some(2), 1)
-    );
-    assert_eq!(
-        app.scalar(&format!(
-            "SELECT confirm_attempts FROM payments WHERE order_id = '{}'",
-            order.order_id
-        ))
-        .await,
+        app.payment(&order.order_id).await.confirm_attempts,
         2,
         "the second confirm used a new Idempotency-Key (the first would replay the error)"
     );
@@ -192,15 +176,15 @@ async fn toss_slower_than_our_timeout_ends_unknown_then_recovery_charges_once() 
 
     tokio::time::sleep(std::time::Duration::from_millis(2_000)).await; // Toss finishes
     let summary = app.recover_payments(5).await;
-    assert_eq!(summary["done"], 1, "{summary}");
+    assert_eq!(summary.done, 1, "{summary:?}");
     assert_eq!(
         outcome(&app, &order).await,
         ("DONE".into(), "DONE".into(), AMOUNT as i64, 1)
     );
     let again = app.recover_payments(10).await;
-    assert_eq!(again["examined"], 0, "{again}");
+    assert_eq!(again.examined, 0, "{again:?}");
     assert_eq!(app.points(order.member).await, AMOUNT as i64);
-    assert_eq!(approvals(&app.toss_stats(&order.payment_key).await), 1);
+    assert_eq!(app.toss_stats(&order.payment_key).await.approvals, 1);
 }
 
 /// Toss approves and never answers (hangs, or drops the connection): the lookup that
@@ -218,10 +202,10 @@ async fn approved_but_unanswered_confirms_are_settled_from_the_lookup() {
             "{fault}"
         );
         let summary = app.recover_payments(5).await;
-        assert_eq!(summary["done"], 0, "{fault}: nothing left for recovery");
+        assert_eq!(summary.done, 0, "{fault}: nothing left for recovery");
         assert_eq!(app.points(order.member).await, AMOUNT as i64, "{fault}");
         assert_eq!(
-            approvals(&app.toss_stats(&order.payment_key).await),
+            app.toss_stats(&order.payment_key).await.approvals,
             1,
             "{fault}"
         );
@@ -264,20 +248,20 @@ async fn a_crash_between_toss_approval_and_the_final_transaction_is_recovered_on
         .unwrap();
     assert_eq!(approved.status, "DONE");
     // …and nothing more. Within the lease, recovery leaves it alone.
-    assert_eq!(app.recover_payments(0).await["examined"], 0);
+    assert_eq!(app.recover_payments(0).await.examined, 0);
     assert_eq!(
         outcome(&app, &order).await,
         ("IN_PROGRESS".into(), "DONE".into(), 0, 0)
     );
 
     let summary = app.recover_payments(2).await;
-    assert_eq!(summary["done"], 1, "{summary}");
+    assert_eq!(summary.done, 1, "{summary:?}");
     app.recover_payments(3).await;
     assert_eq!(
         outcome(&app, &order).await,
         ("DONE".into(), "DONE".into(), AMOUNT as i64, 1)
     );
-    assert_eq!(approvals(&app.toss_stats(&order.payment_key).await), 1);
+    assert_eq!(app.toss_stats(&order.payment_key).await.approvals, 1);
 }
 
 /// MariaDB goes away while Toss approves: the member gets 202, and once the database is
@@ -298,7 +282,7 @@ async fn mariadb_unavailable_at_the_final_transaction_is_recovered_once() {
         "{body}"
     );
     assert_eq!(
-        app.toss_view(&order.order_id).await["status"],
+        app.toss_view(&order.order_id).await.status,
         "DONE",
         "Toss approved meanwhile"
     );
@@ -309,7 +293,7 @@ async fn mariadb_unavailable_at_the_final_transaction_is_recovered_once() {
         ("IN_PROGRESS".into(), "DONE".into(), 0, 0)
     );
     let summary = app.recover_payments(2).await;
-    assert_eq!(summary["done"], 1, "{summary}");
+    assert_eq!(summary.done, 1, "{summary:?}");
     app.recover_payments(5).await;
     assert_eq!(
         outcome(&app, &order).await,
@@ -343,9 +327,9 @@ async fn fifty_concurrent_confirms_approve_once_and_charge_once() {
     );
     let stats = app.toss_stats(&order.payment_key).await;
     assert_eq!(
-        (stats["confirmRequests"].as_u64(), approvals(&stats)),
-        (Some(1), 1),
-        "{stats}"
+        (stats.confirm_requests, stats.approvals),
+        (1, 1),
+        "{stats:?}"
     );
 }
 
@@ -385,10 +369,7 @@ async fn a_confirm_replayed_a_day_later_gets_the_same_answer_and_changes_nothing
         outcome(&app, &order).await,
         ("DONE".into(), "DONE".into(), AMOUNT as i64, 1)
     );
-    assert_eq!(
-        app.toss_stats(&order.payment_key).await["confirmRequests"],
-        1
-    );
+    assert_eq!(app.toss_stats(&order.payment_key).await.confirm_requests, 1);
 }
 
 #[tokio::test]
@@ -405,14 +386,12 @@ async fn toss_approving_another_amount_is_cancelled_and_flagged() {
         outcome(&app, &order).await,
         ("NEEDS_ATTENTION".into(), "CANCELED".into(), 0, 0)
     );
-    assert_eq!(app.toss_stats(&order.payment_key).await["cancels"], 1);
-    assert_eq!(
-        app.scalar(&format!(
-            "SELECT COUNT(*) FROM outbox WHERE event_id = 'PaymentNeedsAttention:{}'",
-            order.order_id
-        ))
-        .await,
-        1
+    assert_eq!(app.toss_stats(&order.payment_key).await.cancels, 1);
+    assert!(
+        app.outbox_event(&format!("PaymentNeedsAttention:{}", order.order_id))
+            .await
+            .is_some(),
+        "the PaymentNeedsAttention event was written"
     );
 }
 
@@ -437,10 +416,10 @@ async fn confirms_after_the_toss_window_fail_and_abandoned_checkouts_expire() {
     // Authenticated at the payment window's last moment, it could still be confirmed for
     // 10 minutes: not abandoned at 36 minutes, only after 30 + 10 + slack.
     let early = app.recover_payments(36).await;
-    assert_eq!(early["expired"], 0, "{early}");
+    assert_eq!(early.expired, 0, "{early:?}");
     assert_eq!(app.payment_status(&abandoned).await, "READY");
     let summary = app.recover_payments(46).await;
-    assert_eq!(summary["expired"], 1, "{summary}");
+    assert_eq!(summary.expired, 1, "{summary:?}");
     assert_eq!(app.payment_status(&abandoned).await, "EXPIRED");
 }
 
@@ -471,7 +450,7 @@ async fn idempotency_keys_replay_refuse_reuse_and_validate() {
     let (status, replayed, second) = send("checkout-1".into(), AMOUNT).await;
     assert_eq!((status, replayed), (200, true));
     assert_eq!(first, second, "the stored answer, not a second order");
-    assert_eq!(app.scalar("SELECT COUNT(*) FROM payments").await, 1);
+    assert_eq!(app.rows(Table::Payments).await, 1);
     let (status, _, body) = send("checkout-1".into(), AMOUNT + 1).await;
     assert_eq!(
         (status, body["code"].as_str()),
@@ -482,7 +461,7 @@ async fn idempotency_keys_replay_refuse_reuse_and_validate() {
         (status, body["code"].as_str()),
         (400, Some("INVALID_IDEMPOTENCY_KEY"))
     );
-    assert_eq!(app.scalar("SELECT COUNT(*) FROM payments").await, 1);
+    assert_eq!(app.rows(Table::Payments).await, 1);
 }
 
 #[tokio::test]
@@ -562,5 +541,5 @@ async fn bad_payment_requests_get_a_4xx_envelope_and_write_nothing() {
         (got, reply["code"].as_str()),
         (404, Some("PAYMENT_NOT_FOUND"))
     );
-    assert_eq!(app.scalar("SELECT COUNT(*) FROM payments").await, 0);
+    assert_eq!(app.rows(Table::Payments).await, 0);
 }

@@ -14,8 +14,7 @@ const DAY: &str = "2026-11-24T14:00:00";
 const NEXT_NIGHT: &str = "2026-11-25T01:00:00";
 
 async fn total_in_mysql(app: &TestApp) -> i64 {
-    app.scalar("SELECT COALESCE(SUM(view_count), 0) FROM profiles")
-        .await
+    app.total_flushed_views().await
 }
 
 async fn ledgered(app: &TestApp) -> u64 {
@@ -212,9 +211,7 @@ async fn a_primary_killed_mid_load_loses_at_most_what_was_not_replicated() {
     let to_ledger = ledgered(&app).await;
     app.run_job("flush-views", kst(NEXT_NIGHT)).await;
     let in_mysql = total_in_mysql(&app).await as u64;
-    let from_redis = app
-        .scalar("SELECT COALESCE(SUM(redis_views), 0) FROM profile_view_daily")
-        .await as u64;
+    let from_redis = app.total_history_redis_views().await as u64;
     let acknowledged_by_redis = answered - to_ledger;
     let missing = acknowledged_by_redis.saturating_sub(from_redis);
     let extra = from_redis.saturating_sub(acknowledged_by_redis);

@@ -61,15 +61,12 @@ async fn views_during_a_redis_outage_are_recovered_exactly_once() {
     app.run_job("flush-views", next_night).await;
     app.run_job("flush-views", next_night).await;
 
+    assert_eq!(app.flushed_views(profile).await, sent);
     assert_eq!(
-        app.scalar(&format!(
-            "SELECT view_count FROM profiles WHERE id = {profile}"
-        ))
-        .await,
-        sent
-    );
-    assert_eq!(
-        app.scalar(&format!("SELECT SUM(redis_views + recovered_views) FROM profile_view_daily WHERE profile_id = {profile}")).await,
+        {
+            let h = app.history_views(profile).await;
+            h.redis_views + h.recovered_views
+        },
         sent
     );
     assert_eq!(app.listed_count(profile, next_night).await, sent as u64);

@@ -1,17 +1,9 @@
-use integration_tests::TestApp;
+use integration_tests::{Table, TestApp};
 use serde_json::{Value, json};
 
 async fn nothing_written(app: &TestApp) {
-    assert_eq!(
-        app.scalar("SELECT COUNT(*) FROM members").await,
-        0,
-        "no member written"
-    );
-    assert_eq!(
-        app.scalar("SELECT COUNT(*) FROM profiles").await,
-        0,
-        "no profile written"
-    );
+    assert_eq!(app.rows(Table::Members).await, 0, "no member written");
+    assert_eq!(app.rows(Table::Profiles).await, 0, "no profile written");
     // Only the attempt counters of the rate limiter (`…rl:…`) may exist.
     let keys: Vec<String> = app
         .redis_keys()
@@ -122,8 +114,8 @@ async fn duplicate_email_is_409_whatever_its_case() {
         )
         .await;
     assert_envelope(status, &reply, 409, "DUPLICATE_EMAIL");
-    assert_eq!(app.scalar("SELECT COUNT(*) FROM members").await, 1);
-    assert_eq!(app.scalar("SELECT COUNT(*) FROM profiles").await, 1);
+    assert_eq!(app.rows(Table::Members).await, 1);
+    assert_eq!(app.rows(Table::Profiles).await, 1);
 }
 
 #[tokio::test]

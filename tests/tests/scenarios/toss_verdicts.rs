@@ -11,15 +11,10 @@ const AMOUNT: u64 = 5_000;
 async fn settled(app: &TestApp, order: &Order) -> (String, String, i64, i64, u64) {
     (
         app.payment_status(&order.order_id).await,
-        app.toss_view(&order.order_id).await["status"]
-            .as_str()
-            .unwrap_or("NOT_FOUND")
-            .to_owned(),
+        app.toss_view(&order.order_id).await.status,
         app.points(order.member).await,
         app.ledger_rows(&order.order_id).await,
-        app.toss_stats(&order.payment_key).await["approvals"]
-            .as_u64()
-            .unwrap(),
+        app.toss_stats(&order.payment_key).await.approvals,
     )
 }
 
@@ -47,7 +42,7 @@ async fn a_lookup_404_after_an_unanswered_confirm_keeps_the_payment_open() {
 
     tokio::time::sleep(std::time::Duration::from_millis(2_600)).await;
     let summary = app.recover_payments(2).await;
-    assert_eq!(summary["done"], 1, "{summary}");
+    assert_eq!(summary.done, 1, "{summary:?}");
     assert_eq!(settled(&app, &order).await, charged_once());
 }
 
@@ -63,10 +58,10 @@ async fn a_lookup_404_fails_the_payment_only_after_the_confirm_window() {
     let (status, _) = app.confirm_order(&order, AMOUNT).await;
     assert_eq!(status, 202);
     let early = app.recover_payments(5).await;
-    assert_eq!(early["stillUnknown"], 1, "inside the window: {early}");
+    assert_eq!(early.still_unknown, 1, "inside the window: {early:?}");
     assert_eq!(app.payment_status(&order.order_id).await, "UNKNOWN");
     let late = app.recover_payments(16).await;
-    assert_eq!(late["failed"], 1, "after window + slack: {late}");
+    assert_eq!(late.failed, 1, "after window + slack: {late:?}");
     assert_eq!(app.points(order.member).await, 0);
 }
 

@@ -52,15 +52,14 @@ async fn views_at_2359_and_0001_kst_land_on_different_days_and_flush_moves_the_c
     );
 
     // Only the closed day moved into MySQL; the 25th's two views are still in Redis.
+    assert_eq!(app.flushed_views(profile).await, 3);
     assert_eq!(
-        app.scalar(&format!(
-            "SELECT view_count FROM profiles WHERE id = {profile}"
-        ))
-        .await,
-        3
+        app.daily_views(profile, "2026-11-24")
+            .await
+            .map(|d| d.redis_views),
+        Some(3)
     );
-    assert_eq!(app.scalar(&format!("SELECT redis_views FROM profile_view_daily WHERE profile_id = {profile} AND day = '2026-11-24'")).await, 3);
-    assert_eq!(app.scalar(&format!("SELECT COUNT(*) FROM profile_view_daily WHERE profile_id = {profile} AND day = '2026-11-25'")).await, 0);
+    assert_eq!(app.daily_views(profile, "2026-11-25").await, None);
     assert_eq!(
         app.listed_count(profile, flush_time).await,
         before_flush,
@@ -70,20 +69,8 @@ async fn views_at_2359_and_0001_kst_land_on_different_days_and_flush_moves_the_c
     // Running it again adds nothing.
     app.run_job("flush-views", flush_time).await;
     app.run_job("flush-views", flush_time).await;
-    assert_eq!(
-        app.scalar(&format!(
-            "SELECT view_count FROM profiles WHERE id = {profile}"
-        ))
-        .await,
-        3
-    );
-    assert_eq!(
-        app.scalar(&format!(
-            "SELECT SUM(redis_views) FROM profile_view_daily WHERE profile_id = {profile}"
-        ))
-        .await,
-        3
-    );
+    assert_eq!(app.flushed_views(profile).await, 3);
+    assert_eq!(app.history_views(profile).await.redis_views, 3);
     assert_eq!(app.listed_count(profile, flush_time).await, 5);
     assert_eq!(
         app.view(profile, flush_time).await,
@@ -94,14 +81,13 @@ async fn views_at_2359_and_0001_kst_land_on_different_days_and_flush_moves_the_c
     // The next night closes the 25th (2 views at 00:00:01 and 1 at 01:00).
     let next_night = kst("2026-11-26T01:00:00");
     app.run_job("flush-views", next_night).await;
+    assert_eq!(app.flushed_views(profile).await, 6);
     assert_eq!(
-        app.scalar(&format!(
-            "SELECT view_count FROM profiles WHERE id = {profile}"
-        ))
-        .await,
-        6
+        app.daily_views(profile, "2026-11-25")
+            .await
+            .map(|d| d.redis_views),
+        Some(3)
     );
-    assert_eq!(app.scalar(&format!("SELECT redis_views FROM profile_view_daily WHERE profile_id = {profile} AND day = '2026-11-25'")).await, 3);
     assert_eq!(app.listed_count(profile, next_night).await, 6);
 }
 
@@ -130,19 +116,10 @@ async fn unflushed_days_from_a_missed_night_still_show_and_catch_up_oldest_first
     sorted.sort();
     assert_eq!(days, sorted, "oldest day first");
     assert!(days.ends_with(&["2026-11-21", "2026-11-22", "2026-11-23"]));
+    assert_eq!(app.flushed_views(profile).await, 4);
     assert_eq!(
-        app.scalar(&format!(
-            "SELECT view_count FROM profiles WHERE id = {profile}"
-        ))
-        .await,
-        4
-    );
-    assert_eq!(
-        app.scalar(&format!(
-            "SELECT views_flushed_through = '2026-11-23' FROM profiles WHERE id = {profile}"
-        ))
-        .await,
-        1
+        app.flushed_through(profile).await.as_deref(),
+        Some("2026-11-23")
     );
     assert_eq!(
         app.listed_count(profile, kst("2026-11-24T02:00:00")).await,

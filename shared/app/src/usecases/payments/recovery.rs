@@ -8,9 +8,9 @@ use crate::ports::{Claim, PaymentRecord, Settlement};
 use chrono::{DateTime, Duration, Utc};
 use domain::payment::drive::Start;
 use domain::payment::{PaymentStatus, TOSS_CHECKOUT_WINDOW_SECS, TOSS_CONFIRM_WINDOW_SECS};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentRecoverySummary {
     pub examined: u64,
