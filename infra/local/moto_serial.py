@@ -39,6 +39,7 @@ import signal
 import sys
 import threading
 
+import werkzeug.serving
 from werkzeug.serving import run_simple
 from werkzeug.wsgi import get_input_stream
 
@@ -91,6 +92,10 @@ def main() -> None:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
 
+    # A listen backlog for hundreds of concurrent clients (werkzeug's default is 128): a
+    # burst of requests beyond it has its connections dropped and retried by the kernel,
+    # seconds later, which DynamoDB itself never does to a client.
+    werkzeug.serving.BaseWSGIServer.request_queue_size = 4096
     app = DomainDispatcherApplication(create_backend_app)
     app.debug = True  # as moto_server
     run_simple(

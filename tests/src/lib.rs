@@ -49,6 +49,14 @@ impl TestApp {
         Self::spawn_configured(redis, 10_000, |_, _| {}).await
     }
 
+    /// On `redis`, with the services tuned by `tune`.
+    pub async fn spawn_with_redis_tuned(
+        redis: RedisConfig,
+        tune: impl FnOnce(&mut Services),
+    ) -> Self {
+        Self::spawn_configured(redis, 10_000, |_, services| tune(services)).await
+    }
+
     /// With the production signup limit per client address.
     pub async fn spawn_with_signup_limit(limit: u32) -> Self {
         Self::spawn_configured(stack_redis(), limit, |_, _| {}).await
@@ -143,9 +151,25 @@ impl TestApp {
         )
         .await
         .expect("create the test bus");
-        let mut services =
-            Services::new(&settings, &aws, RedisTimeouts::REQUEST).expect("services");
+        let mut services = Services::new(
+            &settings,
+            &aws,
+            // Requests' Redis bounds; DynamoDB gets a job's, since the emulator serves one
+            // request at a time in Python and a burst of hundreds queues for seconds,
+            // which DynamoDB never does (the request bounds are checked on their own).
+            api::services::CallBudget {
+                redis: adapters::RedisTimeouts::REQUEST,
+                dynamo: api::services::DynamoTimeouts::JOB,
+            },
+        )
+        .expect("services");
         services.payment_timings.in_call_first_delay = Duration::from_millis(50);
+        // A short landing window, so loss recovery can decide ledgered views within a
+        // scenario: 3 s (production: 5 s + twice 5 s of clock skew).
+        services.view_landing = domain::views::LandingRules {
+            late_after_ms: 2_500,
+            clock_skew_ms: 250,
+        };
         // Scenarios sign up dozens of members from one address; the limit has its own test.
         services.auth_limits.signups_per_client = signups_per_client;
         tune(&settings, &mut services);
@@ -253,11 +277,19 @@ impl TestApp {
     }
 
     pub async fn view(&self, profile: u64, at: DateTime<Utc>) -> u64 {
+        self.view_shown(profile, at).await.0
+    }
+
+    /// One detail view: the count shown and whether it is live (`countsLive`).
+    pub async fn view_shown(&self, profile: u64, at: DateTime<Utc>) -> (u64, bool) {
         let (status, reply) = self
             .get(&format!("/api/profiles/{profile}"), Some(at))
             .await;
         assert_eq!(status, 200, "{reply}");
-        reply["result"]["viewCount"].as_u64().expect("viewCount")
+        (
+            reply["result"]["viewCount"].as_u64().expect("viewCount"),
+            reply["result"]["countsLive"].as_bool().expect("countsLive"),
+        )
     }
 
     /// The view count the list shows for `profile`.
@@ -467,6 +499,35 @@ impl TestApp {
         read(response).await
     }
 
+    /// `PATCH /api/profiles/me` as `member` with `body`, at `at` (KST days of the counts).
+    pub async fn edit_profile_as(
+        &self,
+        member: u64,
+        body: &str,
+        at: DateTime<Utc>,
+    ) -> (u16, Value) {
+        let response = self
+            .http
+            .patch(format!("{}/api/profiles/me", self.base))
+            .header(local_gateway::LOCAL_TIME_HEADER, at.to_rfc3339())
+            .header("content-type", "application/json")
+            .bearer_auth(self.token(member))
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("request sent");
+        read(response).await
+    }
+
+    /// The member owning `profile`.
+    pub async fn owner(&self, profile: u64) -> u64 {
+        sqlx::query_scalar::<_, u64>("SELECT member_id FROM profiles WHERE id = ?")
+            .bind(profile)
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+    }
+
     /// POSTs JSON as `member` (with its access token).
     pub async fn post_json_as(&self, member: u64, path: &str, body: &str) -> (u16, Value) {
         let response = self
@@ -484,11 +545,7 @@ impl TestApp {
     /// Signs up a member; returns the member id.
     pub async fn member(&self) -> u64 {
         let profile = self.signup(json!({})).await;
-        sqlx::query_scalar::<_, u64>("SELECT member_id FROM profiles WHERE id = ?")
-            .bind(profile)
-            .fetch_one(&self.db)
-            .await
-            .unwrap()
+        self.owner(profile).await
     }
 
     /// `POST /api/payments/toss/checkout`; returns the order id.

@@ -224,6 +224,25 @@ impl OwnRedis {
     pub fn cli(&self, args: &[&str]) -> Option<String> {
         self.shape.cli(self.port, args)
     }
+
+    /// Freezes the server (SIGSTOP): connections stay open and commands queue unanswered,
+    /// as on a node stalled by a slow disk or a long fork. `thaw` lets them all run.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = std::fs::read_to_string(self.dir.join("redis.pid")).expect("pid file");
+        let status = Command::new("kill")
+            .args([signal, pid.trim()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {signal}");
+    }
 }
 
 impl Drop for OwnRedis {

@@ -1,12 +1,13 @@
 use app::InfraError;
-use app::ports::{ViewLoss, ViewLossLedger};
+use app::ports::{LostView, ViewLoss, ViewLossLedger};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType,
+    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use chrono::Utc;
+use domain::views::ViewId;
 use domain::{KstDay, ProfileId};
 
 /// Ledger partitions per day. A DynamoDB partition takes about 1,000 writes/s; while
@@ -16,8 +17,11 @@ pub const LEDGER_SHARDS: u64 = 8;
 const LEDGER_TTL_DAYS: i64 = 35;
 
 /// The view-loss ledger in the service's single DynamoDB table (`pk`, `sk`, TTL attribute
-/// `expires_at`). Item: `pk = VIEWLOSS#<yyyyMMdd>#<shard>`, `sk = <profileId>`,
-/// `lost` (views recorded), `applied` (hint of how many MySQL holds).
+/// `expires_at`). Undecided view: `pk = VIEWPENDING#<yyyyMMdd>#<shard>`,
+/// `sk = <profileId>#<viewId>`, `sent_at` (ms). Settled tally per profile-day:
+/// `pk = VIEWLOSS#<yyyyMMdd>#<shard>`, `sk = <profileId>`, `lost` (views only the ledger
+/// has), `counted` (views whose increment landed after all), `applied` (hint of how many
+/// MySQL holds).
 #[derive(Clone)]
 pub struct DynamoViewLossLedger {
     client: Client,
@@ -32,8 +36,55 @@ impl DynamoViewLossLedger {
         }
     }
 
+    /// The profile-day tallies of settled views.
     fn partition(day: KstDay, shard: u64) -> String {
         format!("VIEWLOSS#{}#{shard}", day.compact())
+    }
+
+    /// The views not settled yet, one item each.
+    fn undecided_partition(day: KstDay, profile: ProfileId) -> String {
+        format!(
+            "VIEWPENDING#{}#{}",
+            day.compact(),
+            profile.0 % LEDGER_SHARDS
+        )
+    }
+
+    /// Every item of partition `pk`, read consistently.
+    async fn query_all(&self, pk: &str) -> Result<Vec<Item>, InfraError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        let mut items = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| InfraError::new("could not read the view-loss ledger", e))?;
+            items.extend(page.items().iter().cloned());
+        }
+        Ok(items)
+    }
+
+    /// Views of `profile` on `day` not settled yet. (Settled ones are applied to MySQL
+    /// by the same recovery run, within moments.)
+    async fn held_on(&self, profile: ProfileId, day: KstDay) -> Result<u64, InfraError> {
+        let counted = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(Self::undecided_partition(day, profile)))
+            .expression_attribute_values(":prefix", s(format!("{}#", profile.0)))
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .send()
+            .await
+            .map_err(|e| InfraError::new("could not read the view-loss ledger", e))?;
+        Ok(counted.count().max(0) as u64)
     }
 
     /// Creates the service table (local stack and tests; production gets it from the SAM
@@ -90,7 +141,51 @@ impl DynamoViewLossLedger {
     }
 }
 
-fn number(item: &std::collections::HashMap<String, AttributeValue>, name: &str) -> u64 {
+type Item = std::collections::HashMap<String, AttributeValue>;
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn expires_at() -> i64 {
+    (Utc::now() + chrono::Duration::days(LEDGER_TTL_DAYS)).timestamp()
+}
+
+/// An undecided item of `day`: `sk = <profileId>#<viewId>`, `sent_at`.
+fn undecided_view(item: &Item, day: KstDay) -> Option<LostView> {
+    let (profile, id) = item.get("sk")?.as_s().ok()?.split_once('#')?;
+    Some(LostView {
+        profile: ProfileId(profile.parse().ok()?),
+        day,
+        id: ViewId(id.parse().ok()?),
+        sent_at_ms: item.get("sent_at")?.as_n().ok()?.parse().ok()?,
+    })
+}
+
+/// The transaction failed because the undecided item was gone: settled before.
+fn already_settled(
+    e: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+    >,
+) -> bool {
+    e.as_service_error()
+        .and_then(|s| match s {
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
+            _ => None,
+        })
+        .is_some_and(|c| {
+            c.cancellation_reasons()
+                .first()
+                .and_then(|r| r.code())
+                .is_some_and(|code| code == "ConditionalCheckFailed")
+        })
+}
+
+fn number(item: &Item, name: &str) -> u64 {
     item.get(name)
         .and_then(|v| v.as_n().ok())
         .and_then(|n| n.parse().ok())
@@ -99,56 +194,114 @@ fn number(item: &std::collections::HashMap<String, AttributeValue>, name: &str) 
 
 #[async_trait]
 impl ViewLossLedger for DynamoViewLossLedger {
-    async fn record_loss(&self, profile: ProfileId, day: KstDay) -> Result<(), InfraError> {
-        let expires_at = (Utc::now() + chrono::Duration::days(LEDGER_TTL_DAYS)).timestamp();
-        self.client
-            .update_item()
+    async fn record_loss(&self, view: &LostView) -> Result<(), InfraError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(Self::undecided_partition(view.day, view.profile)))
+            .item("sk", s(format!("{}#{}", view.profile.0, view.id.0)))
+            .item("sent_at", n(view.sent_at_ms))
+            .item("expires_at", n(expires_at()))
+            // A retried put (the SDK retries a lost answer) finds its own item: done.
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(InfraError::new(
+                "could not record a lost view in DynamoDB",
+                e,
+            )),
+        }
+    }
+
+    async fn undecided(&self, day: KstDay) -> Result<Vec<LostView>, InfraError> {
+        let mut out = Vec::new();
+        for shard in 0..LEDGER_SHARDS {
+            let pk = format!("VIEWPENDING#{}#{shard}", day.compact());
+            for item in self.query_all(&pk).await? {
+                match undecided_view(&item, day) {
+                    Some(view) => out.push(view),
+                    None => tracing::warn!("skipping a malformed undecided view-loss item"),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn settle(&self, view: &LostView, counted: bool) -> Result<(), InfraError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(Self::undecided_partition(view.day, view.profile)))
+            .key("sk", s(format!("{}#{}", view.profile.0, view.id.0)))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .expect("complete delete");
+        let tally = if counted { "counted" } else { "lost" };
+        let update = Update::builder()
             .table_name(&self.table)
             .key(
                 "pk",
-                AttributeValue::S(Self::partition(day, profile.0 % LEDGER_SHARDS)),
+                s(Self::partition(view.day, view.profile.0 % LEDGER_SHARDS)),
             )
-            .key("sk", AttributeValue::S(profile.0.to_string()))
-            .update_expression("ADD lost :one SET expires_at = if_not_exists(expires_at, :expires)")
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .expression_attribute_values(":expires", AttributeValue::N(expires_at.to_string()))
+            .key("sk", s(view.profile.0.to_string()))
+            .update_expression(format!(
+                "ADD {tally} :one SET expires_at = if_not_exists(expires_at, :expires)"
+            ))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":expires", n(expires_at()))
+            .build()
+            .expect("complete update");
+        // One transaction: the view leaves the undecided set exactly when its profile-day
+        // tally takes it, so settling twice (a retry, two runs) cannot count it twice.
+        let settled = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .transact_items(TransactWriteItem::builder().update(update).build())
             .send()
-            .await
-            .map_err(|e| InfraError::new("could not record a lost view in DynamoDB", e))?;
-        Ok(())
+            .await;
+        match settled {
+            Ok(_) => Ok(()),
+            Err(e) if already_settled(&e) => Ok(()),
+            Err(e) => Err(InfraError::new(
+                "could not settle a lost view in DynamoDB",
+                e,
+            )),
+        }
+    }
+
+    async fn held_views(&self, profile: ProfileId, days: &[KstDay]) -> Result<u64, InfraError> {
+        let per_day = days.iter().map(|day| self.held_on(profile, *day));
+        let counts = futures::future::try_join_all(per_day).await?;
+        Ok(counts.into_iter().sum())
     }
 
     async fn losses(&self, day: KstDay) -> Result<Vec<ViewLoss>, InfraError> {
         let mut out = Vec::new();
         for shard in 0..LEDGER_SHARDS {
-            let mut pages = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(Self::partition(day, shard)))
-                .consistent_read(true)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page =
-                    page.map_err(|e| InfraError::new("could not read the view-loss ledger", e))?;
-                for item in page.items() {
-                    let Some(profile) = item
-                        .get("sk")
-                        .and_then(|v| v.as_s().ok())
-                        .and_then(|s| s.parse().ok())
-                    else {
-                        tracing::warn!("skipping a malformed view-loss ledger item");
-                        continue;
-                    };
-                    out.push(ViewLoss {
-                        profile: ProfileId(profile),
-                        day,
-                        lost: number(item, "lost"),
-                        applied_hint: number(item, "applied"),
-                    });
-                }
+            for item in self.query_all(&Self::partition(day, shard)).await? {
+                let Some(profile) = item
+                    .get("sk")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|s| s.parse().ok())
+                else {
+                    tracing::warn!("skipping a malformed view-loss ledger item");
+                    continue;
+                };
+                out.push(ViewLoss {
+                    profile: ProfileId(profile),
+                    day,
+                    lost: number(&item, "lost"),
+                    applied_hint: number(&item, "applied"),
+                });
             }
         }
         Ok(out)

@@ -11,6 +11,7 @@ pub mod mysql;
 pub mod mysql_payments;
 pub mod redis_connection;
 pub mod redis_counter;
+pub mod redis_detail;
 pub mod toss;
 
 pub use dynamo_idempotency::DynamoIdempotencyStore;

@@ -1,12 +1,12 @@
 use app::InfraError;
 use app::ports::{
-    MemberRegistry, ProfileReader, ProfileRecord, ProfileSearch, RegisterError, Registered,
-    ViewHistory,
+    MemberRegistry, ProfileEditor, ProfileReader, ProfileRecord, ProfileSearch, RegisterError,
+    Registered, ViewHistory,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::listing::{Cursor, ProfileFilter};
-use domain::{Category, KstDay, MemberId, NewMember, ProfileId, Region};
+use domain::{Category, KstDay, MemberId, NewMember, ProfileEdit, ProfileId, Region};
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 use sqlx::{MySql, QueryBuilder, Row};
 use std::time::Duration;
@@ -40,7 +40,7 @@ fn infra(what: &'static str) -> impl FnOnce(sqlx::Error) -> InfraError {
 macro_rules! profile_select {
     () => {
         "SELECT p.id, p.member_id, m.name, p.headline, p.category, p.career_years, p.region, \
-     p.introduction, p.created_at, p.view_count, p.views_flushed_through, \
+     p.introduction, p.created_at, p.view_count, p.views_flushed_through, p.version, \
      (SELECT MAX(r.day) FROM view_flush_runs r) AS global_flushed_through \
      FROM profiles p JOIN members m ON m.id = p.member_id"
     };
@@ -67,6 +67,7 @@ fn profile_from_row(row: &sqlx::mysql::MySqlRow) -> Result<ProfileRecord, InfraE
         flushed_views: row.try_get("view_count").map_err(decode)?,
         own_flushed_through: own.map(KstDay::from_date),
         global_flushed_through: global.map(KstDay::from_date),
+        version: row.try_get("version").map_err(decode)?,
     })
 }
 
@@ -170,6 +171,40 @@ impl ProfileReader for MySqlStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(infra("could not read the profile"))?;
+        row.as_ref().map(profile_from_row).transpose()
+    }
+}
+
+#[async_trait]
+impl ProfileEditor for MySqlStore {
+    async fn edit_profile(
+        &self,
+        member: MemberId,
+        edit: &ProfileEdit,
+    ) -> Result<Option<ProfileRecord>, InfraError> {
+        let updated = sqlx::query(
+            "UPDATE profiles SET headline = COALESCE(?, headline), \
+             introduction = COALESCE(?, introduction), category = COALESCE(?, category), \
+             career_years = COALESCE(?, career_years), region = COALESCE(?, region), \
+             version = version + 1 WHERE member_id = ?",
+        )
+        .bind(edit.headline.as_deref())
+        .bind(edit.introduction.as_deref())
+        .bind(edit.category.map(|c| c.as_str()))
+        .bind(edit.career_years)
+        .bind(edit.region.map(|r| r.as_str()))
+        .bind(member.0)
+        .execute(&self.pool)
+        .await
+        .map_err(infra("could not edit the profile"))?;
+        if updated.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let row = sqlx::query(concat!(profile_select!(), " WHERE p.member_id = ?"))
+            .bind(member.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(infra("could not read the edited profile"))?;
         row.as_ref().map(profile_from_row).transpose()
     }
 }
@@ -373,12 +408,15 @@ impl ViewHistory for MySqlStore {
             return Ok(0);
         }
         let delta = lost - applied;
-        sqlx::query("UPDATE profiles SET view_count = view_count + ? WHERE id = ?")
-            .bind(delta)
-            .bind(profile.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(infra("could not add recovered views"))?;
+        // The version tells cached copies of the profile that its total moved.
+        sqlx::query(
+            "UPDATE profiles SET view_count = view_count + ?, version = version + 1 WHERE id = ?",
+        )
+        .bind(delta)
+        .bind(profile.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(infra("could not add recovered views"))?;
         sqlx::query(
             "INSERT INTO profile_view_daily (profile_id, day, recovered_views) VALUES (?, ?, ?) \
              ON DUPLICATE KEY UPDATE recovered_views = recovered_views + VALUES(recovered_views)",

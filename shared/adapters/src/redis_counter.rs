@@ -1,8 +1,11 @@
 use crate::redis_connection::{RedisConfig, RedisConnection, SlotPipelines};
+use crate::redis_detail::{
+    DETAIL_VIEW_LUA, DOCUMENT_TTL_SECS, STORE_DOCUMENT_LUA, detail_answer, detail_args, encode,
+};
 use app::InfraError;
-use app::ports::ViewCounter;
+use app::ports::{CachedCount, CountError, DetailView, LostView, ProfileRecord, ViewCounter};
 use async_trait::async_trait;
-use domain::views::{COUNTER_RETENTION_DAYS, CounterSlot, SHARDS};
+use domain::views::{COUNTER_RETENTION_DAYS, CounterSlot, LandingRules, SHARDS};
 use domain::{KstDay, ProfileId};
 use redis::Script;
 
@@ -15,36 +18,9 @@ use redis::Script;
 pub struct RedisViewCounter {
     redis: RedisConnection,
     prefix: String,
-    count_script: Script,
-    uncount_script: Script,
+    detail_script: Script,
+    store_script: Script,
 }
-
-/// One atomic step per view: increment, then read the closed days asked for. The first
-/// view of a profile that day registers its bucket in the day's index; a view that
-/// creates the bucket gives it its TTL whatever the index says (a bucket lost and made
-/// again must not live forever), and the index gets its TTL when it is created. So the
-/// common view runs one write. All keys share the shard's hash tag: valid on a cluster.
-const COUNT_VIEW_LUA: &str = r"
-local n = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-if n == 1 then
-  if redis.call('HLEN', KEYS[1]) == 1 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
-  if redis.call('SADD', KEYS[2], ARGV[2]) == 1 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
-end
-local out = {n}
-for i = 3, #KEYS do
-  out[#out + 1] = tonumber(redis.call('HGET', KEYS[i], ARGV[1]) or '0')
-end
-return out
-";
-
-/// Takes one view back; when that empties the bucket, its index entry goes too, so an
-/// unknown profile leaves nothing behind. (Another profile's first view re-adds it.)
-const UNCOUNT_VIEW_LUA: &str = r"
-local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
-if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
-if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
-return n
-";
 
 const SCAN_BUCKETS_PER_PIPELINE: usize = 512;
 
@@ -54,9 +30,45 @@ impl RedisViewCounter {
         Ok(Self {
             redis: RedisConnection::new(config)?,
             prefix: prefix.into(),
-            count_script: Script::new(COUNT_VIEW_LUA),
-            uncount_script: Script::new(UNCOUNT_VIEW_LUA),
+            detail_script: Script::new(DETAIL_VIEW_LUA),
+            store_script: Script::new(STORE_DOCUMENT_LUA),
         })
+    }
+
+    fn document_key(&self, profile: ProfileId) -> String {
+        let shard = CounterSlot::of(profile).shard;
+        format!("{}pv:{{{shard}}}:doc:{}", self.prefix, profile.0)
+    }
+
+    fn seen_key(&self, shard: u64, sent_at_ms: u64) -> String {
+        let slot = LandingRules::marker_slot(sent_at_ms);
+        format!("{}pv:{{{shard}}}:seen:{slot}", self.prefix)
+    }
+
+    /// One detail view's script call: a warm count, or a fill with `profile`.
+    async fn detail(
+        &self,
+        view: &DetailView,
+        fill: Option<&ProfileRecord>,
+    ) -> Result<CachedCount, CountError> {
+        let slot = CounterSlot::of(view.profile);
+        let mut invocation = self.detail_script.prepare_invoke();
+        invocation
+            .key(self.document_key(view.profile))
+            .key(self.bucket_key(view.today, slot))
+            .key(self.index_key(view.today, slot.shard))
+            .key(self.seen_key(slot.shard, view.sent_at_ms));
+        for day in &view.closed_days {
+            invocation.key(self.bucket_key(*day, slot));
+        }
+        detail_args(&mut invocation, view, slot, fill);
+        let reply: redis::Value = self
+            .redis
+            .run("Redis detail view failed", |mut conn| async move {
+                invocation.invoke_async(&mut conn).await
+            })
+            .await?;
+        detail_answer(view.profile, reply)
     }
 
     /// The hash holding `slot`'s bucket of `day` (public for tools that write the layout
@@ -86,48 +98,58 @@ pub const TTL_SECONDS: u64 = COUNTER_RETENTION_DAYS as u64 * 24 * 3600;
 
 #[async_trait]
 impl ViewCounter for RedisViewCounter {
-    async fn count_view(
-        &self,
-        profile: ProfileId,
-        today: KstDay,
-        closed_days: &[KstDay],
-    ) -> Result<(u64, Vec<u64>), InfraError> {
-        let slot = CounterSlot::of(profile);
-        let mut invocation = self.count_script.prepare_invoke();
-        invocation
-            .key(self.bucket_key(today, slot))
-            .key(self.index_key(today, slot.shard));
-        for day in closed_days {
-            invocation.key(self.bucket_key(*day, slot));
-        }
-        invocation.arg(slot.field).arg(slot.bucket).arg(TTL_SECONDS);
-        let counts: Vec<u64> = self
-            .redis
-            .run("Redis view increment failed", |mut conn| async move {
-                invocation.invoke_async(&mut conn).await
-            })
-            .await?;
-        let (today_count, closed) = counts.split_first().ok_or_else(|| {
-            InfraError::new("Redis view increment returned nothing", "empty reply")
-        })?;
-        Ok((*today_count, closed.to_vec()))
+    async fn count_cached(&self, view: &DetailView) -> Result<CachedCount, CountError> {
+        self.detail(view, None).await
     }
 
-    async fn uncount_view(&self, profile: ProfileId, today: KstDay) -> Result<(), InfraError> {
-        let slot = CounterSlot::of(profile);
-        let mut invocation = self.uncount_script.prepare_invoke();
+    async fn fill_and_count(
+        &self,
+        view: &DetailView,
+        profile: &ProfileRecord,
+    ) -> Result<(ProfileRecord, u64), CountError> {
+        match self.detail(view, Some(profile)).await? {
+            CachedCount::Counted {
+                profile,
+                view_count,
+            } => Ok((profile, view_count)),
+            CachedCount::Miss => Err(CountError::Unanswered(InfraError::new(
+                "Redis detail view did not count a filled document",
+                "miss after fill",
+            ))),
+        }
+    }
+
+    async fn store_cached(&self, profile: &ProfileRecord) -> Result<(), InfraError> {
+        let (json, views, through) = encode(profile);
+        let mut invocation = self.store_script.prepare_invoke();
         invocation
-            .key(self.bucket_key(today, slot))
-            .key(self.index_key(today, slot.shard))
-            .arg(slot.field)
-            .arg(slot.bucket);
+            .key(self.document_key(profile.id))
+            .arg(profile.version)
+            .arg(json)
+            .arg(views)
+            .arg(through)
+            .arg(DOCUMENT_TTL_SECS);
         let _: i64 = self
             .redis
-            .run("Redis view take-back failed", |mut conn| async move {
+            .run("Redis document write failed", |mut conn| async move {
                 invocation.invoke_async(&mut conn).await
             })
             .await?;
         Ok(())
+    }
+
+    async fn landed(&self, views: &[LostView]) -> Result<Vec<bool>, InfraError> {
+        let mut pipes = SlotPipelines::new(self.redis.is_cluster());
+        for view in views {
+            let shard = CounterSlot::of(view.profile).shard;
+            let key = self.seen_key(shard, view.sent_at_ms);
+            pipes.add(shard, |p| {
+                p.sismember(key, view.id.0);
+            });
+        }
+        self.redis
+            .run("Redis landing marker read failed", |conn| pipes.query(conn))
+            .await
     }
 
     async fn sum_days(&self, wanted: &[(ProfileId, Vec<KstDay>)]) -> Result<Vec<u64>, InfraError> {

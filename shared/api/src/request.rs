@@ -113,3 +113,15 @@ pub fn client_address(req: &Request) -> String {
         _ => String::new(),
     }
 }
+
+/// The member the authorizer verified. Without one (the route deployed without its
+/// authorizer, or called locally without a token) nothing runs.
+pub fn require_caller(req: &Request) -> Result<domain::MemberId, crate::envelope::ApiError> {
+    caller(req).ok_or_else(|| {
+        crate::envelope::ApiError::refusal(
+            lambda_http::http::StatusCode::UNAUTHORIZED,
+            domain::ErrorCode::Unauthorized,
+            "로그인이 필요합니다.",
+        )
+    })
+}

@@ -3,9 +3,8 @@
 
 use crate::jobs::ScheduledFunction;
 use crate::routes::HttpFunction;
-use crate::services::{Needs, Services, Settings};
+use crate::services::{CallBudget, Needs, Services, Settings};
 use crate::telemetry;
-use adapters::RedisTimeouts;
 use lambda_runtime::{LambdaEvent, service_fn};
 use secrecy::ExposeSecret;
 
@@ -14,7 +13,7 @@ pub type Error = lambda_runtime::Error;
 pub async fn serve_http(function: HttpFunction) -> Result<(), Error> {
     telemetry::init();
     adapters::metrics::set_function(function.name());
-    let services = services(function.route().needs, RedisTimeouts::REQUEST).await?;
+    let services = services(function.route().needs, CallBudget::REQUEST).await?;
     let services = &services;
     lambda_http::run(lambda_http::service_fn(move |req| async move {
         Ok::<_, Error>(function.handle(services, req).await)
@@ -25,7 +24,7 @@ pub async fn serve_http(function: HttpFunction) -> Result<(), Error> {
 pub async fn serve_job(function: ScheduledFunction) -> Result<(), Error> {
     telemetry::init();
     adapters::metrics::set_function(function.name());
-    let services = services(function.needs(), RedisTimeouts::JOB).await?;
+    let services = services(function.needs(), CallBudget::JOB).await?;
     let services = &services;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
         function.handle(services, event).await
@@ -51,7 +50,7 @@ pub async fn serve_authorizer() -> Result<(), Error> {
 pub async fn serve_migrate() -> Result<(), Error> {
     telemetry::init();
     adapters::metrics::set_function("migrate");
-    let services = services(Needs::MYSQL, RedisTimeouts::JOB).await?;
+    let services = services(Needs::MYSQL, CallBudget::JOB).await?;
     let services = &services;
     lambda_runtime::run(service_fn(
         move |_: LambdaEvent<serde_json::Value>| async move {
@@ -66,11 +65,11 @@ pub async fn serve_migrate() -> Result<(), Error> {
 
 /// The function's clients, after its settings and secrets were read and everything it
 /// `needs` was found (else the cold start fails, naming the missing setting).
-async fn services(needs: Needs, redis_timeouts: RedisTimeouts) -> Result<Services, Error> {
+async fn services(needs: Needs, budget: CallBudget) -> Result<Services, Error> {
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let settings = Settings::load(&aws).await?;
     settings.require(needs)?;
-    Ok(Services::for_needs(&settings, &aws, redis_timeouts, needs)?)
+    Ok(Services::for_needs(&settings, &aws, budget, needs)?)
 }
 
 /// Lambda's longest function timeout: a deadline further away than this is not one.

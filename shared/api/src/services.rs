@@ -25,6 +25,9 @@ pub struct Services {
     pub toss: Option<TossGateway>,
     pub checkout: CheckoutSettings,
     pub payment_timings: PaymentTimings,
+    /// When a view's increment counts as too late, and the clock skew allowed (the detail
+    /// route and the loss recovery must agree).
+    pub view_landing: domain::views::LandingRules,
     pub collator: KoreanCollator,
     /// Present where a token signing key is configured (signup, login, the authorizer).
     pub tokens: Option<TokenIssuer>,
@@ -361,24 +364,74 @@ impl Settings {
     }
 }
 
+/// How long a caller waits for DynamoDB: a detail view must not hang on a browned-out
+/// table (the view is then lost and logged), a job can wait longer. Each attempt and the
+/// whole operation with the SDK's retries are bounded.
+#[derive(Debug, Clone, Copy)]
+pub struct DynamoTimeouts {
+    pub attempt: std::time::Duration,
+    pub operation: std::time::Duration,
+}
+
+impl DynamoTimeouts {
+    pub const REQUEST: Self = Self {
+        attempt: std::time::Duration::from_millis(2_000),
+        operation: std::time::Duration::from_millis(5_000),
+    };
+    pub const JOB: Self = Self {
+        attempt: std::time::Duration::from_secs(10),
+        operation: std::time::Duration::from_secs(60),
+    };
+
+    /// A DynamoDB client on `aws` with these timeouts.
+    pub fn client(self, aws: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+        let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.operation)
+            .build();
+        let config = aws_sdk_dynamodb::config::Builder::from(aws)
+            .timeout_config(timeouts)
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+}
+
+/// What one invocation may wait on its dependencies: a request little, a job more.
+#[derive(Debug, Clone, Copy)]
+pub struct CallBudget {
+    pub redis: RedisTimeouts,
+    pub dynamo: DynamoTimeouts,
+}
+
+impl CallBudget {
+    pub const REQUEST: Self = Self {
+        redis: RedisTimeouts::REQUEST,
+        dynamo: DynamoTimeouts::REQUEST,
+    };
+    pub const JOB: Self = Self {
+        redis: RedisTimeouts::JOB,
+        dynamo: DynamoTimeouts::JOB,
+    };
+}
+
 impl Services {
     /// Every client (the local gateway, the tests, the benches).
     pub fn new(
         settings: &Settings,
         aws: &aws_config::SdkConfig,
-        redis_timeouts: RedisTimeouts,
+        budget: CallBudget,
     ) -> Result<Self, InfraError> {
-        Self::for_needs(settings, aws, redis_timeouts, Needs::ALL)
+        Self::for_needs(settings, aws, budget, Needs::ALL)
     }
 
     /// The clients `needs` names, and no other.
     pub fn for_needs(
         settings: &Settings,
         aws: &aws_config::SdkConfig,
-        redis_timeouts: RedisTimeouts,
+        budget: CallBudget,
         needs: Needs,
     ) -> Result<Self, InfraError> {
-        let dynamo = || aws_sdk_dynamodb::Client::new(aws);
+        let dynamo = || budget.dynamo.client(aws);
         let table = || settings.table_name.clone();
         Ok(Self {
             store: Built::new("MySQL", needs.mysql, || {
@@ -389,7 +442,7 @@ impl Services {
                 )?))
             })?,
             counter: Built::new("Redis", needs.redis, || {
-                let config = settings.redis_config(redis_timeouts);
+                let config = settings.redis_config(budget.redis);
                 RedisViewCounter::new(&config, settings.redis_key_prefix.clone())
             })?,
             ledger: Built::new("the view-loss ledger (DynamoDB)", needs.dynamo, || {
@@ -412,6 +465,7 @@ impl Services {
                 .flatten(),
             checkout: settings.checkout.clone(),
             payment_timings: PaymentTimings::default(),
+            view_landing: domain::views::LandingRules::default(),
             collator: KoreanCollator::new(),
             tokens: settings
                 .token_signing_key

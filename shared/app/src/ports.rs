@@ -4,7 +4,8 @@ use crate::error::InfraError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::listing::{Cursor, ProfileFilter};
-use domain::{Category, KstDay, MemberId, NewMember, ProfileId, Region};
+use domain::views::ViewId;
+use domain::{Category, KstDay, MemberId, NewMember, ProfileEdit, ProfileId, Region};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Registered {
@@ -66,11 +67,24 @@ pub struct ProfileRecord {
     /// Last day the flush job completed for all profiles, read in the same statement as
     /// the row so the two are consistent.
     pub global_flushed_through: Option<KstDay>,
+    /// Raised by every change a cached copy must not outlive (an edit, applied losses).
+    pub version: u64,
 }
 
 #[async_trait]
 pub trait ProfileReader: Send + Sync {
     async fn find(&self, id: ProfileId) -> Result<Option<ProfileRecord>, InfraError>;
+}
+
+#[async_trait]
+pub trait ProfileEditor: Send + Sync {
+    /// Applies `edit` to `member`'s profile and raises its version, in one statement; the
+    /// row after it (None: the member has no profile).
+    async fn edit_profile(
+        &self,
+        member: MemberId,
+        edit: &ProfileEdit,
+    ) -> Result<Option<ProfileRecord>, InfraError>;
 }
 
 #[async_trait]
@@ -84,20 +98,69 @@ pub trait ProfileSearch: Send + Sync {
     ) -> Result<Vec<ProfileRecord>, InfraError>;
 }
 
-/// Per-day view deltas in a fast shared counter store (Redis).
+/// One detail view as the counter sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetailView {
+    pub profile: ProfileId,
+    pub today: KstDay,
+    /// Closed days whose deltas may not be in the flushed total yet, oldest first; the
+    /// counter adds those after the cached document's watermark.
+    pub closed_days: Vec<KstDay>,
+    pub id: ViewId,
+    /// Wall-clock milliseconds when the request first sent this view to the counter
+    /// (see `domain::views::landing`).
+    pub sent_at_ms: u64,
+    /// The counter refuses the increment when it arrives later than this after
+    /// `sent_at_ms` (`LandingRules::late_after_ms`).
+    pub late_after_ms: u64,
+}
+
+/// What counting a view against the cached profile document found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CachedCount {
+    /// Counted: the cached document and the live count, this view included.
+    Counted {
+        profile: ProfileRecord,
+        view_count: u64,
+    },
+    /// No cached document: nothing was counted.
+    Miss,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CountError {
+    /// The counter answered that the increment arrived after its landing window and did
+    /// not count it.
+    #[error("the view increment arrived late and was refused")]
+    Late,
+    /// No answer: the increment may still land within its landing window.
+    #[error(transparent)]
+    Unanswered(#[from] InfraError),
+}
+
+/// Per-day view deltas and the profile documents cached beside them, in a fast shared
+/// store (Redis).
 #[async_trait]
 pub trait ViewCounter: Send + Sync {
-    /// Adds one view to `today` and returns today's delta after the increment together
-    /// with the deltas of `closed_days` (same order), in one round trip.
-    async fn count_view(
-        &self,
-        profile: ProfileId,
-        today: KstDay,
-        closed_days: &[KstDay],
-    ) -> Result<(u64, Vec<u64>), InfraError>;
+    /// Counts `view` if its profile's document is cached, in one round trip: the
+    /// increment, its landing marker, the document and the unflushed deltas.
+    async fn count_cached(&self, view: &DetailView) -> Result<CachedCount, CountError>;
 
-    /// Takes back a view counted for a profile that turned out not to exist.
-    async fn uncount_view(&self, profile: ProfileId, today: KstDay) -> Result<(), InfraError>;
+    /// Caches `profile` (unless a newer version is cached) and counts `view` in the same
+    /// step; the document counted against (the newer one, if cached) and the live count,
+    /// this view included.
+    async fn fill_and_count(
+        &self,
+        view: &DetailView,
+        profile: &ProfileRecord,
+    ) -> Result<(ProfileRecord, u64), CountError>;
+
+    /// Replaces the cached document of `profile` unless a newer version is cached (after
+    /// an edit or applied losses, so no reader keeps the older one).
+    async fn store_cached(&self, profile: &ProfileRecord) -> Result<(), InfraError>;
+
+    /// For each ledgered view, whether its increment landed (its marker is there).
+    async fn landed(&self, views: &[LostView]) -> Result<Vec<bool>, InfraError>;
 
     /// Sum of the deltas of the given days, per profile (same order): one round trip on a
     /// single node, one concurrent pipeline per shard touched on a cluster.
@@ -112,15 +175,34 @@ pub trait ViewCounter: Send + Sync {
     async fn claim_markers(&self, marker: &str) -> Result<Vec<Option<String>>, InfraError>;
 }
 
-/// Durable record of views that could not be counted in Redis (DynamoDB).
+/// A view the counter may not have (its increment timed out or was refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LostView {
+    pub profile: ProfileId,
+    pub day: KstDay,
+    pub id: ViewId,
+    pub sent_at_ms: u64,
+}
+
+/// Durable record of views the counter may have missed (DynamoDB): one entry per view
+/// while undecided, then per profile and day the views only the ledger has.
 #[async_trait]
 pub trait ViewLossLedger: Send + Sync {
-    async fn record_loss(&self, profile: ProfileId, day: KstDay) -> Result<(), InfraError>;
-    /// Every ledger entry of `day`.
+    /// Records `view`; recording the same view again changes nothing.
+    async fn record_loss(&self, view: &LostView) -> Result<(), InfraError>;
+    /// Views of `day` the recovery has not decided yet.
+    async fn undecided(&self, day: KstDay) -> Result<Vec<LostView>, InfraError>;
+    /// Settles `view`: `counted` (its increment landed) drops it, otherwise it joins its
+    /// profile-day's views to apply. Settling twice changes nothing.
+    async fn settle(&self, view: &LostView, counted: bool) -> Result<(), InfraError>;
+    /// Per profile, the views of `day` only the ledger has.
     async fn losses(&self, day: KstDay) -> Result<Vec<ViewLoss>, InfraError>;
     /// Notes how many of an entry's views MySQL holds, so later runs can skip it. Only a
     /// hint: MySQL's own record decides what is applied.
     async fn note_applied(&self, loss: &ViewLoss, applied: u64) -> Result<(), InfraError>;
+    /// Views of `profile` on `days` the ledger holds and MySQL may not (shown while the
+    /// counter is down).
+    async fn held_views(&self, profile: ProfileId, days: &[KstDay]) -> Result<u64, InfraError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,5 +14,5 @@ pub mod views;
 pub use calendar::KstDay;
 pub use error::{ErrorCode, ValidationError};
 pub use listing::{Cursor, PageSize, ProfileFilter, ProfileSort};
-pub use member::{Email, MemberId, NewMember, Password, SignupForm};
+pub use member::{Email, MemberId, NewMember, Password, ProfileEdit, ProfileEditForm, SignupForm};
 pub use profile::{Category, ProfileId, Region};

@@ -140,15 +140,10 @@ impl NewMember {
                 .category
                 .ok_or_else(|| ValidationError::missing("category"))?,
         )?;
-        let career_years = form
-            .career_years
-            .ok_or_else(|| ValidationError::missing("careerYears"))?;
-        if !(0..=CAREER_YEARS_MAX).contains(&career_years) {
-            return Err(ValidationError::invalid(
-                "careerYears",
-                format!("0 이상 {CAREER_YEARS_MAX} 이하여야 합니다."),
-            ));
-        }
+        let career_years = career_years(
+            form.career_years
+                .ok_or_else(|| ValidationError::missing("careerYears"))?,
+        )?;
         let region = Region::parse(
             &form
                 .region
@@ -167,11 +162,68 @@ impl NewMember {
             email,
             headline,
             category,
-            career_years: career_years as u8,
+            career_years,
             region,
             introduction,
             password,
         })
+    }
+}
+
+fn career_years(raw: i64) -> Result<u8, ValidationError> {
+    if !(0..=CAREER_YEARS_MAX).contains(&raw) {
+        return Err(ValidationError::invalid(
+            "careerYears",
+            format!("0 이상 {CAREER_YEARS_MAX} 이하여야 합니다."),
+        ));
+    }
+    Ok(raw as u8)
+}
+
+/// An owner's edit of their profile as sent: the editable fields, each optional. Any
+/// other field (name, e-mail, counts) is refused rather than silently ignored.
+#[derive(Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProfileEditForm {
+    pub headline: Option<String>,
+    pub introduction: Option<String>,
+    pub category: Option<String>,
+    #[serde(default, deserialize_with = "crate::json::whole_i64")]
+    pub career_years: Option<i64>,
+    pub region: Option<String>,
+}
+
+/// A valid edit: the fields to change (None: keep), by the signup rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileEdit {
+    pub headline: Option<String>,
+    pub introduction: Option<String>,
+    pub category: Option<Category>,
+    pub career_years: Option<u8>,
+    pub region: Option<Region>,
+}
+
+impl ProfileEdit {
+    pub fn parse(form: ProfileEditForm) -> Result<Self, ValidationError> {
+        let edit = Self {
+            headline: form
+                .headline
+                .map(|h| text(Some(h), "headline", 1, HEADLINE_MAX_CHARS))
+                .transpose()?,
+            introduction: form
+                .introduction
+                .map(|i| text(Some(i), "introduction", 0, INTRODUCTION_MAX_CHARS))
+                .transpose()?,
+            category: form.category.as_deref().map(Category::parse).transpose()?,
+            career_years: form.career_years.map(career_years).transpose()?,
+            region: form.region.as_deref().map(Region::parse).transpose()?,
+        };
+        if edit == Self::default() {
+            return Err(ValidationError::missing(
+                "headline, introduction, category, careerYears or region",
+            ));
+        }
+        Ok(edit)
     }
 }
 
@@ -320,6 +372,44 @@ mod tests {
         for (input, code) in cases {
             let err = NewMember::parse(input.clone()).expect_err(&format!("{input:?}"));
             assert_eq!(err.code, code, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn profile_edits_follow_the_signup_rules_and_change_something() {
+        let edit = |json: &str| {
+            serde_json::from_str::<ProfileEditForm>(json)
+                .map_err(|_| ErrorCode::InvalidJson)
+                .and_then(|form| ProfileEdit::parse(form).map_err(|e| e.code))
+        };
+        assert_eq!(
+            edit(r#"{"headline": "  데이터 엔지니어 "}"#),
+            Ok(ProfileEdit {
+                headline: Some("데이터 엔지니어".into()),
+                ..ProfileEdit::default()
+            })
+        );
+        assert_eq!(
+            edit(r#"{"careerYears": 12, "region": "BUSAN", "introduction": ""}"#).map(|e| (
+                e.career_years,
+                e.region,
+                e.introduction
+            )),
+            Ok((Some(12), Some(Region::Busan), Some(String::new())))
+        );
+        let refused = [
+            (r#"{}"#, ErrorCode::MissingField),
+            (r#"{"headline": ""}"#, ErrorCode::InvalidField),
+            (r#"{"headline": "a\u0007b"}"#, ErrorCode::InvalidField),
+            (r#"{"careerYears": 71}"#, ErrorCode::InvalidField),
+            (r#"{"careerYears": -1}"#, ErrorCode::InvalidField),
+            (r#"{"category": "NOPE"}"#, ErrorCode::InvalidField),
+            // Refused by the form itself (the API answers INVALID_FIELD naming it).
+            (r#"{"name": "새 이름"}"#, ErrorCode::InvalidJson),
+            (r#"{"viewCount": 1000000}"#, ErrorCode::InvalidJson),
+        ];
+        for (json, code) in refused {
+            assert_eq!(edit(json), Err(code), "{json}");
         }
     }
 }

@@ -11,6 +11,9 @@
 use crate::calendar::KstDay;
 use crate::profile::ProfileId;
 
+pub mod landing;
+pub use landing::{LandingRules, LossDecision, MARKER_SLOT_SECS, MARKER_TTL_SECS, ViewId};
+
 /// Profiles per bucket. Must stay under Redis' `hash-max-listpack-entries` (128).
 pub const BUCKET_WIDTH: u64 = 64;
 /// Number of shards (cluster hash tags) per day.

@@ -193,7 +193,7 @@ async fn every_function_runs_with_only_the_clients_it_declares() {
         api::services::Services::for_needs(
             &app.settings,
             &aws,
-            adapters::RedisTimeouts::REQUEST,
+            api::services::CallBudget::REQUEST,
             needs,
         )
         .expect("services")

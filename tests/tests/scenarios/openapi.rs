@@ -663,6 +663,36 @@ async fn profile_answers_fit_the_documented_responses() {
         assert_eq!(answer.status, status, "{query}: {}", answer.body);
         check(ListProfiles, &answer);
     }
+
+    let token = signed_up.body["result"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (body, token, status) in [
+        (
+            r#"{"headline": "데이터 엔지니어", "careerYears": 12}"#,
+            Some(&token),
+            200,
+        ),
+        (r#"{}"#, Some(&token), 400),
+        (r#"{"careerYears": 71}"#, Some(&token), 400),
+        (r#"{"name": "새 이름"}"#, Some(&token), 400),
+        (r#"not json"#, Some(&token), 400),
+        (r#"{"headline": "x"}"#, None, 401),
+    ] {
+        let token = token.map(String::as_str);
+        let answer = send(
+            &app,
+            "PATCH",
+            EditProfile.path(),
+            token,
+            &[JSON],
+            Some(body.into()),
+        )
+        .await;
+        assert_eq!(answer.status, status, "{body}: {}", answer.body);
+        check(EditProfile, &answer);
+    }
 }
 
 /// Real answers of checkout, confirm and status fit the document.

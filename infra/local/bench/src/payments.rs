@@ -3,7 +3,7 @@
 //! over 1,000 payments whose confirm died after Toss approved.
 
 use crate::env;
-use adapters::{RedisTimeouts, TossGateway, TossTimeouts};
+use adapters::{TossGateway, TossTimeouts};
 use api::Services;
 use api::services::Settings;
 use app::ports::NewPayment;
@@ -183,7 +183,7 @@ async fn start_services(settings: &Settings) -> Arc<Services> {
     )
     .await
     .unwrap();
-    let services = Arc::new(Services::new(settings, &aws, RedisTimeouts::JOB).unwrap());
+    let services = Arc::new(Services::new(settings, &aws, api::services::CallBudget::JOB).unwrap());
     services.store.migrate().await.unwrap();
     sqlx::raw_sql("INSERT INTO members (id, name, email, created_at) VALUES (1, '벤치', 'bench@example.com', NOW(6))")
         .execute(services.store.pool())

@@ -1,7 +1,7 @@
 //! `make dev`'s server: prepares the local database and table, then serves every route of
 //! `template.yaml` at http://127.0.0.1:$GATEWAY_PORT (3000 unless set).
 
-use adapters::{DynamoViewLossLedger, EventBridgePublisher, RedisTimeouts};
+use adapters::{DynamoViewLossLedger, EventBridgePublisher};
 use api::Services;
 use api::jobs::ScheduledFunction;
 use api::routes::HttpFunction;
@@ -20,7 +20,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         &settings.event_bus_name,
     )
     .await?;
-    let services = Services::new(&settings, &aws, RedisTimeouts::REQUEST)?;
+    let services = Services::new(&settings, &aws, api::services::CallBudget::REQUEST)?;
     services.store.migrate().await?;
 
     let port: u16 = std::env::var("GATEWAY_PORT")

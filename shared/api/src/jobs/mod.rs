@@ -95,7 +95,8 @@ impl ScheduledFunction {
         let summary = match self {
             ScheduledFunction::FlushViews => run_flush(services, now).await?,
             ScheduledFunction::RecoverViewLosses => {
-                let recovered = recover_view_losses(&loss_recovery(services), now).await?;
+                let recovered =
+                    recover_view_losses(&loss_recovery(services), now, wall_clock_ms()).await?;
                 metrics::count("ViewsRecovered", recovered.views_recovered);
                 json!({ "lossRecovery": recovered })
             }
@@ -112,7 +113,17 @@ fn loss_recovery(services: &Services) -> RecoverViewLossesDeps<'_> {
     RecoverViewLossesDeps {
         ledger: &*services.ledger,
         history: &*services.store,
+        counter: &*services.counter,
+        profiles: &*services.store,
+        landing: services.view_landing,
     }
+}
+
+/// The real clock in ms: landing windows are real time, whatever time a job is run for.
+pub fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The 01:00 flush, then the loss ledger folded into the same totals right away (views
@@ -123,7 +134,7 @@ async fn run_flush(services: &Services, now: DateTime<Utc>) -> Result<Value, Job
         history: &*services.store,
     };
     let flushed = flush_views(&deps, now).await?;
-    let recovered = recover_view_losses(&loss_recovery(services), now).await?;
+    let recovered = recover_view_losses(&loss_recovery(services), now, wall_clock_ms()).await?;
     let sum = |f: fn(&app::usecases::flush_views::DayFlush) -> u64| {
         flushed.days.iter().map(f).sum::<u64>() as f64
     };

@@ -3,6 +3,7 @@
 //! the OpenAPI document declare exactly these. Adding an endpoint is one entry here plus
 //! its handler file.
 
+mod edit_profile;
 mod get_profile;
 mod list_profiles;
 mod login;
@@ -43,7 +44,7 @@ const MEMBERS: Needs = Needs {
 };
 
 /// Every HTTP function, in the order of `HttpFunction`.
-pub const ROUTES: [Route; 7] = [
+pub const ROUTES: [Route; 8] = [
     Route {
         name: "signup",
         method: "POST",
@@ -82,6 +83,17 @@ pub const ROUTES: [Route; 7] = [
             ..Needs::MYSQL
         },
         handler: |s, r| Box::pin(list_profiles::handle(s, r)),
+    },
+    Route {
+        name: "edit-profile",
+        method: "PATCH",
+        path: "/api/profiles/me",
+        requires_token: true,
+        needs: Needs {
+            redis: true,
+            ..Needs::MYSQL
+        },
+        handler: |s, r| Box::pin(edit_profile::handle(s, r)),
     },
     Route {
         name: "checkout",
@@ -124,17 +136,19 @@ pub enum HttpFunction {
     Login,
     GetProfile,
     ListProfiles,
+    EditProfile,
     Checkout,
     Confirm,
     PaymentStatus,
 }
 
 impl HttpFunction {
-    pub const ALL: [HttpFunction; 7] = [
+    pub const ALL: [HttpFunction; 8] = [
         HttpFunction::Signup,
         HttpFunction::Login,
         HttpFunction::GetProfile,
         HttpFunction::ListProfiles,
+        HttpFunction::EditProfile,
         HttpFunction::Checkout,
         HttpFunction::Confirm,
         HttpFunction::PaymentStatus,

@@ -1,6 +1,6 @@
 use crate::envelope::{ApiError, Outcome, Reply};
 use crate::idempotency::idempotent;
-use crate::request::{json_body, path_param, request_time};
+use crate::request::{json_body, path_param, request_time, require_caller};
 use crate::services::Services;
 use adapters::metrics;
 use app::ports::PaymentRecord;
@@ -197,16 +197,4 @@ pub async fn handle_status(services: &Services, req: Request) -> Outcome {
     let order_id = path_param(&req, "orderId").unwrap_or_default();
     let payment = payment_status(&*services.store, caller, &order_id).await?;
     Ok(Reply::success(StatusCode::OK, PaymentBody::from(&payment)))
-}
-
-/// The member the authorizer verified. Without one (the route deployed without its
-/// authorizer, or called locally without a token) nothing runs.
-fn require_caller(req: &Request) -> Result<domain::MemberId, ApiError> {
-    crate::request::caller(req).ok_or_else(|| {
-        ApiError::refusal(
-            StatusCode::UNAUTHORIZED,
-            ErrorCode::Unauthorized,
-            "로그인이 필요합니다.",
-        )
-    })
 }

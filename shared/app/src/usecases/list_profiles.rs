@@ -65,7 +65,7 @@ pub async fn list_profiles(
 /// Each row's views not yet flushed into its row (closed days since its last flush, and
 /// today), and whether the counter store answered; if it did not, zeros, so the page
 /// still lists with flushed counts.
-async fn unflushed_views(
+pub(crate) async fn unflushed_views(
     counter: &dyn ViewCounter,
     rows: &[ProfileRecord],
     today: KstDay,

@@ -1,3 +1,4 @@
+pub mod edit_profile;
 pub mod flush_views;
 pub mod list_profiles;
 pub mod payments;

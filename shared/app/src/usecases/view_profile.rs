@@ -1,7 +1,10 @@
 use crate::error::AppError;
-use crate::ports::{ProfileReader, ProfileRecord, ViewCounter, ViewLossLedger};
+use crate::ports::{
+    CachedCount, CountError, DetailView, LostView, ProfileReader, ProfileRecord, ViewCounter,
+    ViewLossLedger,
+};
 use chrono::{DateTime, Utc};
-use domain::views::{flushed_through, read_ahead_days, unflushed_closed_days};
+use domain::views::{LandingRules, ViewId, flushed_through, unflushed_closed_days};
 use domain::{KstDay, ProfileId};
 
 /// How the view behind a detail response was recorded.
@@ -18,111 +21,139 @@ pub struct ProfileView {
     pub profile: ProfileRecord,
     pub view_count: u64,
     pub recorded_in: ViewRecordedIn,
+    /// False while the counter is down: `view_count` is then what MySQL and the loss
+    /// ledger hold, without the counter's unflushed views.
+    pub counts_live: bool,
+}
+
+/// Who a detail view is: its id and when it was first sent (wall clock), made by the
+/// caller once per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViewStamp {
+    pub id: ViewId,
+    pub sent_at_ms: u64,
 }
 
 pub struct ViewProfileDeps<'a> {
     pub profiles: &'a dyn ProfileReader,
     pub counter: &'a dyn ViewCounter,
     pub ledger: &'a dyn ViewLossLedger,
+    pub landing: LandingRules,
 }
 
-/// Returns the profile and counts this view.
+/// Returns the profile and counts this view, exactly once.
 ///
-/// The row read and the counter increment run concurrently: the response then costs one
-/// round trip's latency instead of two. The price is that an unknown id is counted for a
-/// moment; that increment is taken back before answering 404.
+/// Warm (the profile's document is cached): one counter call counts the view and answers
+/// the document with its live count; no MySQL. Cold: MySQL once, then one call caches the
+/// document and counts. A view is only counted beside a document, so an unknown id is
+/// never counted. A counter that does not answer (or refuses the increment as late) hands
+/// the view to the loss ledger; its recovery job tells from the landing marker whether
+/// the increment landed anyway (`domain::views::landing`).
 #[tracing::instrument(name = "view_profile", skip_all, fields(profile_id = id.0))]
 pub async fn view_profile(
     deps: &ViewProfileDeps<'_>,
     id: ProfileId,
     now: DateTime<Utc>,
+    stamp: ViewStamp,
 ) -> Result<ProfileView, AppError> {
     let today = KstDay::of(now);
-    let read_ahead = read_ahead_days(today);
-    let (row, counted) = futures::join!(
-        deps.profiles.find(id),
-        deps.counter.count_view(id, today, &read_ahead)
-    );
+    let view = DetailView {
+        profile: id,
+        today,
+        closed_days: unflushed_closed_days(None, today),
+        id: stamp.id,
+        sent_at_ms: stamp.sent_at_ms,
+        late_after_ms: deps.landing.late_after_ms,
+    };
+    match deps.counter.count_cached(&view).await {
+        Ok(CachedCount::Counted {
+            profile,
+            view_count,
+        }) => Ok(live(profile, view_count)),
+        Ok(CachedCount::Miss) => cold(deps, &view).await,
+        Err(e) => counter_down(deps, &view, e, None).await,
+    }
+}
 
-    let profile = match row {
-        Ok(Some(profile)) => profile,
-        Ok(None) | Err(_) => {
-            if counted.is_ok()
-                && let Err(e) = deps.counter.uncount_view(id, today).await
-            {
-                tracing::warn!(error = %e, "could not take back the view of an unreadable profile");
-            }
-            return Err(match row {
-                Err(e) => e.into(),
-                _ => AppError::ProfileNotFound,
-            });
+fn live(profile: ProfileRecord, view_count: u64) -> ProfileView {
+    ProfileView {
+        profile,
+        view_count,
+        recorded_in: ViewRecordedIn::Counter,
+        counts_live: true,
+    }
+}
+
+/// No cached document: read MySQL, then cache and count in one call.
+async fn cold(deps: &ViewProfileDeps<'_>, view: &DetailView) -> Result<ProfileView, AppError> {
+    let profile = deps
+        .profiles
+        .find(view.profile)
+        .await?
+        .ok_or(AppError::ProfileNotFound)?;
+    match deps.counter.fill_and_count(view, &profile).await {
+        // The cached document may be newer than the row read (an edit in between).
+        Ok((cached, view_count)) => Ok(live(cached, view_count)),
+        Err(e) => counter_down(deps, view, e, Some(profile)).await,
+    }
+}
+
+/// The counter did not count the view (no answer, or refused as late): record it in the
+/// loss ledger and show what is known.
+async fn counter_down(
+    deps: &ViewProfileDeps<'_>,
+    view: &DetailView,
+    error: CountError,
+    profile: Option<ProfileRecord>,
+) -> Result<ProfileView, AppError> {
+    let profile = match profile {
+        Some(profile) => profile,
+        // Without a document the counter counts nothing, and a profile that does not
+        // exist has none: its view is simply not found.
+        None => deps
+            .profiles
+            .find(view.profile)
+            .await?
+            .ok_or(AppError::ProfileNotFound)?,
+    };
+    tracing::warn!(error = %error, day = %view.today, "view counter did not count, recording the view in the loss ledger");
+    let lost = LostView {
+        profile: view.profile,
+        day: view.today,
+        id: view.id,
+        sent_at_ms: view.sent_at_ms,
+    };
+    let recorded_in = match deps.ledger.record_loss(&lost).await {
+        Ok(()) => ViewRecordedIn::LossLedger,
+        Err(e) => {
+            tracing::error!(error = %e, day = %view.today, "view lost: counter and loss ledger both unavailable");
+            ViewRecordedIn::Nowhere
         }
     };
-
-    match counted {
-        Ok((today_views, read_ahead_views)) => {
-            let counts = Counted {
-                today: today_views,
-                read_ahead: &read_ahead,
-                read_ahead_views: &read_ahead_views,
-            };
-            let view_count = live_count(deps, &profile, today, counts).await;
-            Ok(ProfileView {
-                profile,
-                view_count,
-                recorded_in: ViewRecordedIn::Counter,
-            })
-        }
-        Err(counter_error) => {
-            // The increment may or may not have landed; the ledger makes sure the view is
-            // not lost (at worst a timed-out increment that did land is counted twice).
-            tracing::warn!(error = %counter_error, day = %today, "view counter unavailable, recording the view in the loss ledger");
-            let recorded_in = match deps.ledger.record_loss(id, today).await {
-                Ok(()) => ViewRecordedIn::LossLedger,
-                Err(e) => {
-                    tracing::error!(error = %e, day = %today, "view lost: counter and loss ledger both unavailable");
-                    ViewRecordedIn::Nowhere
-                }
-            };
-            let view_count = profile.flushed_views + 1;
-            Ok(ProfileView {
-                profile,
-                view_count,
-                recorded_in,
-            })
-        }
-    }
+    let view_count = profile.flushed_views + held_in_ledger(deps, &profile, view.today).await;
+    Ok(ProfileView {
+        profile,
+        view_count,
+        recorded_in,
+        counts_live: false,
+    })
 }
 
-/// What the counting script answered: today's count and the read-ahead days' counts.
-struct Counted<'a> {
-    today: u64,
-    read_ahead: &'a [KstDay],
-    read_ahead_views: &'a [u64],
-}
-
-/// The flushed total plus every unflushed day: the read-ahead days from the counting
-/// script, older ones (only when the flush job is days behind) read separately.
-async fn live_count(
-    deps: &ViewProfileDeps<'_>,
-    profile: &ProfileRecord,
-    today: KstDay,
-    counted: Counted<'_>,
-) -> u64 {
-    let flushed = flushed_through(profile.own_flushed_through, profile.global_flushed_through);
-    let mut pending: u64 = 0;
-    let mut not_read = Vec::new();
-    for day in unflushed_closed_days(flushed, today) {
-        match counted.read_ahead.iter().position(|d| *d == day) {
-            Some(i) => pending += counted.read_ahead_views[i],
-            None => not_read.push(day),
-        }
+/// Views the ledger holds for today, and yesterday when it is after the profile's
+/// watermark: two reads at most while the counter is down (older ledgered views are
+/// settled by the recovery job within minutes of the counter coming back).
+async fn held_in_ledger(deps: &ViewProfileDeps<'_>, profile: &ProfileRecord, today: KstDay) -> u64 {
+    let through = flushed_through(profile.own_flushed_through, profile.global_flushed_through);
+    let yesterday = today.previous();
+    let mut days = vec![today];
+    if through.is_none_or(|t| yesterday > t) {
+        days.push(yesterday);
     }
-    if !not_read.is_empty() {
-        match deps.counter.sum_days(&[(profile.id, not_read)]).await {
-            Ok(sums) => pending += sums[0],
-            Err(e) => tracing::warn!(error = %e, "shown count misses unflushed days"),
-        }
-    }
-    profile.flushed_views + pending + counted.today
+    deps.ledger
+        .held_views(profile.id, &days)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "shown count misses the loss ledger");
+            0
+        })
 }
