@@ -314,6 +314,13 @@ async fn events_from_an_independent_generator_reach_every_http_handler() {
             "SUCCESS",
         ),
         (
+            HttpFunction::EditProfile,
+            "/api/profiles/me".into(),
+            r#"{"headline":"생성된 이벤트로 고친 소개","careerYears":4}"#.into(),
+            Some(member),
+            "SUCCESS",
+        ),
+        (
             HttpFunction::Checkout,
             "/api/payments/toss/checkout".into(),
             r#"{"amount":5000,"orderName":"포인트 충전"}"#.into(),

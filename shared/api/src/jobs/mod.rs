@@ -47,7 +47,9 @@ impl ScheduledFunction {
                 dynamo: true,
                 ..Needs::MYSQL
             },
+            // Redis: whether an unanswered view's increment landed after all (its marker).
             ScheduledFunction::RecoverViewLosses => Needs {
+                redis: true,
                 dynamo: true,
                 ..Needs::MYSQL
             },
