@@ -273,6 +273,7 @@ impl TestApp {
             total.views_recovered += run.views_recovered;
             total.views_landed_anyway += run.views_landed_anyway;
             total.views_decided_blind += run.views_decided_blind;
+            total.views_recovered_late += run.views_recovered_late;
             if run.views_undecided == 0 {
                 return total;
             }

@@ -229,15 +229,25 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: &str) -> (u16, Value) {
-        let response = self
+        self.post_json_at(path, body, None).await
+    }
+
+    /// A POST as if sent at `at` (the local gateway's time header), else now.
+    pub async fn post_json_at(
+        &self,
+        path: &str,
+        body: &str,
+        at: Option<DateTime<Utc>>,
+    ) -> (u16, Value) {
+        let mut request = self
             .http
             .post(format!("{}{path}", self.base))
             .header("content-type", "application/json")
-            .body(body.to_owned())
-            .send()
-            .await
-            .expect("request sent");
-        read(response).await
+            .body(body.to_owned());
+        if let Some(at) = at {
+            request = request.header(local_gateway::LOCAL_TIME_HEADER, at.to_rfc3339());
+        }
+        read(request.send().await.expect("request sent")).await
     }
 
     pub async fn get(&self, path: &str, at: Option<DateTime<Utc>>) -> (u16, Value) {
@@ -250,6 +260,11 @@ impl TestApp {
 
     /// Signs up a member with valid defaults overridden by `fields`; returns the profile id.
     pub async fn signup(&self, fields: Value) -> u64 {
+        self.signup_at(fields, None).await
+    }
+
+    /// Signs a member up as if at `at` (their profile's creation time), else now.
+    pub async fn signup_at(&self, fields: Value, at: Option<DateTime<Utc>>) -> u64 {
         let mut body = json!({
             "name": "홍길동",
             "email": format!("{}@example.com", uuid::Uuid::new_v4().simple()),
@@ -264,7 +279,7 @@ impl TestApp {
             body[k] = v.clone();
         }
         let (status, reply) = self
-            .post_json("/api/members/signup", &body.to_string())
+            .post_json_at("/api/members/signup", &body.to_string(), at)
             .await;
         assert_eq!(status, 201, "{reply}");
         let member = reply["result"]["memberId"].as_u64().expect("memberId");

@@ -13,8 +13,6 @@ use domain::{KstDay, ProfileId};
 /// Ledger partitions per day. A DynamoDB partition takes about 1,000 writes/s; while
 /// Redis is down every view lands here, so a day's entries are spread over this many.
 pub const LEDGER_SHARDS: u64 = 8;
-/// Ledger entries outlive the recovery window by weeks, for investigations.
-const LEDGER_TTL_DAYS: i64 = 35;
 
 /// The view-loss ledger in the service's single DynamoDB table (`pk`, `sk`, TTL attribute
 /// `expires_at`). Undecided view: `pk = VIEWPENDING#<yyyyMMdd>#<shard>`,
@@ -152,7 +150,9 @@ fn n(value: impl ToString) -> AttributeValue {
 }
 
 fn expires_at() -> i64 {
-    (Utc::now() + chrono::Duration::days(LEDGER_TTL_DAYS)).timestamp()
+    // Entries outlive the counters by weeks: the nightly recovery still applies them.
+    let days = i64::from(domain::views::LOSS_LEDGER_RETENTION_DAYS);
+    (Utc::now() + chrono::Duration::days(days)).timestamp()
 }
 
 /// An undecided item of `day`: `sk = <profileId>#<viewId>`, `sent_at`.

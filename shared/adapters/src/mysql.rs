@@ -1,7 +1,7 @@
 use app::InfraError;
 use app::ports::{
     MemberRegistry, ProfileEditor, ProfileReader, ProfileRecord, ProfileSearch, RegisterError,
-    Registered, ViewHistory,
+    Registered, ShardFlush, ViewHistory,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -250,6 +250,71 @@ impl ProfileSearch for MySqlStore {
 }
 
 /// LIKE wildcards in a user's keyword are literal characters.
+/// Locks (in id order) the rows of the batch's profiles that do not hold `day` yet and
+/// returns their deltas; the rest were flushed by an earlier, interrupted run.
+async fn lock_profiles_to_flush(
+    tx: &mut sqlx::Transaction<'_, MySql>,
+    day: KstDay,
+    deltas: &[(ProfileId, u64)],
+) -> Result<Vec<(ProfileId, u64)>, InfraError> {
+    if deltas.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query: QueryBuilder<MySql> = QueryBuilder::new("SELECT id FROM profiles WHERE id IN (");
+    let mut ids = query.separated(", ");
+    for (profile, _) in deltas {
+        ids.push_bind(profile.0);
+    }
+    query
+        .push(") AND (views_flushed_through IS NULL OR views_flushed_through < ")
+        .push_bind(day.date())
+        .push(") ORDER BY id FOR UPDATE");
+    let open: std::collections::HashSet<u64> = query
+        .build_query_scalar::<u64>()
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(infra("could not lock the profiles to flush"))?
+        .into_iter()
+        .collect();
+    Ok(deltas
+        .iter()
+        .filter(|(profile, _)| open.contains(&profile.0))
+        .copied()
+        .collect())
+}
+
+/// Adds the day's written history rows to the locked profiles' totals and moves their
+/// watermark; returns how many profiles changed.
+async fn add_flushed_views(
+    tx: &mut sqlx::Transaction<'_, MySql>,
+    day: KstDay,
+    pending: &[(ProfileId, u64)],
+) -> Result<u64, InfraError> {
+    // The watermark guard repeats the lock's condition: a re-run adds nothing twice.
+    let mut totals: QueryBuilder<MySql> = QueryBuilder::new(
+        "UPDATE profiles p JOIN profile_view_daily d ON d.profile_id = p.id \
+         SET p.view_count = p.view_count + d.redis_views, p.views_flushed_through = ",
+    );
+    totals
+        .push_bind(day.date())
+        .push(" WHERE d.day = ")
+        .push_bind(day.date())
+        .push(" AND (p.views_flushed_through IS NULL OR p.views_flushed_through < ")
+        .push_bind(day.date())
+        .push(") AND p.id IN (");
+    let mut ids = totals.separated(", ");
+    for (profile, _) in pending {
+        ids.push_bind(profile.0);
+    }
+    totals.push(")");
+    Ok(totals
+        .build()
+        .execute(&mut **tx)
+        .await
+        .map_err(infra("could not add flushed views to profiles"))?
+        .rows_affected())
+}
+
 fn escape_like(keyword: &str) -> String {
     let mut out = String::with_capacity(keyword.len());
     for c in keyword.chars() {
@@ -290,6 +355,16 @@ impl ViewHistory for MySqlStore {
         Ok(())
     }
 
+    async fn first_profile_day(&self) -> Result<Option<KstDay>, InfraError> {
+        // The lowest id is the oldest profile (ids only grow); one primary-key lookup.
+        let created: Option<DateTime<Utc>> =
+            sqlx::query_scalar("SELECT created_at FROM profiles ORDER BY id LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(infra("could not read the first profile"))?;
+        Ok(created.map(KstDay::of))
+    }
+
     async fn last_completed_flush(&self) -> Result<Option<KstDay>, InfraError> {
         let day: Option<NaiveDate> = sqlx::query_scalar("SELECT MAX(day) FROM view_flush_runs")
             .fetch_one(&self.pool)
@@ -303,18 +378,22 @@ impl ViewHistory for MySqlStore {
         day: KstDay,
         deltas: &[(ProfileId, u64)],
     ) -> Result<u64, InfraError> {
-        if deltas.is_empty() {
-            return Ok(0);
-        }
         let mut tx = self
             .pool
             .begin()
             .await
             .map_err(infra("could not start a flush batch"))?;
-        // A closed day's Redis value is final, so writing it again is harmless.
+        // Profile rows first, in id order, as every writer of both tables takes them
+        // (loss recovery too): no deadlock between a flush and a recovery.
+        let pending = lock_profiles_to_flush(&mut tx, day, deltas).await?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        // Only the profiles this run adds to get their history row written: one already
+        // flushed keeps the row that matches its total.
         let mut daily: QueryBuilder<MySql> =
             QueryBuilder::new("INSERT INTO profile_view_daily (profile_id, day, redis_views) ");
-        daily.push_values(deltas, |mut row, (profile, views)| {
+        daily.push_values(&pending, |mut row, (profile, views)| {
             row.push_bind(profile.0)
                 .push_bind(day.date())
                 .push_bind(*views);
@@ -325,34 +404,44 @@ impl ViewHistory for MySqlStore {
             .execute(&mut *tx)
             .await
             .map_err(infra("could not write daily view rows"))?;
-
-        // The watermark guard makes a re-run (or an overlapping run) add nothing twice.
-        let mut totals: QueryBuilder<MySql> = QueryBuilder::new(
-            "UPDATE profiles p JOIN profile_view_daily d ON d.profile_id = p.id \
-             SET p.view_count = p.view_count + d.redis_views, p.views_flushed_through = ",
-        );
-        totals
-            .push_bind(day.date())
-            .push(" WHERE d.day = ")
-            .push_bind(day.date())
-            .push(" AND (p.views_flushed_through IS NULL OR p.views_flushed_through < ")
-            .push_bind(day.date())
-            .push(") AND p.id IN (");
-        let mut ids = totals.separated(", ");
-        for (profile, _) in deltas {
-            ids.push_bind(profile.0);
-        }
-        totals.push(")");
-        let applied = totals
-            .build()
-            .execute(&mut *tx)
-            .await
-            .map_err(infra("could not add flushed views to profiles"))?
-            .rows_affected();
+        let applied = add_flushed_views(&mut tx, day, &pending).await?;
         tx.commit()
             .await
             .map_err(infra("could not commit a flush batch"))?;
         Ok(applied)
+    }
+
+    async fn flushed_shards(&self, day: KstDay) -> Result<Vec<ShardFlush>, InfraError> {
+        let rows: Vec<(u16, u64, u64)> = sqlx::query_as(
+            "SELECT shard, viewed_profiles, views FROM view_flush_shards WHERE day = ?",
+        )
+        .bind(day.date())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(infra("could not read the flush progress"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(shard, profiles, views)| ShardFlush {
+                shard: u64::from(shard),
+                profiles,
+                views,
+            })
+            .collect())
+    }
+
+    async fn complete_shard(&self, day: KstDay, done: &ShardFlush) -> Result<(), InfraError> {
+        sqlx::query(
+            "INSERT INTO view_flush_shards (day, shard, viewed_profiles, views) VALUES (?, ?, ?, ?) \
+             ON DUPLICATE KEY UPDATE viewed_profiles = VALUES(viewed_profiles), views = VALUES(views)",
+        )
+        .bind(day.date())
+        .bind(done.shard as u16)
+        .bind(done.profiles)
+        .bind(done.views)
+        .execute(&self.pool)
+        .await
+        .map_err(infra("could not record the flush progress"))?;
+        Ok(())
     }
 
     async fn complete_flush(

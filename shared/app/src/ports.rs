@@ -213,10 +213,21 @@ pub struct ViewLoss {
     pub applied_hint: u64,
 }
 
+/// One counter shard of a day, flushed: how many profiles it held and their views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardFlush {
+    pub shard: u64,
+    pub profiles: u64,
+    pub views: u64,
+}
+
 /// MySQL side of the view history: totals, per-day rows, flush runs, applied losses.
 #[async_trait]
 pub trait ViewHistory: Send + Sync {
     async fn last_completed_flush(&self) -> Result<Option<KstDay>, InfraError>;
+
+    /// The day the first profile was created (no view is older); None without profiles.
+    async fn first_profile_day(&self) -> Result<Option<KstDay>, InfraError>;
 
     /// The Redis counter markers the flush last saw, per shard.
     async fn counter_markers(&self) -> Result<Vec<(u64, String)>, InfraError>;
@@ -230,6 +241,10 @@ pub trait ViewHistory: Send + Sync {
         day: KstDay,
         deltas: &[(ProfileId, u64)],
     ) -> Result<u64, InfraError>;
+    /// The shards of `day` earlier runs finished (their batches committed).
+    async fn flushed_shards(&self, day: KstDay) -> Result<Vec<ShardFlush>, InfraError>;
+    /// Records that `done.shard` of `day` is flushed: later runs skip it.
+    async fn complete_shard(&self, day: KstDay, done: &ShardFlush) -> Result<(), InfraError>;
     async fn complete_flush(
         &self,
         day: KstDay,

@@ -10,6 +10,7 @@
 
 use crate::calendar::KstDay;
 use crate::profile::ProfileId;
+use chrono::{DateTime, Utc};
 
 pub mod landing;
 pub use landing::{LandingRules, LossDecision, MARKER_SLOT_SECS, MARKER_TTL_SECS, ViewId};
@@ -21,6 +22,9 @@ pub const SHARDS: u64 = 64;
 /// How long a day's counters live. Longer than any plausible outage of the flush job;
 /// a day still unflushed after this is reported as lost by the flush job.
 pub const COUNTER_RETENTION_DAYS: u32 = 8;
+/// How long the loss ledger keeps an entry (DynamoDB TTL). The nightly recovery looks
+/// this far back, so an entry older than the counters is still applied (and alarmed).
+pub const LOSS_LEDGER_RETENTION_DAYS: u32 = 35;
 /// Closed days read together with today's increment, so the usual case (the flush ran,
 /// or it is between midnight and the 01:00 flush) needs no second round trip.
 pub const CLOSED_DAYS_READ_AHEAD: u32 = 2;
@@ -60,6 +64,41 @@ pub fn unflushed_closed_days(flushed: Option<KstDay>, today: KstDay) -> Vec<KstD
     let oldest_kept = today.minus_days(COUNTER_RETENTION_DAYS);
     let after = flushed.map_or(oldest_kept, |d| d.max(oldest_kept));
     after.days_after_through(today.previous())
+}
+
+/// The day a flush treats as today: the day of the time it was invoked for, but never
+/// later than the real clock's. A flush invoked for a future time (a mistyped manual run,
+/// a skewed scheduler) would otherwise close today while views still arrive, and those
+/// views would fall behind the watermark.
+pub fn flush_today(requested: DateTime<Utc>, wall_now: DateTime<Utc>) -> KstDay {
+    KstDay::of(requested.min(wall_now))
+}
+
+/// Days whose counters expired before any flush took them, oldest first: after the last
+/// completed flush, or, if none ever completed, from the day the first profile was
+/// created (no view can be older), through the newest day whose counters are gone.
+pub fn expired_unflushed_days(
+    last_flushed: Option<KstDay>,
+    first_profile_day: Option<KstDay>,
+    today: KstDay,
+) -> Vec<KstDay> {
+    let newest_expired = today.minus_days(COUNTER_RETENTION_DAYS);
+    let after = match (last_flushed, first_profile_day) {
+        (Some(last), _) => last,
+        (None, Some(first)) => first.previous(),
+        (None, None) => return Vec::new(),
+    };
+    after.days_after_through(newest_expired)
+}
+
+/// No flush shard is started closer than this to the invocation's deadline (a shard of a
+/// day with a million viewed profiles takes well under a second; the margin leaves room
+/// for a slow database).
+pub const FLUSH_STOP_MARGIN_SECS: i64 = 60;
+
+/// Whether a flush must stop before its next shard and leave the rest to the retry.
+pub fn flush_must_pause(now: DateTime<Utc>, deadline: Option<DateTime<Utc>>) -> bool {
+    deadline.is_some_and(|d| now + chrono::Duration::seconds(FLUSH_STOP_MARGIN_SECS) >= d)
 }
 
 /// Closed days read along with today's increment.
@@ -114,6 +153,63 @@ mod tests {
             CounterSlot::of(ProfileId(64)).shard,
             CounterSlot::of(ProfileId(128)).shard
         );
+    }
+
+    #[test]
+    fn a_flush_for_a_future_time_does_not_close_today() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // (requested, wall clock, today for the flush); 2026-11-24T16:00Z is 01:00 KST on the 25th.
+        let cases = [
+            ("2026-11-24T16:00:00Z", "2026-11-24T16:00:05Z", day(25)),
+            ("2026-11-24T16:00:00Z", "2026-11-26T16:00:00Z", day(25)),
+            ("2026-11-25T16:00:00Z", "2026-11-24T16:00:00Z", day(25)),
+            ("2026-12-30T00:00:00Z", "2026-11-24T14:59:59Z", day(24)),
+        ];
+        for (requested, wall, today) in cases {
+            assert_eq!(
+                flush_today(at(requested), at(wall)),
+                today,
+                "{requested} {wall}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_flush_pauses_only_within_the_margin_of_a_deadline() {
+        let now = "2026-11-24T16:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let after = |s: i64| Some(now + chrono::Duration::seconds(s));
+        let cases = [
+            (None, false),
+            (after(900), false),
+            (after(FLUSH_STOP_MARGIN_SECS + 1), false),
+            (after(FLUSH_STOP_MARGIN_SECS), true),
+            (after(1), true),
+            (after(-5), true),
+        ];
+        for (deadline, pause) in cases {
+            assert_eq!(flush_must_pause(now, deadline), pause, "{deadline:?}");
+        }
+    }
+
+    #[test]
+    fn expired_days_are_known_with_or_without_a_completed_flush() {
+        // today = 30th: counters of the 22nd and before are gone (8 days kept).
+        let cases: [(Option<u32>, Option<u32>, Vec<u32>); 6] = [
+            (Some(29), Some(1), vec![]),
+            (Some(22), Some(1), vec![]),
+            (Some(20), Some(1), vec![21, 22]),
+            // Never flushed: from the first profile's day.
+            (None, Some(20), vec![20, 21, 22]),
+            (None, Some(23), vec![]),
+            (None, None, vec![]),
+        ];
+        for (last, first, expired) in cases {
+            assert_eq!(
+                expired_unflushed_days(last.map(day), first.map(day), day(30)),
+                expired.into_iter().map(day).collect::<Vec<_>>(),
+                "last {last:?}, first {first:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,4 +1,15 @@
+use adapters::DynamoViewLossLedger;
+use app::ports::{LostView, ViewLossLedger};
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextRef,
+};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use domain::views::ViewId;
+use domain::{KstDay, ProfileId};
 use integration_tests::{OwnRedis, TestApp, kst};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Redis goes away mid-run and comes back: every request still answers 200 (showing what
 /// MySQL and the ledger hold, marked not live), the views Redis could not take go to the
@@ -72,4 +83,104 @@ async fn views_during_a_redis_outage_are_recovered_exactly_once() {
         sent
     );
     assert_eq!(app.listed_count(profile, next_night).await, sent as u64);
+}
+
+/// A ledger write whose answer is lost: DynamoDB stored the item, the answer becomes a
+/// 500 on the way back, and the SDK sends the same put again. The view must be held once
+/// (one item per view id, put only if absent), and recovery applies it once.
+#[tokio::test]
+async fn a_ledger_write_whose_answer_is_lost_is_retried_and_held_once() {
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let lost_answers = Arc::new(AtomicUsize::new(0));
+    let puts = Arc::new(AtomicUsize::new(0));
+    let app = TestApp::spawn_tuned_with_settings(|settings, services| {
+        let sdk = aws_sdk_dynamodb::config::Builder::from(&aws)
+            .interceptor(LoseFirstPutAnswer {
+                lost: lost_answers.clone(),
+                puts: puts.clone(),
+                sending_put: Arc::default(),
+            })
+            .build();
+        services.ledger = api::services::Built::with(
+            "the view-loss ledger (DynamoDB)",
+            DynamoViewLossLedger::new(
+                aws_sdk_dynamodb::Client::from_conf(sdk),
+                settings.table_name.clone(),
+            ),
+        );
+    })
+    .await;
+    let profile = app.signup(serde_json::json!({})).await;
+    let at = kst("2026-11-24T14:00:00");
+    let view = LostView {
+        profile: ProfileId(profile),
+        day: KstDay::of(at),
+        id: ViewId(42),
+        // Sent a minute ago: its landing window has closed, recovery decides it at once.
+        sent_at_ms: api::jobs::wall_clock_ms() - 60_000,
+    };
+    app.services.ledger.record_loss(&view).await.unwrap();
+    assert_eq!(
+        lost_answers.load(Ordering::SeqCst),
+        1,
+        "the first answer was lost"
+    );
+    assert_eq!(puts.load(Ordering::SeqCst), 2, "the SDK sent the put again");
+    let held = app.services.ledger.undecided(view.day).await.unwrap();
+    assert_eq!(held, vec![view], "one item for the view");
+
+    let recovered = app.recover_view_losses(at).await;
+    assert_eq!(recovered.views_recovered, 1, "{recovered:?}");
+    assert_eq!(app.flushed_views(profile).await, 1);
+    assert_eq!(app.recover_view_losses(at).await.views_recovered, 0);
+}
+
+/// Turns the answer to the first PutItem (already applied by DynamoDB) into a retryable
+/// 500, as a connection lost after the write would. (This client's calls are sequential,
+/// so the request seen last is the one answered.)
+#[derive(Debug)]
+struct LoseFirstPutAnswer {
+    lost: Arc<AtomicUsize>,
+    puts: Arc<AtomicUsize>,
+    sending_put: Arc<AtomicBool>,
+}
+
+impl Intercept for LoseFirstPutAnswer {
+    fn name(&self) -> &'static str {
+        "LoseFirstPutAnswer"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let target = context.request().headers().get("x-amz-target");
+        let is_put = target == Some("DynamoDB_20120810.PutItem");
+        self.sending_put.store(is_put, Ordering::SeqCst);
+        if is_put {
+            self.puts.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if !self.sending_put.swap(false, Ordering::SeqCst) || self.lost.load(Ordering::SeqCst) > 0 {
+            return Ok(());
+        }
+        self.lost.fetch_add(1, Ordering::SeqCst);
+        let response = context.response_mut();
+        *response.status_mut() = 500u16.try_into().expect("a status");
+        response.headers_mut().remove("x-amz-crc32");
+        *response.body_mut() =
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"answer lost"}"#
+                .into();
+        Ok(())
+    }
 }

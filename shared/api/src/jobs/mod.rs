@@ -5,9 +5,11 @@
 use crate::services::{Needs, Services};
 use adapters::metrics::{self, Unit};
 use app::AppError;
-use app::usecases::flush_views::{FlushViewsDeps, flush_views};
+use app::usecases::flush_views::{FlushRun, FlushViewsDeps, flush_views};
 use app::usecases::payments::{PaymentDeps, recover_payments};
-use app::usecases::recover_view_losses::{RecoverViewLossesDeps, recover_view_losses};
+use app::usecases::recover_view_losses::{
+    LossRecoveryReach, RecoverViewLossesDeps, RecoverySummary, recover_view_losses,
+};
 
 /// Payments one recovery run takes on; the rest wait for the next minute.
 pub const PAYMENT_RECOVERY_BATCH: u32 = 1_000;
@@ -95,11 +97,16 @@ impl ScheduledFunction {
             Utc::now()
         });
         let summary = match self {
-            ScheduledFunction::FlushViews => run_flush(services, now).await?,
+            ScheduledFunction::FlushViews => run_flush(services, now, deadline).await?,
             ScheduledFunction::RecoverViewLosses => {
-                let recovered =
-                    recover_view_losses(&loss_recovery(services), now, wall_clock_ms()).await?;
-                metrics::count("ViewsRecovered", recovered.views_recovered);
+                let recovered = recover_view_losses(
+                    &loss_recovery(services),
+                    now,
+                    wall_clock_ms(),
+                    LossRecoveryReach::Recent,
+                )
+                .await?;
+                emit_recovery_metrics(&recovered);
                 json!({ "lossRecovery": recovered })
             }
             ScheduledFunction::RecoverPayments => {
@@ -121,6 +128,34 @@ fn loss_recovery(services: &Services) -> RecoverViewLossesDeps<'_> {
     }
 }
 
+/// `ViewsDecidedBlind` is alarmed: those views may be counted twice (their landing
+/// markers expired before a recovery run could look). So is `ViewsRecoveredLate`: the
+/// recovery had not run for longer than the counters live.
+fn emit_recovery_metrics(recovered: &RecoverySummary) {
+    metrics::emit(&[
+        (
+            "ViewsRecovered",
+            recovered.views_recovered as f64,
+            Unit::Count,
+        ),
+        (
+            "ViewsLandedAnyway",
+            recovered.views_landed_anyway as f64,
+            Unit::Count,
+        ),
+        (
+            "ViewsDecidedBlind",
+            recovered.views_decided_blind as f64,
+            Unit::Count,
+        ),
+        (
+            "ViewsRecoveredLate",
+            recovered.views_recovered_late as f64,
+            Unit::Count,
+        ),
+    ]);
+}
+
 /// The real clock in ms: landing windows are real time, whatever time a job is run for.
 pub fn wall_clock_ms() -> u64 {
     std::time::SystemTime::now()
@@ -130,13 +165,38 @@ pub fn wall_clock_ms() -> u64 {
 
 /// The 01:00 flush, then the loss ledger folded into the same totals right away (views
 /// recorded while Redis was down) instead of waiting for the next recovery tick.
-async fn run_flush(services: &Services, now: DateTime<Utc>) -> Result<Value, JobError> {
+async fn run_flush(
+    services: &Services,
+    now: DateTime<Utc>,
+    deadline: Option<DateTime<Utc>>,
+) -> Result<Value, JobError> {
     let deps = FlushViewsDeps {
         counter: &*services.counter,
         history: &*services.store,
     };
-    let flushed = flush_views(&deps, now).await?;
-    let recovered = recover_view_losses(&loss_recovery(services), now, wall_clock_ms()).await?;
+    let run = FlushRun {
+        at: now,
+        wall_now: Utc::now(),
+        deadline,
+    };
+    let flushed = flush_views(&deps, run).await?;
+    if let Some(pause) = &flushed.paused {
+        // An error, so Lambda's retry (EventInvokeConfig) resumes the day.
+        return Err(JobError::FlushPaused(format!(
+            "flush of {} paused before the deadline after {} shards; the retry resumes it",
+            pause.day, pause.shards_done
+        )));
+    }
+    // A run for a future time recovers as of the clock, as the flush did.
+    let now = now.min(Utc::now());
+    // Once a night the whole ledger: entries older than the counters are applied too.
+    let recovered = recover_view_losses(
+        &loss_recovery(services),
+        now,
+        wall_clock_ms(),
+        LossRecoveryReach::WholeLedger,
+    )
+    .await?;
     let sum = |f: fn(&app::usecases::flush_views::DayFlush) -> u64| {
         flushed.days.iter().map(f).sum::<u64>() as f64
     };
@@ -154,7 +214,7 @@ async fn run_flush(services: &Services, now: DateTime<Utc>) -> Result<Value, Job
             Unit::Count,
         ),
     ]);
-    metrics::count("ViewsRecovered", recovered.views_recovered);
+    emit_recovery_metrics(&recovered);
     Ok(json!({ "flush": flushed, "lossRecovery": recovered }))
 }
 
@@ -196,6 +256,8 @@ pub enum JobError {
     App(#[from] AppError),
     #[error("misconfigured: {0}")]
     Misconfigured(&'static str),
+    #[error("{0}")]
+    FlushPaused(String),
 }
 
 impl From<JobError> for Diagnostic {
@@ -204,6 +266,7 @@ impl From<JobError> for Diagnostic {
             JobError::App(AppError::Unavailable(_)) => "Retryable.DependencyUnavailable",
             JobError::App(_) => "NonRetryable.InvalidState",
             JobError::Misconfigured(_) => "NonRetryable.Misconfigured",
+            JobError::FlushPaused(_) => "Retryable.FlushPaused",
         };
         tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "job failed");
         Diagnostic {

@@ -2,7 +2,9 @@ use crate::error::AppError;
 use crate::ports::{LostView, ProfileReader, ViewCounter, ViewHistory, ViewLoss, ViewLossLedger};
 use chrono::{DateTime, Utc};
 use domain::KstDay;
-use domain::views::{COUNTER_RETENTION_DAYS, LandingRules, LossDecision};
+use domain::views::{
+    COUNTER_RETENTION_DAYS, LOSS_LEDGER_RETENTION_DAYS, LandingRules, LossDecision,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -19,6 +21,27 @@ pub struct RecoverySummary {
     /// Ledgered views decided after their landing markers expired: applied from the
     /// ledger, though Redis may have counted them too (alarmed).
     pub views_decided_blind: u64,
+    /// Views applied for days older than the counters' retention: recovery had not run
+    /// for that long (alarmed; applied all the same, exactly once).
+    pub views_recovered_late: u64,
+}
+
+/// How far back a run looks in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LossRecoveryReach {
+    /// The days whose counters still exist (the 5-minute run).
+    Recent,
+    /// Every day the ledger may still hold (the nightly run after the flush).
+    WholeLedger,
+}
+
+impl LossRecoveryReach {
+    fn days_back(self) -> u32 {
+        match self {
+            LossRecoveryReach::Recent => COUNTER_RETENTION_DAYS,
+            LossRecoveryReach::WholeLedger => LOSS_LEDGER_RETENTION_DAYS,
+        }
+    }
 }
 
 pub struct RecoverViewLossesDeps<'a> {
@@ -40,16 +63,24 @@ pub async fn recover_view_losses(
     deps: &RecoverViewLossesDeps<'_>,
     now: DateTime<Utc>,
     wall_now_ms: u64,
+    reach: LossRecoveryReach,
 ) -> Result<RecoverySummary, AppError> {
     let today = KstDay::of(now);
+    let counters_kept_after = today.minus_days(COUNTER_RETENTION_DAYS);
     let mut summary = RecoverySummary::default();
     for day in today
-        .minus_days(COUNTER_RETENTION_DAYS)
+        .minus_days(reach.days_back())
         .days_after_through(today)
     {
         settle_undecided(deps, day, wall_now_ms, &mut summary).await?;
+        let before = summary.views_recovered;
         for loss in deps.ledger.losses(day).await? {
             apply(deps, &loss, &mut summary).await?;
+        }
+        if day <= counters_kept_after && summary.views_recovered > before {
+            let late = summary.views_recovered - before;
+            tracing::error!(%day, views = late, "ledgered views applied after their day's counters expired");
+            summary.views_recovered_late += late;
         }
     }
     tracing::info!(
@@ -59,6 +90,7 @@ pub async fn recover_view_losses(
         landed_anyway = summary.views_landed_anyway,
         undecided = summary.views_undecided,
         blind = summary.views_decided_blind,
+        late = summary.views_recovered_late,
         "view loss recovery finished"
     );
     Ok(summary)
