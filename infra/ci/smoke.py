@@ -779,6 +779,17 @@ def check_get_profile(doc, ctx, c, run):
     return f"{code} viewCount={r.get('viewCount')} ViewsCounted={run['metrics'].get('ViewsCounted', 0):g}"
 
 
+def check_edit_profile(doc, ctx, c, run):
+    code, r = result_of(doc, 200, c)
+    c.expect(r.get("profileId") == ctx.get("profileId"), f"result.profileId {r.get('profileId')}, expected {ctx.get('profileId')}")
+    # events/edit-profile.json's body: the edit is answered as saved.
+    c.expect(r.get("headline") == "데이터 엔지니어 12년" and r.get("careerYears") == 12, "the edit is not in the answer")
+    # An edit counts no view; the cached document was replaced in Redis.
+    c.expect(r.get("viewCount") == ctx["redisViews"], f"viewCount {r.get('viewCount')}, expected {ctx['redisViews']}")
+    c.expect(r.get("countsLive") is True, f"countsLive {r.get('countsLive')!r}: the view counter is unavailable")
+    return f"{code} headline edited, viewCount={r.get('viewCount')}"
+
+
 def check_list_profiles(doc, ctx, c, run):
     code, r = result_of(doc, 200, c)
     items = r.get("items") or []
@@ -857,6 +868,7 @@ EXPECTATIONS = [
     ("login", prep_identity, check_login),
     ("authorizer", prep_authorizer, check_authorizer),
     ("get-profile", prep_get_profile, check_get_profile),
+    ("edit-profile", set_caller, check_edit_profile),
     ("list-profiles", prep_identity, check_list_profiles),
     ("checkout", set_caller, check_checkout),
     ("confirm", prep_confirm, check_confirm),

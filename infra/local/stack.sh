@@ -249,8 +249,11 @@ wait_for_cluster() { # ports...: every node sees cluster_state:ok and all 6 node
 start_redis() { # node dir, port, bus port (empty: not a cluster node)
   local node=$1 port=$2 bus=$3 args
   mkdir -p "$node"
+  # As the template's RedisParameterGroup: never evict, and hashes of up to 512 fields
+  # stay compact (domain::views::HASH_MAX_LISTPACK_ENTRIES).
   args=(--bind 127.0.0.1 --save '' --appendonly no --dir "$node" --daemonize yes
-    --pidfile "$node/redis.pid" --logfile "$node/redis.log")
+    --pidfile "$node/redis.pid" --logfile "$node/redis.log"
+    --maxmemory-policy noeviction --hash-max-listpack-entries 512)
   if [ "$REDIS_TLS_ON" = 1 ]; then
     # TLS only (--port 0), as ElastiCache with in-transit encryption; no client
     # certificates, as there.

@@ -66,6 +66,14 @@ pub struct DailyViews {
 }
 
 impl TestApp {
+    /// A one-number read; the test fails if it cannot be made.
+    async fn number(
+        &self,
+        query: sqlx::query::QueryScalar<'_, sqlx::MySql, i64, sqlx::mysql::MySqlArguments>,
+    ) -> i64 {
+        query.fetch_one(&self.db).await.unwrap()
+    }
+
     /// Our row of `order_id`; panics when there is none.
     pub async fn payment(&self, order_id: &str) -> PaymentRow {
         sqlx::query_as(
@@ -118,53 +126,51 @@ impl TestApp {
     }
 
     pub async fn points(&self, member: u64) -> i64 {
-        sqlx::query_scalar("SELECT CAST(points AS SIGNED) FROM members WHERE id = ?")
-            .bind(member)
-            .fetch_one(&self.db)
-            .await
-            .unwrap()
+        self.number(
+            sqlx::query_scalar("SELECT CAST(points AS SIGNED) FROM members WHERE id = ?")
+                .bind(member),
+        )
+        .await
     }
 
     /// Every member's points added up.
     pub async fn total_points(&self) -> i64 {
-        sqlx::query_scalar("SELECT CAST(COALESCE(SUM(points), 0) AS SIGNED) FROM members")
-            .fetch_one(&self.db)
-            .await
-            .unwrap()
+        self.number(sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(points), 0) AS SIGNED) FROM members",
+        ))
+        .await
     }
 
     /// Point-ledger rows of `order_id`.
     pub async fn ledger_rows(&self, order_id: &str) -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM point_ledger WHERE order_id = ?")
-            .bind(order_id)
-            .fetch_one(&self.db)
-            .await
-            .unwrap()
+        self.number(
+            sqlx::query_scalar("SELECT COUNT(*) FROM point_ledger WHERE order_id = ?")
+                .bind(order_id),
+        )
+        .await
     }
 
     pub async fn rows(&self, table: Table) -> i64 {
         let sql = format!("SELECT COUNT(*) FROM {}", table.name());
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .fetch_one(&self.db)
+        self.number(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)))
             .await
-            .unwrap()
     }
 
     /// A profile's flushed total (`profiles.view_count`).
     pub async fn flushed_views(&self, profile: u64) -> i64 {
-        sqlx::query_scalar("SELECT CAST(view_count AS SIGNED) FROM profiles WHERE id = ?")
-            .bind(profile)
-            .fetch_one(&self.db)
-            .await
-            .unwrap()
+        self.number(
+            sqlx::query_scalar("SELECT CAST(view_count AS SIGNED) FROM profiles WHERE id = ?")
+                .bind(profile),
+        )
+        .await
     }
 
     /// Every profile's flushed total added up.
     pub async fn total_flushed_views(&self) -> i64 {
-        sqlx::query_scalar("SELECT CAST(COALESCE(SUM(view_count), 0) AS SIGNED) FROM profiles")
-            .fetch_one(&self.db)
-            .await
-            .unwrap()
+        self.number(sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(view_count), 0) AS SIGNED) FROM profiles",
+        ))
+        .await
     }
 
     /// The view-history row of `profile` on `day` (`yyyy-mm-dd`), if the flush wrote one.
@@ -252,11 +258,10 @@ impl TestApp {
 
     /// Completed flush runs recorded for `day` (`yyyy-mm-dd`).
     pub async fn flush_runs(&self, day: &str) -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM view_flush_runs WHERE day = ?")
-            .bind(day)
-            .fetch_one(&self.db)
-            .await
-            .unwrap()
+        self.number(
+            sqlx::query_scalar("SELECT COUNT(*) FROM view_flush_runs WHERE day = ?").bind(day),
+        )
+        .await
     }
 
     /// Runs the view-loss recovery for `at` until no ledgered view waits on its landing

@@ -239,11 +239,27 @@ impl TestApp {
         body: &str,
         at: Option<DateTime<Utc>>,
     ) -> (u16, Value) {
+        self.send_json(reqwest::Method::POST, None, path, body, at)
+            .await
+    }
+
+    /// Sends a JSON body, as `member` (with its access token) if given, at `at` if given.
+    async fn send_json(
+        &self,
+        method: reqwest::Method,
+        member: Option<u64>,
+        path: &str,
+        body: &str,
+        at: Option<DateTime<Utc>>,
+    ) -> (u16, Value) {
         let mut request = self
             .http
-            .post(format!("{}{path}", self.base))
+            .request(method, format!("{}{path}", self.base))
             .header("content-type", "application/json")
             .body(body.to_owned());
+        if let Some(member) = member {
+            request = request.bearer_auth(self.token(member));
+        }
         if let Some(at) = at {
             request = request.header(local_gateway::LOCAL_TIME_HEADER, at.to_rfc3339());
         }
@@ -332,6 +348,22 @@ impl TestApp {
         let (status, body) = read(response).await;
         assert_eq!(status, 200, "job {name} failed: {body}");
         body
+    }
+
+    /// Redis' encoding of `key` (`OBJECT ENCODING`).
+    pub async fn redis_encoding(&self, key: &str) -> String {
+        let redis = RedisConnection::new(&self.redis).unwrap();
+        let key = key.to_owned();
+        redis
+            .run("OBJECT ENCODING", |mut conn| async move {
+                redis::cmd("OBJECT")
+                    .arg("ENCODING")
+                    .arg(key)
+                    .query_async(&mut conn)
+                    .await
+            })
+            .await
+            .unwrap()
     }
 
     /// Redis keys this test created.
@@ -521,17 +553,9 @@ impl TestApp {
         body: &str,
         at: DateTime<Utc>,
     ) -> (u16, Value) {
-        let response = self
-            .http
-            .patch(format!("{}/api/profiles/me", self.base))
-            .header(local_gateway::LOCAL_TIME_HEADER, at.to_rfc3339())
-            .header("content-type", "application/json")
-            .bearer_auth(self.token(member))
-            .body(body.to_owned())
-            .send()
+        let path = "/api/profiles/me";
+        self.send_json(reqwest::Method::PATCH, Some(member), path, body, Some(at))
             .await
-            .expect("request sent");
-        read(response).await
     }
 
     /// The member owning `profile`.
@@ -545,16 +569,8 @@ impl TestApp {
 
     /// POSTs JSON as `member` (with its access token).
     pub async fn post_json_as(&self, member: u64, path: &str, body: &str) -> (u16, Value) {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("content-type", "application/json")
-            .bearer_auth(self.token(member))
-            .body(body.to_owned())
-            .send()
+        self.send_json(reqwest::Method::POST, Some(member), path, body, None)
             .await
-            .expect("request sent");
-        read(response).await
     }
 
     /// Signs up a member; returns the member id.

@@ -34,6 +34,12 @@ impl Shape {
             .map(String::from)
             .into();
         args.extend(["--daemonize".into(), "yes".into()]);
+        // As the deployed parameter group (see infra/local/stack.sh).
+        args.extend(["--maxmemory-policy".into(), "noeviction".into()]);
+        args.extend([
+            "--hash-max-listpack-entries".into(),
+            domain::views::HASH_MAX_LISTPACK_ENTRIES.to_string(),
+        ]);
         args.extend(["--dir".into(), dir.display().to_string()]);
         args.extend([
             "--logfile".into(),

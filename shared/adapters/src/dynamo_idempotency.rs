@@ -1,3 +1,4 @@
+use crate::dynamo::{condition_failed, n, s};
 use app::InfraError;
 use app::ports::{IdempotencyBegin, IdempotencyStore};
 use async_trait::async_trait;
@@ -28,14 +29,6 @@ impl DynamoIdempotencyStore {
     fn pk(scope: &str, key: &str) -> AttributeValue {
         AttributeValue::S(format!("IDEM#{scope}#{key}"))
     }
-}
-
-fn s(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
-}
-
-fn n(value: i64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
 }
 
 impl DynamoIdempotencyStore {
@@ -71,12 +64,7 @@ impl DynamoIdempotencyStore {
             .await;
         match put {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(InfraError::new("could not claim the idempotency key", e)),
         }
     }
@@ -169,7 +157,7 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":done", s("DONE"))
-            .expression_attribute_values(":status", n(status.into()))
+            .expression_attribute_values(":status", n(status))
             .expression_attribute_values(":body", s(body))
             .expression_attribute_values(":expires", n((now + Duration::hours(RECORD_TTL_HOURS)).timestamp()))
             .send()
@@ -192,12 +180,7 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             .await;
         match deleted {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if condition_failed(&e) => Ok(()),
             Err(e) => Err(InfraError::new("could not release the idempotency key", e)),
         }
     }

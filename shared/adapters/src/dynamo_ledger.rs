@@ -1,3 +1,4 @@
+use crate::dynamo::{condition_failed, n, s};
 use app::InfraError;
 use app::ports::{LostView, ViewLoss, ViewLossLedger};
 use async_trait::async_trait;
@@ -141,14 +142,6 @@ impl DynamoViewLossLedger {
 
 type Item = std::collections::HashMap<String, AttributeValue>;
 
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn n(value: impl ToString) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
 fn expires_at() -> i64 {
     // Entries outlive the counters by weeks: the nightly recovery still applies them.
     let days = i64::from(domain::views::LOSS_LEDGER_RETENTION_DAYS);
@@ -209,12 +202,7 @@ impl ViewLossLedger for DynamoViewLossLedger {
             .await;
         match put {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if condition_failed(&e) => Ok(()),
             Err(e) => Err(InfraError::new(
                 "could not record a lost view in DynamoDB",
                 e,
@@ -326,12 +314,7 @@ impl ViewLossLedger for DynamoViewLossLedger {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if condition_failed(&e) => Ok(()),
             Err(e) => Err(InfraError::new(
                 "could not note applied losses in DynamoDB",
                 e,

@@ -3,6 +3,7 @@
 //! Redis missed), `DynamoIdempotencyStore` (API Idempotency-Key records), `TossGateway`
 //! (Toss Payments), `EventBridgePublisher` (domain events).
 
+mod dynamo;
 pub mod dynamo_idempotency;
 pub mod dynamo_ledger;
 pub mod eventbridge;

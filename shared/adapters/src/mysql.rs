@@ -249,7 +249,6 @@ impl ProfileSearch for MySqlStore {
     }
 }
 
-/// LIKE wildcards in a user's keyword are literal characters.
 /// Locks (in id order) the rows of the batch's profiles that do not hold `day` yet and
 /// returns their deltas; the rest were flushed by an earlier, interrupted run.
 async fn lock_profiles_to_flush(
@@ -315,6 +314,7 @@ async fn add_flushed_views(
         .rows_affected())
 }
 
+/// LIKE wildcards in a user's keyword are literal characters.
 fn escape_like(keyword: &str) -> String {
     let mut out = String::with_capacity(keyword.len());
     for c in keyword.chars() {

@@ -35,12 +35,16 @@ impl RedisViewCounter {
         })
     }
 
-    fn document_key(&self, profile: ProfileId) -> String {
+    /// The cached document of `profile` (public for tools that measure the layout, such
+    /// as the benchmark).
+    pub fn document_key(&self, profile: ProfileId) -> String {
         let shard = CounterSlot::of(profile).shard;
         format!("{}pv:{{{shard}}}:doc:{}", self.prefix, profile.0)
     }
 
-    fn seen_key(&self, shard: u64, sent_at_ms: u64) -> String {
+    /// The landing-marker set of `shard` for views sent at `sent_at_ms` (public for tools
+    /// that measure the layout, such as the benchmark).
+    pub fn seen_key(&self, shard: u64, sent_at_ms: u64) -> String {
         let slot = LandingRules::marker_slot(sent_at_ms);
         format!("{}pv:{{{shard}}}:seen:{slot}", self.prefix)
     }

@@ -1,9 +1,10 @@
 //! Where a profile's per-day view delta lives, and how the shown count is assembled.
 //!
-//! Counters are grouped: profiles `64·b … 64·b+63` share one small Redis hash ("bucket" b)
-//! per day, with the profile's offset as the field. Small hashes use Redis' compact
-//! listpack encoding, so a viewed profile-day costs a few bytes instead of a whole key
-//! with its own TTL. Buckets are spread over `SHARDS` shards; the shard is the cluster
+//! Counters are grouped: profiles `512·b … 512·b+511` share one Redis hash ("bucket" b)
+//! per day, with the profile's offset as the field. Hashes of up to 512 fields keep
+//! Redis' compact listpack encoding (the servers run `hash-max-listpack-entries 512`), so
+//! a viewed profile-day costs a few bytes instead of a whole key with its own TTL, and
+//! even a sparse day (1 profile in 100 viewed) shares each key's overhead among several. Buckets are spread over `SHARDS` shards; the shard is the cluster
 //! hash tag, so every key one profile touches (all its days, and the day's bucket index)
 //! lives in one slot and one request needs one round trip, while writes spread over
 //! `SHARDS` slots instead of one hot key.
@@ -15,8 +16,13 @@ use chrono::{DateTime, Utc};
 pub mod landing;
 pub use landing::{LandingRules, LossDecision, MARKER_SLOT_SECS, MARKER_TTL_SECS, ViewId};
 
-/// Profiles per bucket. Must stay under Redis' `hash-max-listpack-entries` (128).
-pub const BUCKET_WIDTH: u64 = 64;
+/// Profiles per bucket. Must not exceed the servers' `hash-max-listpack-entries`
+/// (`HASH_MAX_LISTPACK_ENTRIES`), or full buckets fall back to Redis' far larger
+/// hashtable encoding (still correct, only bigger).
+pub const BUCKET_WIDTH: u64 = 512;
+/// The Redis setting the template's parameter group and the local servers use.
+pub const HASH_MAX_LISTPACK_ENTRIES: u64 = 512;
+const _: () = assert!(BUCKET_WIDTH <= HASH_MAX_LISTPACK_ENTRIES);
 /// Number of shards (cluster hash tags) per day.
 pub const SHARDS: u64 = 64;
 /// How long a day's counters live. Longer than any plausible outage of the flush job;
@@ -140,19 +146,16 @@ mod tests {
 
     #[test]
     fn slot_round_trips_and_shares_a_shard_per_bucket() {
-        for id in [1, 63, 64, 65, 4095, 4096, 1_000_003] {
+        for id in [1, 511, 512, 513, 32_767, 32_768, 10_000_003] {
             let slot = CounterSlot::of(ProfileId(id));
             assert_eq!(CounterSlot::profile(slot.bucket, slot.field), ProfileId(id));
             assert!(slot.field < BUCKET_WIDTH && slot.shard < SHARDS);
         }
-        assert_eq!(
-            CounterSlot::of(ProfileId(64)).shard,
-            CounterSlot::of(ProfileId(127)).shard
-        );
-        assert_ne!(
-            CounterSlot::of(ProfileId(64)).shard,
-            CounterSlot::of(ProfileId(128)).shard
-        );
+        // (same bucket, next bucket, the bucket 64 further that shares the shard)
+        let shard = |id| CounterSlot::of(ProfileId(id)).shard;
+        assert_eq!(shard(512), shard(1023));
+        assert_ne!(shard(512), shard(1024));
+        assert_eq!(shard(512), shard(512 + 64 * 512));
     }
 
     #[test]

@@ -126,3 +126,28 @@ async fn unflushed_days_from_a_missed_night_still_show_and_catch_up_oldest_first
         4
     );
 }
+
+/// The servers are configured as deployed: a day's bucket with every one of its 512
+/// profiles viewed is still a compact listpack (`hash-max-listpack-entries 512`), the
+/// setting the counters' memory figures rest on. (Written as the flush reads it back.)
+#[tokio::test]
+async fn a_full_bucket_stays_a_compact_listpack_on_the_servers() {
+    use domain::views::{BUCKET_WIDTH, CounterSlot};
+    let app = TestApp::spawn().await;
+    let day = domain::KstDay::of(kst("2026-11-24T12:00:00"));
+    let slot = CounterSlot::of(domain::ProfileId(7 * BUCKET_WIDTH));
+    let key = app.services.counter.bucket_key(day, slot);
+    let redis = adapters::RedisConnection::new(&app.redis).unwrap();
+    let fields = key.clone();
+    redis
+        .run("HINCRBY", |mut conn| async move {
+            let mut pipe = redis::pipe();
+            for field in 0..BUCKET_WIDTH {
+                pipe.hincr(&fields, field, 1).ignore();
+            }
+            pipe.query_async::<()>(&mut conn).await
+        })
+        .await
+        .unwrap();
+    assert_eq!(app.redis_encoding(&key).await, "listpack");
+}

@@ -99,14 +99,7 @@ impl ScheduledFunction {
         let summary = match self {
             ScheduledFunction::FlushViews => run_flush(services, now, deadline).await?,
             ScheduledFunction::RecoverViewLosses => {
-                let recovered = recover_view_losses(
-                    &loss_recovery(services),
-                    now,
-                    wall_clock_ms(),
-                    LossRecoveryReach::Recent,
-                )
-                .await?;
-                emit_recovery_metrics(&recovered);
+                let recovered = recover_losses(services, now, LossRecoveryReach::Recent).await?;
                 json!({ "lossRecovery": recovered })
             }
             ScheduledFunction::RecoverPayments => {
@@ -118,14 +111,22 @@ impl ScheduledFunction {
     }
 }
 
-fn loss_recovery(services: &Services) -> RecoverViewLossesDeps<'_> {
-    RecoverViewLossesDeps {
+/// The loss recovery over `reach`, its metrics emitted.
+async fn recover_losses(
+    services: &Services,
+    now: DateTime<Utc>,
+    reach: LossRecoveryReach,
+) -> Result<RecoverySummary, AppError> {
+    let deps = RecoverViewLossesDeps {
         ledger: &*services.ledger,
         history: &*services.store,
         counter: &*services.counter,
         profiles: &*services.store,
         landing: services.view_landing,
-    }
+    };
+    let recovered = recover_view_losses(&deps, now, wall_clock_ms(), reach).await?;
+    emit_recovery_metrics(&recovered);
+    Ok(recovered)
 }
 
 /// `ViewsDecidedBlind` is alarmed: those views may be counted twice (their landing
@@ -190,13 +191,7 @@ async fn run_flush(
     // A run for a future time recovers as of the clock, as the flush did.
     let now = now.min(Utc::now());
     // Once a night the whole ledger: entries older than the counters are applied too.
-    let recovered = recover_view_losses(
-        &loss_recovery(services),
-        now,
-        wall_clock_ms(),
-        LossRecoveryReach::WholeLedger,
-    )
-    .await?;
+    let recovered = recover_losses(services, now, LossRecoveryReach::WholeLedger).await?;
     let sum = |f: fn(&app::usecases::flush_views::DayFlush) -> u64| {
         flushed.days.iter().map(f).sum::<u64>() as f64
     };
@@ -214,7 +209,6 @@ async fn run_flush(
             Unit::Count,
         ),
     ]);
-    emit_recovery_metrics(&recovered);
     Ok(json!({ "flush": flushed, "lossRecovery": recovered }))
 }
 
