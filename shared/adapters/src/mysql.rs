@@ -39,10 +39,18 @@ fn infra(what: &'static str) -> impl FnOnce(sqlx::Error) -> InfraError {
 /// The profile row plus the global flush watermark, read in one statement (one snapshot).
 macro_rules! profile_select {
     () => {
-        "SELECT p.id, p.member_id, m.name, p.headline, p.category, p.career_years, p.region, \
+        profile_select!("")
+    };
+    // With an index hint for `profiles p`.
+    ($hint:expr) => {
+        concat!(
+            "SELECT p.id, p.member_id, m.name, p.headline, p.category, p.career_years, p.region, \
      p.introduction, p.created_at, p.view_count, p.views_flushed_through, p.version, \
      (SELECT MAX(r.day) FROM view_flush_runs r) AS global_flushed_through \
-     FROM profiles p JOIN members m ON m.id = p.member_id"
+     FROM profiles p",
+            $hint,
+            " JOIN members m ON m.id = p.member_id"
+        )
     };
 }
 
@@ -217,7 +225,7 @@ impl ProfileSearch for MySqlStore {
         cursor: Option<Cursor>,
         limit: u32,
     ) -> Result<Vec<ProfileRecord>, InfraError> {
-        let mut query: QueryBuilder<MySql> = QueryBuilder::new(profile_select!());
+        let mut query: QueryBuilder<MySql> = QueryBuilder::new(listing_select(filter));
         query.push(" WHERE 1 = 1");
         if let Some(category) = filter.category {
             query
@@ -246,6 +254,20 @@ impl ProfileSearch for MySqlStore {
             .await
             .map_err(infra("could not search profiles"))?;
         rows.iter().map(profile_from_row).collect()
+    }
+}
+
+/// The list query's SELECT, naming the index it walks newest first: the one whose
+/// equality prefix is the filter's, so `id < cursor` is a range inside it. Named,
+/// because MariaDB otherwise
+/// takes the prefix as a `ref` and reads a deep page from the prefix's newest row
+/// (measured in `make bench-views`: 67 ms instead of ~1 ms at 1,000,000 profiles).
+fn listing_select(filter: &ProfileFilter) -> &'static str {
+    match (filter.category, filter.region) {
+        (Some(_), Some(_)) => profile_select!(" FORCE INDEX (ix_profiles_category_region_id)"),
+        (Some(_), None) => profile_select!(" FORCE INDEX (ix_profiles_category_id)"),
+        (None, Some(_)) => profile_select!(" FORCE INDEX (ix_profiles_region_id)"),
+        (None, None) => profile_select!(),
     }
 }
 

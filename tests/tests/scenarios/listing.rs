@@ -123,3 +123,50 @@ async fn in_page_sort_by_views_and_by_korean_name() {
         .collect();
     assert_eq!(counts, [4, 3, 2, 1, 0]);
 }
+
+/// Each filter shape walks its own index (category, region, both, neither): paged two at
+/// a time, every shape returns exactly the matching profiles, newest first, once each.
+#[tokio::test]
+async fn every_filter_shape_pages_through_exactly_its_profiles() {
+    let app = TestApp::spawn().await;
+    let mut profiles = Vec::new();
+    for i in 0..12 {
+        let category = ["DESIGN", "LEGAL", "DESIGN"][i % 3];
+        let region = ["JEJU", "BUSAN"][i % 2];
+        let id = app
+            .signup(json!({ "category": category, "region": region }))
+            .await;
+        profiles.push((id, category, region));
+    }
+    let shapes: [(&str, Option<&str>, Option<&str>); 4] = [
+        ("", None, None),
+        ("category=DESIGN", Some("DESIGN"), None),
+        ("region=JEJU", None, Some("JEJU")),
+        ("category=DESIGN&region=JEJU", Some("DESIGN"), Some("JEJU")),
+    ];
+    for (query, category, region) in shapes {
+        let mut expected: Vec<u64> = profiles
+            .iter()
+            .filter(|(_, c, r)| category.is_none_or(|x| x == *c) && region.is_none_or(|x| x == *r))
+            .map(|(id, _, _)| *id)
+            .collect();
+        expected.reverse();
+        let mut listed = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/profiles?size=2&{query}&cursor={c}"),
+                None => format!("/api/profiles?size=2&{query}"),
+            };
+            let (status, page) = app.get(&path, None).await;
+            assert_eq!(status, 200, "{query}: {page}");
+            listed.extend(ids(&page));
+            match page["result"]["nextCursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+            assert!(listed.len() <= 12, "{query}: pagination must end");
+        }
+        assert_eq!(listed, expected, "{query}");
+    }
+}
