@@ -201,3 +201,46 @@ async fn views_answered_from_the_cache_stay_exact_while_the_flush_runs() {
         assert_eq!(app.listed_count(*profile, night).await, i as u64 + 21);
     }
 }
+
+/// Cached documents never crowd out the counters (Redis runs `noeviction`, so a full
+/// Redis would refuse counts): above 80% of `maxmemory` no document is cached and views
+/// are still counted, served from MySQL; with room again, documents are cached again.
+#[tokio::test]
+async fn documents_are_not_cached_while_redis_is_nearly_full() {
+    let redis = integration_tests::OwnRedis::start();
+    let app = TestApp::spawn_with_redis(redis.config()).await;
+    let profile = app.signup(serde_json::json!({})).await;
+    let at = kst("2026-11-24T14:00:00");
+    // Ballast, so the headroom left under the limit is megabytes, not the few kilobytes a
+    // connection's buffers can take (noeviction would then refuse the counts themselves).
+    // (SETRANGE makes the 20 MB server-side: no big request buffer to be freed later.)
+    redis
+        .cli(&["setrange", "ballast", &(20 << 20).to_string(), "x"])
+        .expect("SETRANGE");
+    let info = redis.cli(&["info", "memory"]).expect("INFO answers");
+    let used: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("used_memory");
+    // Used memory is then 85% of the limit: over the documents' 80% ceiling.
+    let limit = (used * 100 / 85).to_string();
+    redis
+        .cli(&["config", "set", "maxmemory", &limit])
+        .expect("CONFIG SET");
+    let cached = |keys: Vec<String>| keys.iter().any(|k| k.contains(":doc:"));
+
+    assert_eq!(app.view(profile, at).await, 1);
+    assert_eq!(app.view(profile, at).await, 2);
+    assert!(
+        !cached(app.redis_keys().await),
+        "no document while Redis is nearly full"
+    );
+
+    redis
+        .cli(&["config", "set", "maxmemory", "0"])
+        .expect("CONFIG SET");
+    assert_eq!(app.view(profile, at).await, 3);
+    assert!(cached(app.redis_keys().await), "cached again with room");
+    assert_eq!(app.view(profile, at).await, 4);
+}
