@@ -143,6 +143,10 @@ async fn main() {
     if run("list") {
         listing::run(&bench, &mut figures).await;
     }
+    // Named only (it grows the table to ten million rows): `bench.sh views flush-10m`.
+    if args.iter().any(|a| a == "flush-10m") {
+        flush_ten_million(&bench, &mut figures).await;
+    }
     restore_stack_durability(&bench.pool).await;
     print_summary(&figures);
 }
@@ -627,6 +631,56 @@ async fn count_every_profile(bench: &Bench, day: KstDay) {
         .map(|id| (ProfileId(id), id % 7 + 1))
         .collect();
     load_day(&bench.redis_url, &bench.services.counter, day, &counts).await;
+}
+
+/// Section 7: the table grown to 10,000,000 profiles, a day on which 1 in 10 of them was
+/// viewed, flushed end to end by the nightly job's use case.
+async fn flush_ten_million(bench: &Bench, figures: &mut Figures) {
+    const TOTAL: u64 = 10_000_000;
+    println!("\n7. flush of a day at {TOTAL} profiles, 1 in 10 viewed");
+    let seeded = Instant::now();
+    for sql in [
+        "INSERT INTO members (id, name, email, created_at) \
+         SELECT seq, CONCAT('전문가', seq), CONCAT('m', seq, '@bench.example'), NOW(6) FROM seq_1000001_to_10000000",
+        "INSERT INTO profiles (id, member_id, headline, category, career_years, region, introduction, created_at) \
+         SELECT seq, seq, '벤치마크 전문가', 'DEVELOPMENT', 0, 'SEOUL', '', NOW(6) FROM seq_1000001_to_10000000",
+    ] {
+        sqlx::raw_sql(sql).execute(&bench.pool).await.expect("seed");
+    }
+    println!(
+        "  grown to {TOTAL} in {:.1} s",
+        seeded.elapsed().as_secs_f64()
+    );
+    // Tomorrow: a day no other section counts views on.
+    let day = KstDay::of(bench.now).next();
+    let counts: Vec<(ProfileId, u64)> = (1..=TOTAL / 10)
+        .map(|i| (ProfileId(i * 10), i % 7 + 1))
+        .collect();
+    load_day(&bench.redis_url, &bench.services.counter, day, &counts).await;
+    let flush_at: DateTime<Utc> = Utc
+        .from_utc_datetime(&day.next().date().and_hms_opt(1, 0, 0).unwrap())
+        - chrono::Duration::hours(9);
+    let started = Instant::now();
+    let summary = run_nightly_flush(&bench.services, flush_at).await;
+    let run_seconds = started.elapsed().as_secs_f64();
+    let flushed = summary
+        .days
+        .iter()
+        .find(|d| d.day == day.to_string())
+        .expect("the day flushed");
+    figures.add(
+        "flush, 10,000,000 profiles, 1 in 10 viewed: the day",
+        format!(
+            "{:.1} s ({} profiles, {} views)",
+            flushed.millis as f64 / 1e3,
+            flushed.viewed_profiles,
+            flushed.views
+        ),
+    );
+    figures.add(
+        "flush, 10,000,000 profiles: the whole run",
+        format!("{run_seconds:.1} s"),
+    );
 }
 
 /// Writes a whole day of counts at once in the counter's layout and TTL (what counting
