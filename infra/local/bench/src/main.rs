@@ -5,7 +5,7 @@ use adapters::{RedisConfig, RedisTimeouts, RedisViewCounter};
 use api::Services;
 use api::services::Settings;
 use app::ports::{CachedCount, DetailView, ProfileReader, ViewCounter};
-use app::usecases::flush_views::{FlushRun, FlushSummary, FlushViewsDeps, flush_views};
+use app::usecases::flush_views::{DayFlush, FlushRun, FlushSummary, FlushViewsDeps, flush_views};
 use app::usecases::view_profile::{ViewProfileDeps, ViewStamp, view_profile};
 use chrono::{DateTime, TimeZone, Utc};
 use domain::views::{LandingRules, ViewId};
@@ -584,17 +584,7 @@ async fn flush(bench: &Bench, figures: &mut Figures) {
     count_every_profile(bench, day).await;
     let baseline_total = per_profile_flush_seconds(bench, day).await;
 
-    let flush_at: DateTime<Utc> = Utc
-        .from_utc_datetime(&day.next().date().and_hms_opt(1, 0, 0).unwrap())
-        - chrono::Duration::hours(9);
-    let started = Instant::now();
-    let summary = run_nightly_flush(&bench.services, flush_at).await;
-    let batched = started.elapsed().as_secs_f64();
-    let flushed = summary
-        .days
-        .iter()
-        .find(|d| d.day == day.to_string())
-        .expect("day flushed");
+    let (flushed, batched) = flush_night_after(bench, day).await;
     assert_eq!(flushed.viewed_profiles, PROFILES);
     assert_eq!(flushed.applied_profiles, PROFILES);
     figures.add(
@@ -613,7 +603,7 @@ async fn flush(bench: &Bench, figures: &mut Figures) {
         format!("{:.1}x", baseline_total / batched),
     );
     let rerun = Instant::now();
-    let again = run_nightly_flush(&bench.services, flush_at).await;
+    let again = run_nightly_flush(&bench.services, night_after(day)).await;
     assert!(
         again.days.is_empty(),
         "a completed day is not flushed again"
@@ -631,6 +621,25 @@ async fn count_every_profile(bench: &Bench, day: KstDay) {
         .map(|id| (ProfileId(id), id % 7 + 1))
         .collect();
     load_day(&bench.redis_url, &bench.services.counter, day, &counts).await;
+}
+
+/// 01:00 KST of the night after `day`, when the nightly flush takes it.
+fn night_after(day: KstDay) -> DateTime<Utc> {
+    Utc.from_utc_datetime(&day.next().date().and_hms_opt(1, 0, 0).unwrap())
+        - chrono::Duration::hours(9)
+}
+
+/// The flush of the night after `day`: that day's result and the whole run's seconds.
+async fn flush_night_after(bench: &Bench, day: KstDay) -> (DayFlush, f64) {
+    let started = Instant::now();
+    let summary = run_nightly_flush(&bench.services, night_after(day)).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let flushed = summary
+        .days
+        .into_iter()
+        .find(|d| d.day == day.to_string())
+        .expect("the day flushed");
+    (flushed, seconds)
 }
 
 /// Section 7: the table grown to 10,000,000 profiles, a day on which 1 in 10 of them was
@@ -657,17 +666,7 @@ async fn flush_ten_million(bench: &Bench, figures: &mut Figures) {
         .map(|i| (ProfileId(i * 10), i % 7 + 1))
         .collect();
     load_day(&bench.redis_url, &bench.services.counter, day, &counts).await;
-    let flush_at: DateTime<Utc> = Utc
-        .from_utc_datetime(&day.next().date().and_hms_opt(1, 0, 0).unwrap())
-        - chrono::Duration::hours(9);
-    let started = Instant::now();
-    let summary = run_nightly_flush(&bench.services, flush_at).await;
-    let run_seconds = started.elapsed().as_secs_f64();
-    let flushed = summary
-        .days
-        .iter()
-        .find(|d| d.day == day.to_string())
-        .expect("the day flushed");
+    let (flushed, run_seconds) = flush_night_after(bench, day).await;
     figures.add(
         "flush, 10,000,000 profiles, 1 in 10 viewed: the day",
         format!(
