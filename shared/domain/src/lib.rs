@@ -7,6 +7,7 @@ pub mod error;
 pub mod json;
 pub mod listing;
 pub mod member;
+pub mod name_search;
 pub mod payment;
 pub mod profile;
 pub mod views;

@@ -170,3 +170,181 @@ async fn every_filter_shape_pages_through_exactly_its_profiles() {
         assert_eq!(listed, expected, "{query}");
     }
 }
+
+/// Invariant: for any keyword and filters, the pages of `GET /api/profiles` hold exactly
+/// the profiles that a full scan with `name LIKE '%keyword%'` finds (the name-fragment
+/// index changes how a page is read, never what it holds), newest first, once each.
+/// Names and keywords are random over an alphabet with LIKE's wildcards, spaces and
+/// letters the collation folds; two fragments also get more than SPARSE_POSTINGS ghost
+/// entries, so both plans (walk the fragment, walk the filter's index) are taken.
+/// LISTING_SEED (default: random) is printed and settable.
+#[tokio::test]
+async fn keyword_pages_hold_exactly_what_a_full_like_scan_finds() {
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+    let seed = std::env::var("LISTING_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| rand::rng().random());
+    println!("keyword listing: LISTING_SEED={seed}");
+    let mut rng = StdRng::seed_from_u64(seed);
+    const ALPHABET: [&str; 12] = [
+        "김", "철", "수", "이", "a", "A", "b", "%", "_", "!", " ", "ß",
+    ];
+    let word = |rng: &mut StdRng, max: usize| -> String {
+        let len = rng.random_range(1..=max);
+        (0..len)
+            .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())])
+            .collect()
+    };
+    let app = TestApp::spawn().await;
+    let mut names = Vec::new();
+    for _ in 0..48 {
+        let name = word(&mut rng, 7).trim().to_owned();
+        let name = if name.is_empty() {
+            "김".to_owned()
+        } else {
+            name
+        };
+        let category = ["DESIGN", "LEGAL"][rng.random_range(0..2)];
+        let region = ["JEJU", "BUSAN"][rng.random_range(0..2)];
+        app.signup(json!({ "name": name, "category": category, "region": region }))
+            .await;
+        names.push(name);
+    }
+    // Ghost postings (no such profile) make two fragments "common" for the planner.
+    let ghosts = domain::name_search::SPARSE_POSTINGS + 5;
+    for gram in ["김", "a"] {
+        sqlx::query(
+            "INSERT INTO member_name_grams (gram, profile_id) \
+             SELECT ?, 1000000000 + seq FROM seq_1_to_2000 WHERE seq <= ?",
+        )
+        .bind(gram)
+        .bind(ghosts)
+        .execute(&app.db)
+        .await
+        .expect("ghost postings");
+    }
+    for round in 0..40 {
+        let keyword = if round % 2 == 0 {
+            // A piece of an existing name, so most keywords match something.
+            let name: Vec<char> = names[rng.random_range(0..names.len())].chars().collect();
+            let start = rng.random_range(0..name.len());
+            let end = rng.random_range(start + 1..=name.len().min(start + 5));
+            name[start..end].iter().collect::<String>()
+        } else {
+            word(&mut rng, 5)
+        };
+        let keyword = keyword.trim();
+        if keyword.is_empty() {
+            continue;
+        }
+        let filters = [
+            "",
+            "&category=DESIGN",
+            "&category=LEGAL&region=JEJU",
+            "&minCareerYears=5",
+        ][rng.random_range(0..4)];
+        let expected = like_scan(&app, keyword, filters).await;
+        let encoded: String = keyword.bytes().map(|b| format!("%{b:02X}")).collect();
+        let listed = all_pages(&app, &format!("keyword={encoded}{filters}")).await;
+        assert_eq!(
+            listed, expected,
+            "LISTING_SEED={seed}: keyword {keyword:?}{filters} listed differently from a LIKE scan"
+        );
+    }
+}
+
+/// The reference: every profile whose name contains `keyword`, by a full scan, newest first.
+async fn like_scan(app: &TestApp, keyword: &str, filters: &str) -> Vec<u64> {
+    let escaped: String = keyword
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '!' => vec!['!', c],
+            _ => vec![c],
+        })
+        .collect();
+    let category = filters
+        .split("category=")
+        .nth(1)
+        .map(|s| s.split('&').next().unwrap());
+    let region = filters.split("region=").nth(1);
+    let min_years: u8 = if filters.contains("minCareerYears") {
+        5
+    } else {
+        0
+    };
+    sqlx::query_scalar(
+        "SELECT p.id FROM profiles p IGNORE INDEX (ix_profiles_category_id, ix_profiles_region_id, \
+         ix_profiles_category_region_id) JOIN members m ON m.id = p.member_id \
+         WHERE m.name LIKE ? ESCAPE '!' AND (? IS NULL OR p.category = ?) \
+         AND (? IS NULL OR p.region = ?) AND p.career_years >= ? ORDER BY p.id DESC",
+    )
+    .bind(format!("%{escaped}%"))
+    .bind(category)
+    .bind(category)
+    .bind(region)
+    .bind(region)
+    .bind(min_years)
+    .fetch_all(&app.db)
+    .await
+    .expect("the LIKE scan")
+}
+
+/// Every page of the list for `query`, three at a time.
+async fn all_pages(app: &TestApp, query: &str) -> Vec<u64> {
+    let mut listed = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..100 {
+        let path = match &cursor {
+            Some(c) => format!("/api/profiles?size=3&{query}&cursor={c}"),
+            None => format!("/api/profiles?size=3&{query}"),
+        };
+        let (status, page) = app.get(&path, None).await;
+        assert_eq!(status, 200, "{query}: {page}");
+        listed.extend(ids(&page));
+        match page["result"]["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return listed,
+        }
+    }
+    panic!("{query}: pagination must end");
+}
+
+/// The fragment index's migration indexes the names of members who signed up before it
+/// (run here as shipped, on rows written without fragments).
+#[tokio::test]
+async fn the_name_fragment_migration_indexes_existing_members() {
+    let app = TestApp::spawn().await;
+    let kept = app.signup(json!({ "name": "새회원" })).await;
+    sqlx::raw_sql(
+        "INSERT INTO members (id, name, email, created_at) VALUES \
+         (900001, '남궁민수', 'old1@example.com', NOW(6)), (900002, 'Kim Min', 'old2@example.com', NOW(6)); \
+         INSERT INTO profiles (id, member_id, headline, category, career_years, region, introduction, created_at) \
+         SELECT id, id, '예전 회원', 'DESIGN', 3, 'SEOUL', '', NOW(6) FROM members WHERE id > 900000; \
+         DROP TABLE member_name_grams",
+    )
+    .execute(&app.db)
+    .await
+    .expect("members from before the index");
+    let migration = adapters::mysql::MIGRATOR
+        .iter()
+        .find(|m| m.description.contains("member name grams"))
+        .expect("the fragment migration");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(migration.sql.as_str().to_owned()))
+        .execute(&app.db)
+        .await
+        .expect("the migration runs on existing rows");
+    for (keyword, expected) in [
+        ("%EB%AF%BC%EC%88%98", vec![900001]),                   // 민수
+        ("%EB%82%A8%EA%B6%81%EB%AF%BC%EC%88%98", vec![900001]), // 남궁민수
+        ("min", vec![900002]),
+        ("%EC%83%88", vec![kept]), // 새
+    ] {
+        assert_eq!(
+            all_pages(&app, &format!("keyword={keyword}")).await,
+            expected,
+            "{keyword}"
+        );
+    }
+}
