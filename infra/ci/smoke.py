@@ -843,6 +843,25 @@ def check_payment_status(doc, ctx, c, run):
     return f"{code} status={r.get('status')}"
 
 
+def check_get_me(doc, ctx, c, run):
+    code, r = result_of(doc, 200, c)
+    c.expect(r.get("memberId") == ctx.get("memberId"), f"memberId {r.get('memberId')}, expected the caller")
+    # After confirm: the purchase's points are the balance, in one open lot.
+    c.expect(r.get("points") == ctx.get("amount"), f"points {r.get('points')}, expected {ctx.get('amount')}")
+    c.expect(r.get("openLots") == 1, f"openLots {r.get('openLots')}, expected 1")
+    c.expect((r.get("profile") or {}).get("profileId") == ctx.get("profileId"), "not the caller's profile")
+    return f"{code} points={r.get('points')} openLots={r.get('openLots')}"
+
+
+def check_my_points(doc, ctx, c, run):
+    code, r = result_of(doc, 200, c)
+    items = r.get("items") or []
+    want = [("PURCHASE", ctx.get("amount"), ctx.get("amount"), ctx.get("orderId"))]
+    got = [(i.get("kind"), i.get("amount"), i.get("balanceAfter"), i.get("orderId")) for i in items]
+    c.expect(got == want, f"history {got}, expected {want}")
+    return f"{code} entries={len(items)}"
+
+
 def check_flush_views(doc, ctx, c, run):
     s = job_summary(doc, c, "flush")
     c.expect("lossRecovery" in s, "summary has no 'lossRecovery'")
@@ -861,7 +880,7 @@ def check_recover_payments(doc, ctx, c, run):
 
 
 # The run order (migrate first; signup before what needs its member, profile and token;
-# checkout before confirm and payment-status) and what a correct answer is.
+# checkout before confirm, payment-status and the account) and what a correct answer is.
 EXPECTATIONS = [
     ("migrate", prep_identity, check_migrate),
     ("signup", prep_identity, check_signup),
@@ -873,6 +892,8 @@ EXPECTATIONS = [
     ("checkout", set_caller, check_checkout),
     ("confirm", prep_confirm, check_confirm),
     ("payment-status", prep_payment_status, check_payment_status),
+    ("get-me", set_caller, check_get_me),
+    ("my-points", set_caller, check_my_points),
     ("flush-views", prep_identity, check_flush_views),
     ("recover-view-losses", prep_identity, check_recover_view_losses),
     ("recover-payments", prep_identity, check_recover_payments),

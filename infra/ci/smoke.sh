@@ -42,8 +42,9 @@
 # - Secrets: one Secrets Manager secret in moto holding the stack's DATABASE_URL, REDIS_URL,
 #   TOSS_SECRET_KEY and TOKEN_SIGNING_KEY; the functions read it through SECRET_ID.
 # - Invocation: one `cargo lambda watch --only-lambda-apis`; migrate, signup, login,
-#   authorizer, get-profile, list-profiles, checkout, (the sandbox's payment window),
-#   confirm, payment-status, flush-views, recover-view-losses, recover-payments, each
+#   authorizer, get-profile, edit-profile, list-profiles, checkout, (the sandbox's payment
+#   window), confirm, payment-status, get-me, my-points, flush-views, recover-view-losses,
+#   recover-payments, each
 #   checked against smoke.py's EXPECTATIONS (status, key fields, metrics, no WARN/ERROR
 #   log line, still alive after answering, within the template's Timeout + 10 s init).
 # - Self-test: get-profile again with a broken template parameter (RedisCaFile = an

@@ -141,13 +141,42 @@ impl TestApp {
         .await
     }
 
-    /// Point-ledger rows of `order_id`.
-    pub async fn ledger_rows(&self, order_id: &str) -> i64 {
-        self.number(
-            sqlx::query_scalar("SELECT COUNT(*) FROM point_ledger WHERE order_id = ?")
+    /// The lots of `order_id` (0 or 1), checked to equal its PURCHASE history entries.
+    pub async fn purchase_lots(&self, order_id: &str) -> i64 {
+        let lots = self
+            .number(
+                sqlx::query_scalar("SELECT COUNT(*) FROM point_lots WHERE order_id = ?")
+                    .bind(order_id),
+            )
+            .await;
+        let entries = self
+            .number(
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM point_history WHERE order_id = ? AND kind = 'PURCHASE'",
+                )
                 .bind(order_id),
+            )
+            .await;
+        assert_eq!(
+            lots, entries,
+            "{order_id}: lots and PURCHASE entries differ"
+        );
+        lots
+    }
+
+    /// Invariant of every member's points: the balance is the sum of the lots' remaining
+    /// points, and the newest history entry's balance is the balance. The members for
+    /// whom it does not hold (empty when it holds for all).
+    pub async fn members_whose_points_disagree(&self) -> Vec<u64> {
+        sqlx::query_scalar(
+            "SELECT m.id FROM members m \
+             WHERE m.points <> (SELECT COALESCE(SUM(l.remaining), 0) FROM point_lots l WHERE l.member_id = m.id) \
+             OR m.points <> COALESCE((SELECT h.balance_after FROM point_history h WHERE h.member_id = m.id \
+               ORDER BY h.id DESC LIMIT 1), 0)",
         )
+        .fetch_all(&self.db)
         .await
+        .expect("the points invariant query")
     }
 
     pub async fn rows(&self, table: Table) -> i64 {

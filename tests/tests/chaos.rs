@@ -9,11 +9,13 @@
 //! again on the same port and data dir: the pools must reconnect). Then recovery catches
 //! up (the sandbox's clock and ours move past every window) and every payment is checked
 //! against Toss's own view. The invariant:
-//!   - Toss approved (DONE for our amount) ⇔ ours DONE, one ledger row, the points once;
+//!   - Toss approved (DONE for our amount) ⇔ ours DONE, one lot and one PURCHASE entry,
+//!     the points once;
 //!   - approved then cancelled at Toss (another amount) ⇔ ours NEEDS_ATTENTION, no points;
 //!   - not approved ⇔ ours FAILED or EXPIRED, no points;
 //!   - nothing left undecided; Toss never approved a payment twice;
-//!   - the members' points sum to the approved amounts.
+//!   - the members' points sum to the approved amounts, and each member's balance is the
+//!     sum of their lots' remaining points and their history's last balance.
 //!
 //! CHAOS_PAYMENTS (default 120) and CHAOS_SEED (default: random) are printed and
 //! settable; a violation fails loudly with the seed.
@@ -430,22 +432,22 @@ async fn check(app: &TestApp, payments: &[Arc<Payment>], seed: u64) -> String {
         let (toss_status, toss_amount) = (toss.status, toss.total_amount);
         let approvals = app.toss_stats(&p.payment_key).await.approvals;
         let points = app.points(p.member).await;
-        let ledger = app.ledger_rows(&p.order_id).await;
+        let lots = app.purchase_lots(&p.order_id).await;
         let approved = toss_status == "DONE" && toss_amount == AMOUNT;
         if approved {
             approved_sum += AMOUNT as i64;
         }
         let ok = approvals <= 1
             && match toss_status.as_str() {
-                _ if approved => ours == "DONE" && ledger == 1 && points == AMOUNT as i64,
+                _ if approved => ours == "DONE" && lots == 1 && points == AMOUNT as i64,
                 "CANCELED" | "PARTIAL_CANCELED" | "DONE" => {
-                    ours == "NEEDS_ATTENTION" && ledger == 0 && points == 0
+                    ours == "NEEDS_ATTENTION" && lots == 0 && points == 0
                 }
-                _ => matches!(ours.as_str(), "FAILED" | "EXPIRED") && ledger == 0 && points == 0,
+                _ => matches!(ours.as_str(), "FAILED" | "EXPIRED") && lots == 0 && points == 0,
             };
         if !ok {
             violations.push(format!(
-                "{} [{} / {:?}]: ours {ours}, Toss {toss_status} {toss_amount} ({approvals} approvals), points {points}, ledger {ledger}",
+                "{} [{} / {:?}]: ours {ours}, Toss {toss_status} {toss_amount} ({approvals} approvals), points {points}, lots {lots}",
                 p.order_id, p.fault, p.action
             ));
         }
@@ -459,6 +461,12 @@ async fn check(app: &TestApp, payments: &[Arc<Payment>], seed: u64) -> String {
     if total_points != approved_sum {
         violations.push(format!(
             "points sum {total_points} != approved amounts {approved_sum}"
+        ));
+    }
+    let disagreeing = app.members_whose_points_disagree().await;
+    if !disagreeing.is_empty() {
+        violations.push(format!(
+            "members whose balance is not their lots' remaining points or their history's last balance: {disagreeing:?}"
         ));
     }
     let rendered = render(&table);

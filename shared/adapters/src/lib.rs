@@ -1,5 +1,5 @@
 //! Implementations of the app's ports: `MySqlStore` (members, profiles, view history,
-//! payments), `RedisViewCounter` (per-day view deltas), `DynamoViewLossLedger` (views
+//! payments, points), `RedisViewCounter` (per-day view deltas), `DynamoViewLossLedger` (views
 //! Redis missed), `DynamoIdempotencyStore` (API Idempotency-Key records), `TossGateway`
 //! (Toss Payments), `EventBridgePublisher` (domain events).
 
@@ -10,6 +10,7 @@ pub mod eventbridge;
 pub mod metrics;
 pub mod mysql;
 pub mod mysql_payments;
+pub mod mysql_points;
 pub mod redis_connection;
 pub mod redis_counter;
 pub mod redis_detail;

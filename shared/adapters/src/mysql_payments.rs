@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::MemberId;
 use domain::payment::{Amount, OrderId, PaymentStatus};
+use domain::points::PointEntryKind;
 use serde_json::json;
 use sqlx::mysql::MySqlRow;
 use sqlx::{MySql, QueryBuilder, Row, Transaction};
@@ -409,7 +410,8 @@ async fn set_status(
     Ok(())
 }
 
-/// Approved: the payment, the ledger row, the member's points and the event, together.
+/// Approved: the payment, the purchase's lot and history entry, the member's points and
+/// the event, together.
 async fn settle_done(
     tx: &mut Tx<'_>,
     payment: &PaymentRecord,
@@ -432,28 +434,55 @@ async fn settle_done(
     .execute(&mut **tx)
     .await
     .map_err(infra("could not mark the payment done"))?;
-    // The unique order key on the ledger is the last line against a double charge.
+    add_purchased_lot(tx, member, order_id.as_str(), points, now).await?;
+    let event = json!({ "orderId": order_id.as_str(), "memberId": member, "amount": points, "pointsCharged": points });
+    add_outbox(tx, "PaymentConfirmed", order_id, event, now).await?;
+    Ok(format!(
+        "approved {approved_amount}, {points} points charged"
+    ))
+}
+
+/// The purchase's lot (its primary key, the order, is the last line against a double
+/// charge), the member's balance and the history entry with the balance after it.
+async fn add_purchased_lot(
+    tx: &mut Tx<'_>,
+    member: u64,
+    order_id: &str,
+    points: u64,
+    now: DateTime<Utc>,
+) -> Result<(), InfraError> {
     sqlx::query(
-        "INSERT INTO point_ledger (member_id, order_id, points, created_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO point_lots (order_id, member_id, bought, remaining, created_at) \
+         VALUES (?, ?, ?, ?, ?)",
     )
+    .bind(order_id)
     .bind(member)
-    .bind(order_id.as_str())
+    .bind(points)
     .bind(points)
     .bind(now)
     .execute(&mut **tx)
     .await
-    .map_err(infra("could not write the point ledger"))?;
+    .map_err(infra("could not write the purchase's points"))?;
     sqlx::query("UPDATE members SET points = points + ? WHERE id = ?")
         .bind(points)
         .bind(member)
         .execute(&mut **tx)
         .await
         .map_err(infra("could not add the points"))?;
-    let event = json!({ "orderId": order_id.as_str(), "memberId": member, "amount": points, "pointsCharged": points });
-    add_outbox(tx, "PaymentConfirmed", order_id, event, now).await?;
-    Ok(format!(
-        "approved {approved_amount}, {points} points charged"
-    ))
+    // The member's row is locked by the update: the balance read is this change's.
+    sqlx::query(
+        "INSERT INTO point_history (member_id, kind, amount, balance_after, order_id, created_at) \
+         SELECT id, ?, ?, points, ?, ? FROM members WHERE id = ?",
+    )
+    .bind(PointEntryKind::Purchase.as_str())
+    .bind(points)
+    .bind(order_id)
+    .bind(now)
+    .bind(member)
+    .execute(&mut **tx)
+    .await
+    .map_err(infra("could not write the point history"))?;
+    Ok(())
 }
 
 async fn settle_failed(

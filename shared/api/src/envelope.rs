@@ -161,6 +161,11 @@ impl From<AppError> for ApiError {
                 ErrorCode::ProfileNotFound,
                 "프로필을 찾을 수 없습니다.",
             ),
+            AppError::MemberNotFound => Self::refusal(
+                StatusCode::NOT_FOUND,
+                ErrorCode::MemberNotFound,
+                "회원을 찾을 수 없습니다.",
+            ),
             AppError::Unavailable(infra) => {
                 // The cause chain goes to the log only; the caller learns nothing internal.
                 tracing::error!(error = %infra, cause = ?std::error::Error::source(&infra), "dependency unavailable");

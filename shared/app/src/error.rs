@@ -31,6 +31,9 @@ pub enum AppError {
     DuplicateEmail,
     #[error("profile not found")]
     ProfileNotFound,
+    /// A valid token whose member is not (or no longer) in the database.
+    #[error("member not found")]
+    MemberNotFound,
     #[error(transparent)]
     Unavailable(#[from] InfraError),
 }

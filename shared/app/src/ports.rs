@@ -499,3 +499,50 @@ pub trait IdempotencyStore: Send + Sync {
     /// Forgets an unfinished claim so the client's retry runs the request again.
     async fn release(&self, scope: &str, key: &str) -> Result<(), InfraError>;
 }
+
+/// A member as they see themselves: who they are, their profile, their balance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberAccount {
+    pub member_id: MemberId,
+    pub name: String,
+    pub email: String,
+    /// The balance: the sum of the remaining points of the member's lots.
+    pub points: u64,
+    /// Purchases with points left (lots not used up or refunded).
+    pub open_lots: u64,
+    pub joined_at: DateTime<Utc>,
+    pub profile: Option<ProfileSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileSummary {
+    pub id: ProfileId,
+    pub headline: String,
+    pub category: Category,
+    pub region: Region,
+    pub career_years: u8,
+}
+
+/// One change of a member's points, as the history shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PointEntry {
+    pub id: u64,
+    pub kind: domain::points::PointEntryKind,
+    /// Signed: added points are positive, points taken back negative.
+    pub amount: i64,
+    pub balance_after: i64,
+    pub order_id: String,
+    pub at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait PointAccounts: Send + Sync {
+    async fn account(&self, member: MemberId) -> Result<Option<MemberAccount>, InfraError>;
+    /// The member's entries newest first, strictly below the cursor, at most `limit`.
+    async fn point_history(
+        &self,
+        member: MemberId,
+        cursor: Option<domain::points::HistoryCursor>,
+        limit: u32,
+    ) -> Result<Vec<PointEntry>, InfraError>;
+}

@@ -9,6 +9,7 @@ pub mod listing;
 pub mod member;
 pub mod name_search;
 pub mod payment;
+pub mod points;
 pub mod profile;
 pub mod views;
 

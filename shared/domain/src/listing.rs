@@ -96,27 +96,36 @@ const CURSOR_VERSION: &str = "p1:";
 
 impl Cursor {
     pub fn encode(self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{CURSOR_VERSION}{}", self.before_id))
+        encode_keyset(CURSOR_VERSION, self.before_id)
     }
 
     pub fn decode(raw: &str) -> Result<Self, ValidationError> {
-        let bad = || {
-            ValidationError::new(
-                ErrorCode::InvalidCursor,
-                "cursor: 올바르지 않은 커서입니다.",
-            )
-        };
-        let bytes = URL_SAFE_NO_PAD
-            .decode(raw.trim_end_matches('='))
-            .map_err(|_| bad())?;
-        let text = String::from_utf8(bytes).map_err(|_| bad())?;
-        let id = text
-            .strip_prefix(CURSOR_VERSION)
-            .and_then(|n| n.parse::<u64>().ok())
-            .filter(|n| *n > 0)
-            .ok_or_else(bad)?;
-        Ok(Self { before_id: id })
+        let before_id = decode_keyset(CURSOR_VERSION, raw)?;
+        Ok(Self { before_id })
     }
+}
+
+/// A keyset position as an opaque token: the id behind a prefix naming what it pages
+/// through (so one list's cursor is refused by another), base64url.
+pub(crate) fn encode_keyset(prefix: &str, before_id: u64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{prefix}{before_id}"))
+}
+
+pub(crate) fn decode_keyset(prefix: &str, raw: &str) -> Result<u64, ValidationError> {
+    let bad = || {
+        ValidationError::new(
+            ErrorCode::InvalidCursor,
+            "cursor: 올바르지 않은 커서입니다.",
+        )
+    };
+    let bytes = URL_SAFE_NO_PAD
+        .decode(raw.trim_end_matches('='))
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    text.strip_prefix(prefix)
+        .and_then(|n| n.parse::<u64>().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(bad)
 }
 
 /// Ordering applied within one page (the page itself is always chosen newest first, so

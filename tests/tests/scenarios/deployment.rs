@@ -343,6 +343,20 @@ async fn events_from_an_independent_generator_reach_every_http_handler() {
             Some(member),
             "SUCCESS",
         ),
+        (
+            HttpFunction::GetMe,
+            "/api/members/me".into(),
+            String::new(),
+            Some(member),
+            "SUCCESS",
+        ),
+        (
+            HttpFunction::MyPoints,
+            "/api/members/me/points".into(),
+            String::new(),
+            Some(member),
+            "SUCCESS",
+        ),
     ];
     let covered: std::collections::BTreeSet<&str> = cases.iter().map(|c| c.0.name()).collect();
     assert_eq!(

@@ -10,6 +10,7 @@ mod listing;
 mod openapi;
 mod payment_recovery;
 mod payments;
+mod points;
 mod profile_edit;
 mod redis_faults;
 mod redis_outage;

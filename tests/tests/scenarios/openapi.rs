@@ -829,6 +829,37 @@ async fn payment_answers_fit_the_documented_responses() {
         (400, Some("PAYMENT_FAILED"))
     );
     check(Confirm, &failed);
+
+    // The account and the history after the confirmed purchase.
+    let profile_cursor = domain::Cursor { before_id: 5 }.encode();
+    for (function, path, token, status) in [
+        (GetMe, "/api/members/me".to_owned(), token, 200),
+        (GetMe, "/api/members/me".to_owned(), None, 401),
+        (
+            GetMe,
+            "/api/members/me".to_owned(),
+            Some("not-a-token"),
+            403,
+        ),
+        (MyPoints, "/api/members/me/points".to_owned(), token, 200),
+        (
+            MyPoints,
+            "/api/members/me/points?size=0".to_owned(),
+            token,
+            400,
+        ),
+        (
+            MyPoints,
+            format!("/api/members/me/points?cursor={profile_cursor}"),
+            token,
+            400,
+        ),
+        (MyPoints, "/api/members/me/points".to_owned(), None, 401),
+    ] {
+        let answer = send(&app, "GET", &path, token, &[], None).await;
+        assert_eq!(answer.status, status, "{path}: {}", answer.body);
+        check(function, &answer);
+    }
 }
 
 /// The local gateway's answers outside the routes fit the document's gateway responses.

@@ -112,7 +112,7 @@ async fn overlapping_recovery_runs_charge_each_payment_once() {
     assert_eq!(a.done + b.done, 4, "{a:?} {b:?}");
     for (member, order_id) in &orders {
         assert_eq!(app.payment_status(order_id).await, "DONE");
-        assert_eq!(app.ledger_rows(order_id).await, 1);
+        assert_eq!(app.purchase_lots(order_id).await, 1);
         assert_eq!(app.points(*member).await, AMOUNT as i64);
     }
 }

@@ -16,7 +16,7 @@ async fn outcome(app: &TestApp, order: &Order) -> (String, String, i64, i64) {
         app.payment_status(&order.order_id).await,
         toss.status,
         app.points(order.member).await,
-        app.ledger_rows(&order.order_id).await,
+        app.purchase_lots(&order.order_id).await,
     )
 }
 
@@ -134,7 +134,7 @@ async fn every_final_toss_code_fails_the_payment_without_points() {
         assert_eq!(body["result"]["failureCode"], code);
         assert_eq!(app.payment_status(&order_id).await, "FAILED", "{code}");
         assert_eq!(app.toss_view(&order_id).await.status, "ABORTED", "{code}");
-        assert_eq!(app.ledger_rows(&order_id).await, 0);
+        assert_eq!(app.purchase_lots(&order_id).await, 0);
     }
     assert_eq!(app.points(member).await, 0);
 }

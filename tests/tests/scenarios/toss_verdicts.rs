@@ -13,7 +13,7 @@ async fn settled(app: &TestApp, order: &Order) -> (String, String, i64, i64, u64
         app.payment_status(&order.order_id).await,
         app.toss_view(&order.order_id).await.status,
         app.points(order.member).await,
-        app.ledger_rows(&order.order_id).await,
+        app.purchase_lots(&order.order_id).await,
         app.toss_stats(&order.payment_key).await.approvals,
     )
 }

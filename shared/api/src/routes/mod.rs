@@ -7,6 +7,7 @@ mod edit_profile;
 mod get_profile;
 mod list_profiles;
 mod login;
+mod my_points;
 mod payments;
 mod signup;
 
@@ -44,7 +45,7 @@ const MEMBERS: Needs = Needs {
 };
 
 /// Every HTTP function, in the order of `HttpFunction`.
-pub const ROUTES: [Route; 8] = [
+pub const ROUTES: [Route; 10] = [
     Route {
         name: "signup",
         method: "POST",
@@ -60,6 +61,22 @@ pub const ROUTES: [Route; 8] = [
         requires_token: false,
         needs: MEMBERS,
         handler: |s, r| Box::pin(login::handle(s, r)),
+    },
+    Route {
+        name: "get-me",
+        method: "GET",
+        path: "/api/members/me",
+        requires_token: true,
+        needs: Needs::MYSQL,
+        handler: |s, r| Box::pin(my_points::handle_account(s, r)),
+    },
+    Route {
+        name: "my-points",
+        method: "GET",
+        path: "/api/members/me/points",
+        requires_token: true,
+        needs: Needs::MYSQL,
+        handler: |s, r| Box::pin(my_points::handle_history(s, r)),
     },
     Route {
         name: "get-profile",
@@ -134,6 +151,8 @@ pub const ROUTES: [Route; 8] = [
 pub enum HttpFunction {
     Signup,
     Login,
+    GetMe,
+    MyPoints,
     GetProfile,
     ListProfiles,
     EditProfile,
@@ -143,9 +162,11 @@ pub enum HttpFunction {
 }
 
 impl HttpFunction {
-    pub const ALL: [HttpFunction; 8] = [
+    pub const ALL: [HttpFunction; 10] = [
         HttpFunction::Signup,
         HttpFunction::Login,
+        HttpFunction::GetMe,
+        HttpFunction::MyPoints,
         HttpFunction::GetProfile,
         HttpFunction::ListProfiles,
         HttpFunction::EditProfile,

@@ -1,0 +1,9 @@
+//! `GET /api/members/me`
+
+use api::routes::HttpFunction;
+use api::runtime::{Error, serve_http};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    serve_http(HttpFunction::GetMe).await
+}
