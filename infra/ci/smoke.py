@@ -862,6 +862,22 @@ def check_my_points(doc, ctx, c, run):
     return f"{code} entries={len(items)}"
 
 
+def prep_refund(event, ctx):
+    event = set_caller(event, ctx)
+    return set_path_param(event, "orderId", ctx["orderId"]) if "orderId" in ctx else event
+
+
+def check_refund(doc, ctx, c, run):
+    code, r = result_of(doc, 200, c)
+    # The confirmed purchase, unused and minutes old: all of it back, no fee.
+    c.expect(r.get("status") == "DONE", f"refund status {r.get('status')!r}, expected DONE")
+    c.expect(r.get("points") == ctx.get("amount") and r.get("refundWon") == ctx.get("amount"),
+             f"points {r.get('points')} refundWon {r.get('refundWon')}, expected {ctx.get('amount')}")
+    events = ctx["observer"].wait_for(ctx.get("orderId"), 5.0, "PaymentRefunded")
+    c.expect(events >= 1, "no PaymentRefunded event for the order reached the event bus")
+    return f"{code} status={r.get('status')} refundWon={r.get('refundWon')}"
+
+
 def check_flush_views(doc, ctx, c, run):
     s = job_summary(doc, c, "flush")
     c.expect("lossRecovery" in s, "summary has no 'lossRecovery'")
@@ -894,6 +910,7 @@ EXPECTATIONS = [
     ("payment-status", prep_payment_status, check_payment_status),
     ("get-me", set_caller, check_get_me),
     ("my-points", set_caller, check_my_points),
+    ("refund", prep_refund, check_refund),
     ("flush-views", prep_identity, check_flush_views),
     ("recover-view-losses", prep_identity, check_recover_view_losses),
     ("recover-payments", prep_identity, check_recover_payments),
@@ -914,13 +931,14 @@ class BusObserver:
         ev.put_targets(Rule="smoke-observer", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
         self.seen = []
 
-    def wait_for(self, order_id, timeout):
+    def wait_for(self, order_id, timeout, kind=""):
+        """How many events of the order (and of `kind`, e.g. PaymentRefunded) arrived."""
         deadline = time.monotonic() + timeout
         while True:
             msgs = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
             for m in msgs.get("Messages", []):
                 self.seen.append(m["Body"])
-            n = sum(1 for b in self.seen if order_id and order_id in b)
+            n = sum(1 for b in self.seen if order_id and order_id in b and kind in b)
             if n or time.monotonic() > deadline:
                 return n
             time.sleep(0.2)

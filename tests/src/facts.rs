@@ -25,6 +25,9 @@ pub struct TossPayment {
     pub status: String,
     #[serde(default)]
     pub total_amount: u64,
+    /// What Toss can still cancel.
+    #[serde(default)]
+    pub balance_amount: u64,
 }
 
 fn not_found() -> String {
@@ -230,6 +233,7 @@ impl TestApp {
             return TossPayment {
                 status: not_found(),
                 total_amount: 0,
+                balance_amount: 0,
             };
         }
         serde_json::from_value(body.clone()).unwrap_or_else(|e| panic!("{body}: {e}"))

@@ -137,6 +137,7 @@ impl TestApp {
                 fail_url: "http://127.0.0.1/fail".into(),
             },
             token_signing_key: Some(format!("test-signing-key-{id}").into()),
+            refund_policy: Default::default(),
         };
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         adapters::DynamoViewLossLedger::create_table(

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod mysql;
 pub mod mysql_payments;
 pub mod mysql_points;
+pub mod mysql_refunds;
 pub mod redis_connection;
 pub mod redis_counter;
 pub mod redis_detail;

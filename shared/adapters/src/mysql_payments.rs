@@ -86,7 +86,19 @@ async fn add_outbox(
     now: DateTime<Utc>,
 ) -> Result<(), InfraError> {
     // Deterministic: one event of a type per order, whoever writes it.
-    let event_id = format!("{detail_type}:{order_id}");
+    add_outbox_event(tx, detail_type, order_id.as_str(), detail, now).await
+}
+
+/// An outbox event whose id is `{detail_type}:{subject}` (the order, or e.g. a refund of
+/// it), so a second write of the same fact is ignored and consumers can dedupe.
+pub(crate) async fn add_outbox_event(
+    tx: &mut Transaction<'_, MySql>,
+    detail_type: &str,
+    subject: &str,
+    detail: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), InfraError> {
+    let event_id = format!("{detail_type}:{subject}");
     let mut detail = detail;
     detail["eventId"] = json!(event_id);
     sqlx::query(
@@ -243,15 +255,14 @@ impl PaymentStore for MySqlStore {
             Settlement::Done {
                 approved_amount,
                 approved_at,
+                method,
             } => {
-                settle_done(
-                    &mut tx,
-                    &payment,
-                    *approved_amount,
-                    approved_at.as_deref(),
-                    now,
-                )
-                .await?
+                let approval = Approval {
+                    amount: *approved_amount,
+                    at: approved_at.as_deref(),
+                    method: method.as_deref(),
+                };
+                settle_done(&mut tx, &payment, approval, now).await?
             }
             Settlement::Failed { code, message } => {
                 settle_failed(&mut tx, &payment, code, message, now).await?
@@ -412,22 +423,35 @@ async fn set_status(
 
 /// Approved: the payment, the purchase's lot and history entry, the member's points and
 /// the event, together.
+/// What Toss's approval said.
+struct Approval<'a> {
+    amount: u64,
+    at: Option<&'a str>,
+    method: Option<&'a str>,
+}
+
 async fn settle_done(
     tx: &mut Tx<'_>,
     payment: &PaymentRecord,
-    approved_amount: u64,
-    approved_at: Option<&str>,
+    approval: Approval<'_>,
     now: DateTime<Utc>,
 ) -> Result<String, InfraError> {
     let (order_id, member) = (&payment.order_id, payment.member_id.0);
     let points = payment.amount.won();
+    let approved_amount = approval.amount;
     sqlx::query(
-        "UPDATE payments SET status = ?, approved_amount = ?, approved_at = ?, points_charged = ?, \
-         next_attempt_at = NULL, failure_code = NULL, failure_message = NULL, updated_at = ? WHERE order_id = ?",
+        "UPDATE payments SET status = ?, approved_amount = ?, approved_at = ?, method = ?, \
+         points_charged = ?, next_attempt_at = NULL, failure_code = NULL, failure_message = NULL, \
+         updated_at = ? WHERE order_id = ?",
     )
     .bind(PaymentStatus::Done.as_str())
     .bind(approved_amount)
-    .bind(approved_at)
+    .bind(approval.at)
+    .bind(
+        approval
+            .method
+            .map(|m| m.chars().take(20).collect::<String>()),
+    )
     .bind(points)
     .bind(now)
     .bind(order_id.as_str())

@@ -48,6 +48,10 @@ struct PaymentBody {
     approved_at: Option<String>,
     #[serde(default)]
     failure: Option<FailureBody>,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    balance_amount: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,6 +78,8 @@ impl From<PaymentBody> for TossPayment {
             currency: p.currency,
             approved_at: p.approved_at,
             failure: p.failure.map(|f| (f.code, f.message)),
+            method: p.method,
+            balance_amount: p.balance_amount,
         }
     }
 }
@@ -194,6 +200,8 @@ impl PaymentGateway for TossGateway {
         &self,
         payment_key: &str,
         reason: &str,
+        amount: Option<u64>,
+        refundable: Option<u64>,
         idempotency_key: &str,
     ) -> Result<TossPayment, GatewayError> {
         let request = self
@@ -203,7 +211,11 @@ impl PaymentGateway for TossGateway {
                 self.base_url
             ))
             .header("Idempotency-Key", idempotency_key)
-            .json(&json!({ "cancelReason": reason }));
+            .json(&json!({
+                "cancelReason": reason,
+                "cancelAmount": amount,
+                "refundableAmount": refundable,
+            }));
         self.send(request).await
     }
 }

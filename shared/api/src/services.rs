@@ -25,6 +25,7 @@ pub struct Services {
     pub toss: Option<TossGateway>,
     pub checkout: CheckoutSettings,
     pub payment_timings: PaymentTimings,
+    pub refund_policy: domain::refund::RefundPolicy,
     /// When a view's increment counts as too late, and the clock skew allowed (the detail
     /// route and the loss recovery must agree).
     pub view_landing: domain::views::LandingRules,
@@ -100,6 +101,8 @@ pub struct Settings {
     pub checkout: CheckoutSettings,
     /// Only where the function issues or verifies tokens (`TOKEN_SECRET_ID`).
     pub token_signing_key: Option<SecretString>,
+    /// The refund rules (`REFUND_*`; the defaults follow the FSS norms, see domain::refund).
+    pub refund_policy: domain::refund::RefundPolicy,
 }
 
 /// What a function needs, declared by its route or job: the clients `Services` builds for
@@ -161,6 +164,27 @@ where
     optional(name).map_or(Ok(default), |raw| {
         raw.parse()
             .map_err(|e| InfraError::new(name, format!("must be a number, not {raw:?}: {e}")))
+    })
+}
+
+/// The refund rules from `REFUND_COOLING_OFF_DAYS`, `REFUND_FEE_PERCENT` and
+/// `REFUND_FEE_FREE_AFTER_USED_PERCENT`; percentages above 100 fail the cold start.
+fn refund_policy() -> Result<domain::refund::RefundPolicy, InfraError> {
+    let default = domain::refund::RefundPolicy::default();
+    let percent = |name: &'static str, default: u64| {
+        number(name, default).and_then(|p| {
+            (p <= 100)
+                .then_some(p)
+                .ok_or_else(|| InfraError::new(name, format!("must be 0..=100, not {p}")))
+        })
+    };
+    Ok(domain::refund::RefundPolicy {
+        cooling_off_days: number("REFUND_COOLING_OFF_DAYS", default.cooling_off_days)?,
+        fee_percent: percent("REFUND_FEE_PERCENT", default.fee_percent)?,
+        fee_free_after_used_percent: percent(
+            "REFUND_FEE_FREE_AFTER_USED_PERCENT",
+            default.fee_free_after_used_percent,
+        )?,
     })
 }
 
@@ -237,6 +261,7 @@ impl Settings {
                 fail_url: env_or("TOSS_FAIL_URL", "http://127.0.0.1:3000/payments/fail"),
             },
             token_signing_key: secret("TOKEN_SIGNING_KEY"),
+            refund_policy: refund_policy()?,
         };
         if flag("REQUIRE_TLS")? {
             settings.check_tls()?;
@@ -465,6 +490,7 @@ impl Services {
                 .flatten(),
             checkout: settings.checkout.clone(),
             payment_timings: PaymentTimings::default(),
+            refund_policy: settings.refund_policy,
             view_landing: domain::views::LandingRules::default(),
             collator: KoreanCollator::new(),
             tokens: settings

@@ -321,6 +321,8 @@ pub enum Settlement {
     Done {
         approved_amount: u64,
         approved_at: Option<String>,
+        /// Toss's label of the payment method (the refund deadline depends on it).
+        method: Option<String>,
     },
     Failed {
         code: String,
@@ -420,6 +422,10 @@ pub struct TossPayment {
     pub currency: Option<String>,
     pub approved_at: Option<String>,
     pub failure: Option<(String, String)>,
+    /// Toss's Korean label of how it was paid (`카드`, `간편결제`, …), once approved.
+    pub method: Option<String>,
+    /// What can still be cancelled (the amount less every cancel so far).
+    pub balance_amount: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -448,10 +454,14 @@ pub trait PaymentGateway: Send + Sync {
     ) -> Result<TossPayment, GatewayError>;
     /// `None` when Toss has no payment for the order.
     async fn lookup(&self, order_id: &OrderId) -> Result<Option<TossPayment>, GatewayError>;
+    /// `amount`: `cancelAmount` (None: the whole balance); `refundable`: the balance the
+    /// caller expects (`refundableAmount`, Toss's stale-balance guard).
     async fn cancel(
         &self,
         payment_key: &str,
         reason: &str,
+        amount: Option<u64>,
+        refundable: Option<u64>,
         idempotency_key: &str,
     ) -> Result<TossPayment, GatewayError>;
 }
@@ -545,4 +555,118 @@ pub trait PointAccounts: Send + Sync {
         cursor: Option<domain::points::HistoryCursor>,
         limit: u32,
     ) -> Result<Vec<PointEntry>, InfraError>;
+}
+
+// ---------------------------------------------------------------- refunds
+
+/// A member's request to refund (part of) one purchase, as the intent is written.
+#[derive(Debug, Clone)]
+pub struct RefundRequest<'a> {
+    pub refund_id: &'a str,
+    pub member: MemberId,
+    pub order_id: &'a domain::payment::OrderId,
+    /// Points to refund; None: all that remains of the purchase.
+    pub points: Option<u64>,
+    pub reason: &'a str,
+    /// Until then the requesting handler owns the refund; afterwards recovery may.
+    pub lease_until: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+}
+
+/// A refund as stored, with what the cancel call needs of its payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRecord {
+    pub refund_id: String,
+    pub order_id: domain::payment::OrderId,
+    pub member_id: MemberId,
+    pub payment_key: String,
+    /// What Toss approved for the purchase.
+    pub approved_amount: u64,
+    pub points: u64,
+    pub fee: u64,
+    pub refund_won: u64,
+    pub refundable_before: u64,
+    pub reason: String,
+    pub status: domain::refund::RefundStatus,
+    /// The cancel's Idempotency-Key is `{refund_id}-{cancel_attempt}`.
+    pub cancel_attempt: u32,
+    pub recovery_attempts: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+}
+
+impl RefundRecord {
+    pub fn cancel_key(&self) -> String {
+        format!("{}-{}", self.refund_id, self.cancel_attempt)
+    }
+}
+
+/// Why no refund intent was written.
+#[derive(Debug, thiserror::Error)]
+pub enum RefundOpenError {
+    #[error("payment not found")]
+    PaymentNotFound,
+    #[error("another member's order")]
+    NotYourOrder,
+    #[error("the payment is not an approved purchase")]
+    NotRefundable,
+    #[error("another refund of this purchase is not settled yet")]
+    InProgress,
+    #[error(transparent)]
+    Policy(#[from] domain::refund::RefundRefusal),
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// The outcome a refund is moved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundSettlement {
+    /// Toss cancelled it: the refund is done (and `PaymentRefunded` goes out).
+    Done,
+    /// Toss refused it: the points go back to the lot.
+    Refused { code: String, message: String },
+    /// Not known yet; `new_key`: the next cancel needs a new Idempotency-Key.
+    Unknown {
+        retry_at: DateTime<Utc>,
+        new_key: bool,
+        note: String,
+    },
+    /// Toss shows something no refund of ours explains; the points stay taken.
+    NeedsAttention { reason: String },
+}
+
+#[async_trait]
+pub trait RefundStore: Send + Sync {
+    /// In one transaction: checks the purchase and the policy, takes the points from the
+    /// lot and the balance (a REFUND history entry) and writes the refund REQUESTED.
+    async fn open_refund(
+        &self,
+        request: &RefundRequest<'_>,
+        policy: &domain::refund::RefundPolicy,
+    ) -> Result<RefundRecord, RefundOpenError>;
+    /// Moves the refund from `from` (held until `fence`, its lease) to the settlement;
+    /// false if it was no longer there or the lease is another's.
+    async fn settle_refund(
+        &self,
+        refund: &RefundRecord,
+        settlement: &RefundSettlement,
+        fence: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, InfraError>;
+    /// Open refunds whose lease or wait has passed, oldest first.
+    async fn due_refunds(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<RefundRecord>, InfraError>;
+    /// Takes a due refund for one look until `lease_until`; false if another took it.
+    async fn claim_refund(
+        &self,
+        refund: &RefundRecord,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, InfraError>;
+    /// The money of the purchase's DONE refunds.
+    async fn refunded_won(&self, order_id: &domain::payment::OrderId) -> Result<u64, InfraError>;
+    async fn find_refund(&self, refund_id: &str) -> Result<Option<RefundRecord>, InfraError>;
 }

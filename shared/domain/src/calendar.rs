@@ -32,6 +32,19 @@ impl KstDay {
         Self(self.0 - chrono::Days::new(days.into()))
     }
 
+    /// The instant the KST month after this day's begins (00:00 KST on its 1st).
+    pub fn first_of_next_month_start(self) -> DateTime<Utc> {
+        let next = self
+            .0
+            .with_day(1)
+            .and_then(|first| first.checked_add_months(chrono::Months::new(1)))
+            .expect("date in range");
+        next.and_hms_opt(0, 0, 0)
+            .and_then(|midnight| midnight.and_local_timezone(Seoul).single())
+            .expect("KST has no gaps")
+            .with_timezone(&Utc)
+    }
+
     /// `yyyyMMdd`, the form used in counter keys and ledger keys.
     pub fn compact(self) -> String {
         format!(

@@ -26,6 +26,15 @@ pub enum ErrorCode {
     PaymentFailed,
     PaymentPending,
     PaymentNeedsAttention,
+    PaymentNotRefundable,
+    RefundInProgress,
+    NothingToRefund,
+    RefundExceedsUnused,
+    RefundDeadlinePassed,
+    RefundFeeTakesAll,
+    RefundPending,
+    RefundRefused,
+    RefundNeedsAttention,
     InvalidIdempotencyKey,
     IdempotencyKeyReused,
     IdempotentRequestProcessing,
@@ -96,6 +105,6 @@ mod tests {
         let codes: Vec<&str> = ErrorCode::all().map(ErrorCode::as_str).collect();
         let unique: std::collections::BTreeSet<_> = codes.iter().collect();
         assert_eq!(unique.len(), codes.len(), "{codes:?}");
-        assert_eq!(codes.len(), 28);
+        assert_eq!(codes.len(), 37);
     }
 }

@@ -11,6 +11,7 @@ pub mod name_search;
 pub mod payment;
 pub mod points;
 pub mod profile;
+pub mod refund;
 pub mod views;
 
 pub use calendar::KstDay;

@@ -8,19 +8,27 @@ use crate::listing::{decode_keyset, encode_keyset};
 pub enum PointEntryKind {
     /// A purchase through Toss: its lot's points added.
     Purchase,
-    /// Points given back with a refund through our API.
+    /// Points taken for a refund through our API (when it is asked for).
     Refund,
+    /// A refund's points given back because Toss refused the cancel.
+    RefundReversed,
     /// Points taken back because the payment was cancelled outside our API.
     Clawback,
 }
 
 impl PointEntryKind {
-    pub const ALL: [PointEntryKind; 3] = [Self::Purchase, Self::Refund, Self::Clawback];
+    pub const ALL: [PointEntryKind; 4] = [
+        Self::Purchase,
+        Self::Refund,
+        Self::RefundReversed,
+        Self::Clawback,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Purchase => "PURCHASE",
             Self::Refund => "REFUND",
+            Self::RefundReversed => "REFUND_REVERSED",
             Self::Clawback => "CLAWBACK",
         }
     }

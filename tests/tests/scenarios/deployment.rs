@@ -155,7 +155,9 @@ async fn every_sample_event_is_handled_by_its_function() {
         };
         // The payment samples name an order this fresh database does not have.
         let expected = match function {
-            HttpFunction::Confirm | HttpFunction::PaymentStatus => "PAYMENT_NOT_FOUND",
+            HttpFunction::Confirm | HttpFunction::PaymentStatus | HttpFunction::Refund => {
+                "PAYMENT_NOT_FOUND"
+            }
             _ => "SUCCESS",
         };
         assert_eq!(
@@ -342,6 +344,14 @@ async fn events_from_an_independent_generator_reach_every_http_handler() {
             String::new(),
             Some(member),
             "SUCCESS",
+        ),
+        (
+            HttpFunction::Refund,
+            format!("/api/payments/toss/{order}/refund"),
+            r#"{"reason":"생성된 이벤트"}"#.into(),
+            Some(member),
+            // The checkout was never paid: no purchase to refund.
+            "PAYMENT_NOT_REFUNDABLE",
         ),
         (
             HttpFunction::GetMe,

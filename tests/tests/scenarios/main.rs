@@ -15,6 +15,7 @@ mod profile_edit;
 mod redis_faults;
 mod redis_outage;
 mod redis_stall;
+mod refunds;
 mod signup_and_validation;
 mod toss_verdicts;
 mod view_counting;

@@ -830,6 +830,33 @@ async fn payment_answers_fit_the_documented_responses() {
     );
     check(Confirm, &failed);
 
+    // Refunds of the confirmed purchase: refused by the policy, then done, then nothing left.
+    let refund_path = format!("/api/payments/toss/{order_id}/refund");
+    for (body, status) in [
+        (json!({}).to_string(), 400),
+        (
+            json!({ "reason": "초과", "amount": 5_001 }).to_string(),
+            422,
+        ),
+        (json!({ "reason": "단순 변심" }).to_string(), 200),
+        (json!({ "reason": "다시" }).to_string(), 409),
+    ] {
+        let answer = send(&app, "POST", &refund_path, token, &[JSON], Some(body)).await;
+        assert_eq!(answer.status, status, "{}", answer.body);
+        check(Refund, &answer);
+    }
+    let answer = send(
+        &app,
+        "POST",
+        "/api/payments/toss/ord_unknown/refund",
+        token,
+        &[JSON],
+        Some(json!({ "reason": "x" }).to_string()),
+    )
+    .await;
+    assert_eq!(answer.status, 404, "{}", answer.body);
+    check(Refund, &answer);
+
     // The account and the history after the confirmed purchase.
     let profile_cursor = domain::Cursor { before_id: 5 }.encode();
     for (function, path, token, status) in [

@@ -264,6 +264,7 @@ fn bench_settings(admin: &str, database: &str) -> Settings {
             fail_url: String::new(),
         },
         token_signing_key: None,
+        refund_policy: Default::default(),
     }
 }
 

@@ -49,10 +49,14 @@ impl PaymentGateway for CountingGateway {
         &self,
         key: &str,
         reason: &str,
+        amount: Option<u64>,
+        refundable: Option<u64>,
         idem: &str,
     ) -> Result<TossPayment, GatewayError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        self.inner.cancel(key, reason, idem).await
+        self.inner
+            .cancel(key, reason, amount, refundable, idem)
+            .await
     }
 }
 
@@ -171,6 +175,7 @@ fn bench_settings(admin: &str, database: &str, toss_base: &str) -> Settings {
             fail_url: "http://127.0.0.1/fail".into(),
         },
         token_signing_key: None,
+        refund_policy: Default::default(),
     }
 }
 

@@ -36,6 +36,12 @@ pub struct Faults {
     /// The Payment carries a `secret` although it is no virtual-account payment: §7b says
     /// card payments have `secret: null`, §2.2 also mentions comparing it for status webhooks.
     pub with_secret: bool,
+    /// Cancels: process the cancel, then close the connection without a response (the
+    /// answer is kept for a same-key resend, as Toss keeps results, §4).
+    pub cancel_drop: bool,
+    /// Cancels: the first `n` answer this code with its status and cancel nothing
+    /// (Toss's cancel codes, §3: a 4xx refusal or a 5xx processing failure).
+    pub cancel_fail: Option<(String, u32)>,
 }
 
 /// How long a `hang` confirm waits: past any sane client timeout.
@@ -104,6 +110,7 @@ impl Faults {
             "drop" => &mut self.drop,
             "lookup-404" => &mut self.lookup_404,
             "with-secret" => &mut self.with_secret,
+            "cancel-drop" => &mut self.cancel_drop,
             _ => return self.add_with_argument(raw),
         };
         Ok(!std::mem::replace(flag, true))
@@ -117,6 +124,13 @@ impl Faults {
         let fresh = if let Some(ms) = raw.strip_prefix("delay-") {
             let ms = parse_digits(ms).ok_or_else(|| malformed("delay-<ms>"))?;
             self.delay.replace(Duration::from_millis(ms)).is_none()
+        } else if let Some(rest) = raw.strip_prefix("cancel-fail-") {
+            let (code, n) = rest
+                .rsplit_once('-')
+                .and_then(|(code, n)| Some((code, parse_digits(n)?)))
+                .filter(|(code, _)| is_code(code))
+                .ok_or_else(|| malformed("cancel-fail-<CODE>-<n>"))?;
+            self.cancel_fail.replace((code.to_owned(), n)).is_none()
         } else if let Some(rest) = raw.strip_prefix("fail-") {
             let (code, n) = rest
                 .rsplit_once('-')
@@ -156,6 +170,11 @@ impl Faults {
             // Each of these decides what the first confirm answers.
             (partial && self.fail.is_some(), ("partial", "fail")),
             (partial && self.abort.is_some(), ("partial", "abort")),
+            // The first cancel either answers the code or is processed and dropped.
+            (
+                self.cancel_drop && self.cancel_fail.is_some(),
+                ("cancel-drop", "cancel-fail"),
+            ),
         ];
         match conflicts.into_iter().find(|(clash, _)| *clash) {
             Some((_, (a, b))) => Err(FaultError::Clash(a, b)),
@@ -244,6 +263,20 @@ mod tests {
             Faults::parse("with-secret,with-secret").unwrap_err(),
             FaultError::Twice("with-secret".into())
         );
+    }
+
+    #[test]
+    fn parses_the_cancel_faults_and_refuses_both_at_once() {
+        let (f, suffix) = Faults::parse("cancel-fail-FAILED_REFUND_PROCESS-2,drop").unwrap();
+        assert_eq!(f.cancel_fail, Some(("FAILED_REFUND_PROCESS".into(), 2)));
+        assert!(f.drop && !f.cancel_drop && f.fail.is_none());
+        assert_eq!(suffix, ".cancel-fail-FAILED_REFUND_PROCESS-2.drop");
+        assert!(Faults::parse("cancel-drop").unwrap().0.cancel_drop);
+        assert_eq!(
+            Faults::parse("cancel-drop,cancel-fail-REFUND_REJECTED-1").unwrap_err(),
+            FaultError::Clash("cancel-drop", "cancel-fail")
+        );
+        assert!(Faults::parse("cancel-fail-REFUND_REJECTED").is_err());
     }
 
     #[test]

@@ -136,6 +136,8 @@ pub struct Payment {
     pub faults: Faults,
     /// How many `fail-CODE-n` failures were already answered.
     pub injected_failures: u32,
+    /// Cancels answered by the `cancel-fail-` fault so far.
+    pub injected_cancel_failures: u32,
     /// An approval that has not landed yet; the payment shows `IN_PROGRESS` meanwhile.
     pub pending_approval: Option<Approval>,
     /// The `partial-CODE` answer was given, so no confirmable session is left.
@@ -181,6 +183,7 @@ impl Payment {
             integration,
             faults,
             injected_failures: 0,
+            injected_cancel_failures: 0,
             pending_approval: None,
             partial_answered: false,
         }

@@ -345,6 +345,12 @@ async fn cancel_operation(sandbox: Sandbox, payment_key: String, body: Bytes, la
         Status::Canceled => return ApiError::of("ALREADY_CANCELED_PAYMENT").into(),
         _ => return ApiError::of("NOT_CANCELABLE_PAYMENT").into(),
     }
+    if let Some((code, n)) = &payment.faults.cancel_fail
+        && payment.injected_cancel_failures < *n
+    {
+        payment.injected_cancel_failures += 1;
+        return ApiError::of(code).into();
+    }
     // Toss's guard for safe partial cancels: the caller states the balance it expects.
     if request
         .refundable_amount
@@ -358,6 +364,10 @@ async fn cancel_operation(sandbox: Sandbox, payment_key: String, body: Bytes, la
     }
     payment.cancel(amount, request.reason, now);
     let canceled = payment.to_json(lang);
+    let drop_connection = payment.faults.cancel_drop;
     state.stats_mut(&payment_key).cancels += 1;
-    Reply::ok(canceled)
+    Reply {
+        drop_connection,
+        ..Reply::ok(canceled)
+    }
 }

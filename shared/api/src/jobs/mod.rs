@@ -6,13 +6,15 @@ use crate::services::{Needs, Services};
 use adapters::metrics::{self, Unit};
 use app::AppError;
 use app::usecases::flush_views::{FlushRun, FlushViewsDeps, flush_views};
-use app::usecases::payments::{PaymentDeps, recover_payments};
+use app::usecases::payments::{PaymentDeps, RefundDeps, recover_payments, recover_refunds};
 use app::usecases::recover_view_losses::{
     LossRecoveryReach, RecoverViewLossesDeps, RecoverySummary, recover_view_losses,
 };
 
 /// Payments one recovery run takes on; the rest wait for the next minute.
 pub const PAYMENT_RECOVERY_BATCH: u32 = 1_000;
+/// Refunds one recovery run takes on (after the payments).
+pub const REFUND_RECOVERY_BATCH: u32 = 200;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -239,7 +241,28 @@ async fn run_payment_recovery(
         ),
         ("PaymentsUnknown", summary.still_unknown as f64, Unit::Count),
     ]);
-    Ok(json!({ "paymentRecovery": summary }))
+    let refunds = RefundDeps {
+        payments: deps,
+        refunds: &*services.store,
+        policy: services.refund_policy,
+    };
+    let refunded = recover_refunds(&refunds, now, REFUND_RECOVERY_BATCH).await?;
+    metrics::emit(&[
+        (
+            "RefundRecoveryAttempts",
+            refunded.examined as f64,
+            Unit::Count,
+        ),
+        ("RefundsDone", refunded.done as f64, Unit::Count),
+        ("RefundsRefused", refunded.refused as f64, Unit::Count),
+        (
+            "RefundsNeedsAttention",
+            refunded.needs_attention as f64,
+            Unit::Count,
+        ),
+        ("RefundsUnknown", refunded.still_unknown as f64, Unit::Count),
+    ]);
+    Ok(json!({ "paymentRecovery": summary, "refundRecovery": refunded }))
 }
 
 /// A failed job run. The Lambda error type says whether a retry can help (a dependency

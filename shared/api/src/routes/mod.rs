@@ -45,7 +45,7 @@ const MEMBERS: Needs = Needs {
 };
 
 /// Every HTTP function, in the order of `HttpFunction`.
-pub const ROUTES: [Route; 10] = [
+pub const ROUTES: [Route; 11] = [
     Route {
         name: "signup",
         method: "POST",
@@ -137,6 +137,19 @@ pub const ROUTES: [Route; 10] = [
         handler: |s, r| Box::pin(payments::handle_confirm(s, r)),
     },
     Route {
+        name: "refund",
+        method: "POST",
+        path: "/api/payments/toss/{orderId}/refund",
+        requires_token: true,
+        needs: Needs {
+            dynamo: true,
+            events: true,
+            toss: true,
+            ..Needs::MYSQL
+        },
+        handler: |s, r| Box::pin(payments::handle_refund(s, r)),
+    },
+    Route {
         name: "payment-status",
         method: "GET",
         path: "/api/payments/toss/{orderId}",
@@ -158,11 +171,12 @@ pub enum HttpFunction {
     EditProfile,
     Checkout,
     Confirm,
+    Refund,
     PaymentStatus,
 }
 
 impl HttpFunction {
-    pub const ALL: [HttpFunction; 10] = [
+    pub const ALL: [HttpFunction; 11] = [
         HttpFunction::Signup,
         HttpFunction::Login,
         HttpFunction::GetMe,
@@ -172,6 +186,7 @@ impl HttpFunction {
         HttpFunction::EditProfile,
         HttpFunction::Checkout,
         HttpFunction::Confirm,
+        HttpFunction::Refund,
         HttpFunction::PaymentStatus,
     ];
 

@@ -3,10 +3,11 @@ use crate::idempotency::idempotent;
 use crate::request::{json_body, path_param, request_time, require_caller};
 use crate::services::Services;
 use adapters::metrics;
+use app::AppError;
 use app::ports::PaymentRecord;
 use app::usecases::payments::{
     CONFIRM_RESERVE, CheckoutForm, ConfirmForm, PaymentDeps, PaymentError, PaymentTimings,
-    checkout, confirm, payment_status,
+    RefundDeps, RefundError, RefundForm, checkout, confirm, payment_status, refund,
 };
 use domain::ErrorCode;
 use domain::payment::PaymentStatus;
@@ -197,4 +198,149 @@ pub async fn handle_status(services: &Services, req: Request) -> Outcome {
     let order_id = path_param(&req, "orderId").unwrap_or_default();
     let payment = payment_status(&*services.store, caller, &order_id).await?;
     Ok(Reply::success(StatusCode::OK, PaymentBody::from(&payment)))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RefundBody {
+    refund_id: String,
+    order_id: String,
+    status: &'static str,
+    points: u64,
+    fee: u64,
+    refund_won: u64,
+    failure_code: Option<String>,
+    failure_message: Option<String>,
+}
+
+impl From<&app::ports::RefundRecord> for RefundBody {
+    fn from(r: &app::ports::RefundRecord) -> Self {
+        Self {
+            refund_id: r.refund_id.clone(),
+            order_id: r.order_id.to_string(),
+            status: r.status.as_str(),
+            points: r.points,
+            fee: r.fee,
+            refund_won: r.refund_won,
+            failure_code: r.failure_code.clone(),
+            failure_message: r.failure_message.clone(),
+        }
+    }
+}
+
+/// `POST /api/payments/toss/{orderId}/refund`: 200 when Toss refunded it, 202 while its
+/// outcome is being settled, 4xx when our policy or Toss refuses (the points stay or come
+/// back).
+pub async fn handle_refund(services: &Services, req: Request) -> Outcome {
+    let gateway = gateway(services)?;
+    let now = request_time(&req);
+    let caller = require_caller(&req)?;
+    let scope = format!("refund#{}", caller.0);
+    idempotent(services, &scope, &req, now, || async {
+        let form: RefundForm = json_body(&req)?;
+        let order_id = path_param(&req, "orderId").unwrap_or_default();
+        let deps = RefundDeps {
+            payments: PaymentDeps {
+                store: &*services.store,
+                gateway,
+                publisher: &*services.publisher,
+                timings: services.payment_timings,
+            },
+            refunds: &*services.store,
+            policy: services.refund_policy,
+        };
+        let refund_id = format!("rf_{}", uuid::Uuid::new_v4().simple());
+        let refunded = refund(&deps, caller, &order_id, form, &refund_id, now).await?;
+        metrics::count(refund_metric(refunded.status), 1);
+        Ok(refund_reply(&refunded))
+    })
+    .await
+}
+
+/// The metric counting refunds that ended a request or a recovery look in `status`.
+pub(crate) fn refund_metric(status: domain::refund::RefundStatus) -> &'static str {
+    use domain::refund::RefundStatus::*;
+    match status {
+        Done => "RefundsDone",
+        Refused => "RefundsRefused",
+        NeedsAttention => "RefundsNeedsAttention",
+        Requested | Unknown => "RefundsUnknown",
+    }
+}
+
+fn refund_reply(refund: &app::ports::RefundRecord) -> Reply {
+    use domain::refund::RefundStatus::*;
+    let body = RefundBody::from(refund);
+    match refund.status {
+        Done => Reply::success(StatusCode::OK, body),
+        Requested | Unknown => Reply::with(
+            StatusCode::ACCEPTED,
+            ErrorCode::RefundPending.as_str(),
+            "환불 결과를 확인 중입니다. 포인트 내역에서 결과를 확인해 주세요.",
+            Some(body),
+        ),
+        Refused => Reply::with(
+            StatusCode::CONFLICT,
+            ErrorCode::RefundRefused.as_str(),
+            "토스페이먼츠가 환불을 거절했습니다. 포인트는 되돌려졌습니다.",
+            Some(body),
+        ),
+        NeedsAttention => Reply::with(
+            StatusCode::CONFLICT,
+            ErrorCode::RefundNeedsAttention.as_str(),
+            "환불 확인이 필요합니다. 고객센터에서 확인 후 안내해 드립니다.",
+            Some(body),
+        ),
+    }
+}
+
+impl From<RefundError> for ApiError {
+    fn from(e: RefundError) -> Self {
+        use app::ports::RefundOpenError as Open;
+        use domain::refund::RefundRefusal as Policy;
+        match e {
+            RefundError::App(e) => e.into(),
+            RefundError::Open(open) => match open {
+                Open::PaymentNotFound => PaymentError::PaymentNotFound.into(),
+                Open::NotYourOrder => PaymentError::NotYourOrder.into(),
+                Open::Infra(e) => AppError::from(e).into(),
+                Open::NotRefundable => ApiError::refusal(
+                    StatusCode::CONFLICT,
+                    ErrorCode::PaymentNotRefundable,
+                    "승인된 결제만 환불할 수 있습니다.",
+                ),
+                Open::InProgress => ApiError::refusal(
+                    StatusCode::CONFLICT,
+                    ErrorCode::RefundInProgress,
+                    "이 결제의 다른 환불이 처리 중입니다.",
+                ),
+                Open::Policy(Policy::NothingLeft) => ApiError::refusal(
+                    StatusCode::CONFLICT,
+                    ErrorCode::NothingToRefund,
+                    "환불할 수 있는 포인트가 남아 있지 않습니다.",
+                ),
+                Open::Policy(Policy::MoreThanUnused { unused }) => ApiError::refusal(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorCode::RefundExceedsUnused,
+                    format!("사용하지 않은 {unused}포인트까지만 환불할 수 있습니다."),
+                ),
+                Open::Policy(Policy::ZeroPoints) => {
+                    domain::ValidationError::invalid("amount", "1 이상이어야 합니다.").into()
+                }
+                Open::Policy(Policy::PastDeadline { deadline }) => ApiError::refusal(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorCode::RefundDeadlinePassed,
+                    format!(
+                        "결제 수단의 환불 기한({})이 지났습니다.",
+                        deadline.to_rfc3339()
+                    ),
+                ),
+                Open::Policy(Policy::NothingToPayBack) => ApiError::refusal(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorCode::RefundFeeTakesAll,
+                    "수수료를 빼면 환불할 금액이 없습니다.",
+                ),
+            },
+        }
+    }
 }

@@ -330,6 +330,8 @@ pub fn toss_payment(
         currency: Some("KRW".into()),
         approved_at: Some("2026-12-02T10:00:00+09:00".into()),
         failure: None,
+        method: Some("카드".into()),
+        balance_amount: Some(amount.won()),
     }
 }
 
@@ -455,6 +457,8 @@ impl PaymentGateway for Toss {
         &self,
         payment_key: &str,
         _reason: &str,
+        _amount: Option<u64>,
+        _refundable: Option<u64>,
         key: &str,
     ) -> Result<TossPayment, GatewayError> {
         let mut state = self.state.lock().unwrap();

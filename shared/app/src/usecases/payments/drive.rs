@@ -164,6 +164,7 @@ async fn finish(
         (Outcome::Approved, Some(toss)) => Settlement::Done {
             approved_amount: toss.total_amount,
             approved_at: toss.approved_at.clone(),
+            method: toss.method.clone(),
         },
         (Outcome::Failed { code, message }, _) => Settlement::Failed { code, message },
         (Outcome::NotOurs, Some(toss)) => {
@@ -211,6 +212,8 @@ async fn amount_differs(
             .cancel(
                 &toss.payment_key,
                 "주문 금액과 승인 금액 불일치",
+                None,
+                None,
                 &cancel_key,
             )
             .await
@@ -249,19 +252,25 @@ pub(super) async fn unknown(
             ),
             approved_amount: None,
         },
-        StillOpen::LookAgain { attempt } => {
-            let delay = ExponentialBuilder::default()
-                .with_min_delay(timings.recovery_first_delay)
-                .with_max_delay(timings.recovery_max_delay)
-                .with_max_times(usize::MAX)
-                .build()
-                .nth(attempt as usize)
-                .unwrap_or(timings.recovery_max_delay);
-            let retry_at = now + Duration::from_std(delay).unwrap_or(Duration::minutes(30));
-            Settlement::Unknown { retry_at, note }
-        }
+        StillOpen::LookAgain { attempt } => Settlement::Unknown {
+            retry_at: now + recovery_delay(timings, attempt),
+            note,
+        },
     };
     settle(deps, payment, settlement, now).await
+}
+
+/// The wait before recovery's look number `attempt` (0-based): exponential from the
+/// first delay, capped.
+pub(super) fn recovery_delay(timings: &super::PaymentTimings, attempt: u32) -> Duration {
+    let delay = ExponentialBuilder::default()
+        .with_min_delay(timings.recovery_first_delay)
+        .with_max_delay(timings.recovery_max_delay)
+        .with_max_times(usize::MAX)
+        .build()
+        .nth(attempt as usize)
+        .unwrap_or(timings.recovery_max_delay);
+    Duration::from_std(delay).unwrap_or(Duration::minutes(30))
 }
 
 async fn settle(

@@ -7,10 +7,15 @@ mod checkout;
 mod confirm;
 mod drive;
 mod recovery;
+mod refund;
 
 pub use checkout::{Checkout, CheckoutForm, CheckoutSettings, checkout, payment_status};
 pub use confirm::{ConfirmForm, confirm};
 pub use recovery::{PaymentRecoverySummary, READY_EXPIRES_AFTER_SECS, recover_payments};
+pub use refund::{
+    REFUND_REASON_MAX_CHARS, RefundDeps, RefundError, RefundForm, RefundRecoverySummary,
+    recover_refunds, refund,
+};
 
 use crate::error::AppError;
 use crate::ports::{EventPublisher, PaymentGateway, PaymentStore};
