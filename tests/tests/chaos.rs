@@ -17,6 +17,15 @@
 //!   - the members' points sum to the approved amounts, and each member's balance is the
 //!     sum of their lots' remaining points and their history's last balance.
 //!
+//! Then every approved purchase gets a random refund play (none, whole, partial, two
+//! partials, 2–4 concurrent asks, a killed ask; cancels with the sandbox's cancel faults)
+//! while recovery runs, recovery catches up, and (see `chaos/refunds.rs`):
+//!   - no refund is left open; none needs attention;
+//!   - per purchase: bought = remaining + refunded, refunded = the points of its refunds
+//!     that Toss did not refuse, Toss's balance = approved − the money of its DONE refunds,
+//!     and Toss cancelled exactly once per DONE refund;
+//!   - points held + points refunded + points clawed back = points bought.
+//!
 //! CHAOS_PAYMENTS (default 120) and CHAOS_SEED (default: random) are printed and
 //! settable; a violation fails loudly with the seed.
 
@@ -49,6 +58,17 @@ const FAULTS: &[&str] = &[
     "lookup-404",
     "partial-FAILED_INTERNAL_SYSTEM_PROCESSING",
     "partial-PROVIDER_ERROR,lookup-404",
+];
+
+/// Faults for the refund phase's cancels, added to a payment's confirm fault (never to
+/// `amount-…`, whose recovery cancels at Toss itself).
+const CANCEL_FAULTS: &[&str] = &[
+    "",
+    "",
+    "cancel-drop",
+    "cancel-fail-FAILED_REFUND_PROCESS-1",
+    "cancel-fail-FORBIDDEN_CONSECUTIVE_REQUEST-1",
+    "cancel-fail-NOT_CANCELABLE_PAYMENT-1",
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +111,7 @@ struct Payment {
     order_id: String,
     payment_key: String,
     fault: &'static str,
+    cancel_fault: &'static str,
     action: Action,
 }
 
@@ -241,13 +262,23 @@ async fn the_money_invariant_holds_over_random_payments() {
         let member = app.member().await;
         let order_id = app.checkout(member, AMOUNT).await;
         let fault = FAULTS[rng.random_range(0..FAULTS.len())];
-        let payment_key = app.authenticate(&order_id, AMOUNT, fault).await;
+        let cancel_fault = match CANCEL_FAULTS[rng.random_range(0..CANCEL_FAULTS.len())] {
+            _ if fault.starts_with("amount-") => "",
+            drawn => drawn,
+        };
+        let faults = [fault, cancel_fault]
+            .into_iter()
+            .filter(|f| !f.is_empty())
+            .collect::<Vec<_>>()
+            .join(",");
+        let payment_key = app.authenticate(&order_id, AMOUNT, &faults).await;
         let action = Action::draw(&mut rng);
         payments.push(Arc::new(Payment {
             member,
             order_id,
             payment_key,
             fault,
+            cancel_fault,
             action,
         }));
     }
@@ -292,7 +323,12 @@ async fn the_money_invariant_holds_over_random_payments() {
     let table = check(&app, &payments, seed).await;
     println!("{table}");
     println!("{report}");
+    let refunds = refunds::run(&app, &payments, &mut rng).await;
+    println!("{}", refunds::check(&app, &payments, seed, &refunds).await);
 }
+
+#[path = "chaos/refunds.rs"]
+mod refunds;
 
 /// Recovery runs every ~300 ms, some overlapping, each at a random "later".
 fn spawn_recoveries(
