@@ -33,7 +33,8 @@ pub fn lambda_pool(url: &str, max_connections: u32) -> Result<MySqlPool, InfraEr
         .map_err(|e| InfraError::new("invalid DATABASE_URL", e))
 }
 
-fn infra(what: &'static str) -> impl FnOnce(sqlx::Error) -> InfraError {
+/// Maps a driver error to the step that failed (the driver's detail stays the source).
+pub(crate) fn infra(what: &'static str) -> impl FnOnce(sqlx::Error) -> InfraError {
     move |e| InfraError::new(what, e)
 }
 

@@ -1,4 +1,5 @@
-use crate::mysql::MySqlStore;
+use crate::mysql::{MySqlStore, infra};
+use crate::mysql_points::change_balance;
 use app::InfraError;
 use app::ports::{Claim, NewPayment, OutboxEvent, PaymentRecord, PaymentStore, Settlement};
 use async_trait::async_trait;
@@ -9,10 +10,6 @@ use domain::points::PointEntryKind;
 use serde_json::json;
 use sqlx::mysql::MySqlRow;
 use sqlx::{MySql, QueryBuilder, Row, Transaction};
-
-fn infra(what: &'static str) -> impl FnOnce(sqlx::Error) -> InfraError {
-    move |e| InfraError::new(what, e)
-}
 
 macro_rules! select_payments {
     ($rest:literal) => {
@@ -487,25 +484,8 @@ async fn add_purchased_lot(
     .execute(&mut **tx)
     .await
     .map_err(infra("could not write the purchase's points"))?;
-    sqlx::query("UPDATE members SET points = points + ? WHERE id = ?")
-        .bind(points)
-        .bind(member)
-        .execute(&mut **tx)
-        .await
-        .map_err(infra("could not add the points"))?;
-    // The member's row is locked by the update: the balance read is this change's.
-    sqlx::query(
-        "INSERT INTO point_history (member_id, kind, amount, balance_after, order_id, created_at) \
-         SELECT id, ?, ?, points, ?, ? FROM members WHERE id = ?",
-    )
-    .bind(PointEntryKind::Purchase.as_str())
-    .bind(points)
-    .bind(order_id)
-    .bind(now)
-    .bind(member)
-    .execute(&mut **tx)
-    .await
-    .map_err(infra("could not write the point history"))?;
+    let points = i64::try_from(points).map_err(|e| InfraError::new("points out of range", e))?;
+    change_balance(tx, member, order_id, points, PointEntryKind::Purchase, now).await?;
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! Members' accounts and point history (point_lots, point_history, members.points).
 
-use crate::mysql::MySqlStore;
+use crate::mysql::{MySqlStore, infra};
 use app::InfraError;
 use app::ports::{MemberAccount, PointAccounts, PointEntry, ProfileSummary};
 use async_trait::async_trait;
@@ -8,10 +8,6 @@ use domain::points::{HistoryCursor, PointEntryKind};
 use domain::{Category, MemberId, ProfileId, Region};
 use sqlx::Row;
 use sqlx::mysql::MySqlRow;
-
-fn infra(what: &'static str) -> impl FnOnce(sqlx::Error) -> InfraError {
-    move |e| InfraError::new(what, e)
-}
 
 #[async_trait]
 impl PointAccounts for MySqlStore {
@@ -93,4 +89,36 @@ fn entry_from_row(row: &MySqlRow) -> Result<PointEntry, InfraError> {
         order_id: row.try_get("order_id").map_err(decode)?,
         at: row.try_get("created_at").map_err(decode)?,
     })
+}
+
+/// Adds `points` (negative: takes them) to the member's balance and writes the history
+/// entry of `kind` for `order_id` with the balance after it, in the caller's transaction.
+pub(crate) async fn change_balance(
+    tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
+    member: u64,
+    order_id: &str,
+    points: i64,
+    kind: PointEntryKind,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), InfraError> {
+    sqlx::query("UPDATE members SET points = points + ? WHERE id = ?")
+        .bind(points)
+        .bind(member)
+        .execute(&mut **tx)
+        .await
+        .map_err(infra("could not change the member's points"))?;
+    // The member's row is locked by the update: the balance read is this change's.
+    sqlx::query(
+        "INSERT INTO point_history (member_id, kind, amount, balance_after, order_id, created_at) \
+         SELECT id, ?, ?, points, ?, ? FROM members WHERE id = ?",
+    )
+    .bind(kind.as_str())
+    .bind(points)
+    .bind(order_id)
+    .bind(now)
+    .bind(member)
+    .execute(&mut **tx)
+    .await
+    .map_err(infra("could not write the point history"))?;
+    Ok(())
 }

@@ -1,8 +1,9 @@
 //! Refunds of purchases (the `refunds` table) and what they do to the points: the lot,
 //! the balance and the history move in the transaction that moves the refund.
 
-use crate::mysql::MySqlStore;
+use crate::mysql::{MySqlStore, infra};
 use crate::mysql_payments::add_outbox_event;
+use crate::mysql_points::change_balance;
 use app::InfraError;
 use app::ports::{RefundOpenError, RefundRecord, RefundRequest, RefundSettlement, RefundStore};
 use async_trait::async_trait;
@@ -15,10 +16,6 @@ use sqlx::mysql::MySqlRow;
 use sqlx::{MySql, Row, Transaction};
 
 type Tx<'a> = Transaction<'a, MySql>;
-
-fn infra(what: &'static str) -> impl FnOnce(sqlx::Error) -> InfraError {
-    move |e| InfraError::new(what, e)
-}
 
 /// Columns of a refund with its payment's key and approved amount.
 const SELECT_REFUND: &str = "SELECT r.refund_id, r.order_id, r.member_id, p.payment_key, \
@@ -120,41 +117,23 @@ async fn refunds_so_far(tx: &mut Tx<'_>, order_id: &OrderId) -> Result<(u64, boo
 /// writes the history entry with the balance after it.
 async fn move_points(
     tx: &mut Tx<'_>,
-    refund: (&str, &OrderId, u64),
+    (order_id, member): (&OrderId, u64),
     points: i64,
     kind: PointEntryKind,
     now: DateTime<Utc>,
 ) -> Result<(), InfraError> {
-    let (_, order_id, member) = refund;
     // What leaves the lot for a refund is counted as refunded, and back if Toss refuses.
     sqlx::query(
-        "UPDATE point_lots SET remaining = remaining + ?, refunded = refunded - ? WHERE order_id = ?",
+        "UPDATE point_lots SET remaining = remaining + ?, refunded = refunded - ? \
+         WHERE order_id = ?",
     )
     .bind(points)
     .bind(points)
     .bind(order_id.as_str())
-        .execute(&mut **tx)
-        .await
-        .map_err(infra("could not change the purchase's remaining points"))?;
-    sqlx::query("UPDATE members SET points = points + ? WHERE id = ?")
-        .bind(points)
-        .bind(member)
-        .execute(&mut **tx)
-        .await
-        .map_err(infra("could not change the member's points"))?;
-    sqlx::query(
-        "INSERT INTO point_history (member_id, kind, amount, balance_after, order_id, created_at) \
-         SELECT id, ?, ?, points, ?, ? FROM members WHERE id = ?",
-    )
-    .bind(kind.as_str())
-    .bind(points)
-    .bind(order_id.as_str())
-    .bind(now)
-    .bind(member)
     .execute(&mut **tx)
     .await
-    .map_err(infra("could not write the point history"))?;
-    Ok(())
+    .map_err(infra("could not change the purchase's remaining points"))?;
+    change_balance(tx, member, order_id.as_str(), points, kind, now).await
 }
 
 async fn insert_refund(
@@ -227,7 +206,7 @@ impl RefundStore for MySqlStore {
         let refundable_before = purchase.approved_amount.saturating_sub(settled_won);
         let points =
             i64::try_from(quote.points).map_err(|e| InfraError::new("points out of range", e))?;
-        let subject = (request.refund_id, request.order_id, request.member.0);
+        let subject = (request.order_id, request.member.0);
         move_points(
             &mut tx,
             subject,
@@ -344,74 +323,93 @@ async fn apply_refund_settlement(
     settlement: &RefundSettlement,
     now: DateTime<Utc>,
 ) -> Result<(), InfraError> {
-    let (status, next, code, message, new_key) = match settlement {
-        RefundSettlement::Done => (RefundStatus::Done, None, None, None, false),
-        RefundSettlement::Refused { code, message } => {
-            let points = i64::try_from(refund.points)
-                .map_err(|e| InfraError::new("points out of range", e))?;
-            let subject = (
-                refund.refund_id.as_str(),
-                &refund.order_id,
-                refund.member_id.0,
-            );
-            move_points(tx, subject, points, PointEntryKind::RefundReversed, now).await?;
-            (
-                RefundStatus::Refused,
-                None,
-                Some(code.as_str()),
-                Some(message.as_str()),
-                false,
-            )
-        }
-        RefundSettlement::Unknown {
-            retry_at,
-            new_key,
-            note,
-        } => (
-            RefundStatus::Unknown,
-            Some(*retry_at),
-            None,
-            Some(note.as_str()),
-            *new_key,
-        ),
-        RefundSettlement::NeedsAttention { reason } => (
-            RefundStatus::NeedsAttention,
-            None,
-            None,
-            Some(reason.as_str()),
-            false,
-        ),
-    };
-    let message: Option<String> = message.map(|m| m.chars().take(500).collect());
+    let change = RowChange::of(settlement);
+    if matches!(settlement, RefundSettlement::Refused { .. }) {
+        let points =
+            i64::try_from(refund.points).map_err(|e| InfraError::new("points out of range", e))?;
+        let subject = (&refund.order_id, refund.member_id.0);
+        move_points(tx, subject, points, PointEntryKind::RefundReversed, now).await?;
+    }
+    let message: Option<String> = change.message.map(|m| m.chars().take(500).collect());
     sqlx::query(
         "UPDATE refunds SET status = ?, next_attempt_at = ?, failure_code = COALESCE(?, failure_code), \
-         failure_message = COALESCE(?, failure_message), cancel_attempt = cancel_attempt + ?, updated_at = ? \
-         WHERE refund_id = ?",
+         failure_message = COALESCE(?, failure_message), cancel_attempt = cancel_attempt + ?, \
+         updated_at = ? WHERE refund_id = ?",
     )
-    .bind(status.as_str())
-    .bind(next)
-    .bind(code)
+    .bind(change.status.as_str())
+    .bind(change.next_attempt_at)
+    .bind(change.code)
     .bind(message)
-    .bind(u32::from(new_key))
+    .bind(u32::from(change.new_key))
     .bind(now)
     .bind(&refund.refund_id)
     .execute(&mut **tx)
     .await
     .map_err(infra("could not move the refund"))?;
-    let event = match status {
-        RefundStatus::Done => Some("PaymentRefunded"),
-        RefundStatus::NeedsAttention => Some("RefundNeedsAttention"),
-        _ => None,
-    };
-    if let Some(detail_type) = event {
-        let detail = json!({
-            "orderId": refund.order_id.as_str(), "refundId": refund.refund_id,
-            "memberId": refund.member_id.0, "points": refund.points, "fee": refund.fee,
-            "refundWon": refund.refund_won,
-        });
-        // Ends in ":<orderId>", as the outbox sweep per order expects.
-        let subject = format!("{}:{}", refund.refund_id, refund.order_id);
-        add_outbox_event(tx, detail_type, &subject, detail, now).await?;
+    add_refund_event(tx, refund, change.status, now).await
+}
+
+/// What a settlement writes on the refund's row.
+struct RowChange<'a> {
+    status: RefundStatus,
+    next_attempt_at: Option<DateTime<Utc>>,
+    code: Option<&'a str>,
+    message: Option<&'a str>,
+    new_key: bool,
+}
+
+impl<'a> RowChange<'a> {
+    fn of(settlement: &'a RefundSettlement) -> Self {
+        let plain = |status| RowChange {
+            status,
+            next_attempt_at: None,
+            code: None,
+            message: None,
+            new_key: false,
+        };
+        match settlement {
+            RefundSettlement::Done => plain(RefundStatus::Done),
+            RefundSettlement::Refused { code, message } => RowChange {
+                code: Some(code),
+                message: Some(message),
+                ..plain(RefundStatus::Refused)
+            },
+            RefundSettlement::Unknown {
+                retry_at,
+                new_key,
+                note,
+            } => RowChange {
+                next_attempt_at: Some(*retry_at),
+                message: Some(note),
+                new_key: *new_key,
+                ..plain(RefundStatus::Unknown)
+            },
+            RefundSettlement::NeedsAttention { reason } => RowChange {
+                message: Some(reason),
+                ..plain(RefundStatus::NeedsAttention)
+            },
+        }
     }
-    Ok(())
+}
+
+/// `PaymentRefunded` for a DONE refund, `RefundNeedsAttention` for one a person must see.
+async fn add_refund_event(
+    tx: &mut Tx<'_>,
+    refund: &RefundRecord,
+    status: RefundStatus,
+    now: DateTime<Utc>,
+) -> Result<(), InfraError> {
+    let detail_type = match status {
+        RefundStatus::Done => "PaymentRefunded",
+        RefundStatus::NeedsAttention => "RefundNeedsAttention",
+        _ => return Ok(()),
+    };
+    let detail = json!({
+        "orderId": refund.order_id.as_str(), "refundId": refund.refund_id,
+        "memberId": refund.member_id.0, "points": refund.points, "fee": refund.fee,
+        "refundWon": refund.refund_won,
+    });
+    // Ends in ":<orderId>", as the outbox sweep per order expects.
+    let subject = format!("{}:{}", refund.refund_id, refund.order_id);
+    add_outbox_event(tx, detail_type, &subject, detail, now).await
 }

@@ -174,12 +174,7 @@ async fn a_refund_whose_toss_answer_is_lost_is_settled_by_recovery_once() {
     );
     // The points are held by the refund while its outcome is unknown.
     assert_eq!(balance(&app, purchase.member).await, 0);
-    let summary = app
-        .run_job(
-            "recover-payments",
-            chrono::Utc::now() + chrono::Duration::minutes(5),
-        )
-        .await;
+    let summary = recover_later(&app).await;
     assert_eq!(summary["refundRecovery"]["done"], 1, "{summary}");
     let refund_id = body["result"]["refundId"].as_str().unwrap();
     assert_eq!(refund_status(&app, refund_id).await, "DONE");
@@ -226,12 +221,7 @@ async fn a_failed_cancel_is_asked_again_with_a_new_key_after_a_lookup() {
         (202, Some("REFUND_PENDING")),
         "{body}"
     );
-    let summary = app
-        .run_job(
-            "recover-payments",
-            chrono::Utc::now() + chrono::Duration::minutes(5),
-        )
-        .await;
+    let summary = recover_later(&app).await;
     assert_eq!(summary["refundRecovery"]["done"], 1, "{summary}");
     // A same-key resend would have replayed the 500; the new key got the cancel through.
     assert_eq!(app.toss_stats(&purchase.payment_key).await.cancels, 1);
@@ -330,6 +320,12 @@ async fn an_idempotency_key_replays_the_refund_answer() {
     let again: Value = again.json().await.unwrap();
     assert_eq!(first, again);
     assert_eq!(app.toss_stats(&purchase.payment_key).await.cancels, 1);
+}
+
+/// One recovery run five minutes on (past every refund's lease and first wait).
+async fn recover_later(app: &TestApp) -> Value {
+    let later = chrono::Utc::now() + chrono::Duration::minutes(5);
+    app.run_job("recover-payments", later).await
 }
 
 async fn refund_status(app: &TestApp, refund_id: &str) -> String {
