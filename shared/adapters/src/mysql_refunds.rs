@@ -243,6 +243,12 @@ impl RefundStore for MySqlStore {
             .begin()
             .await
             .map_err(infra("could not start the refund's settlement"))?;
+        // The payment's row first, as open_refund takes it: one lock order, no deadlock.
+        sqlx::query("SELECT id FROM payments WHERE order_id = ? FOR UPDATE")
+            .bind(refund.order_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(infra("could not lock the refund's payment"))?;
         let Some(current) = self
             .find_refund_in(Some(&mut tx), &refund.refund_id, true)
             .await?

@@ -246,7 +246,7 @@ async fn run_payment_recovery(
         refunds: &*services.store,
         policy: services.refund_policy,
     };
-    let refunded = recover_refunds(&refunds, now, REFUND_RECOVERY_BATCH).await?;
+    let refunded = recover_refunds(&refunds, now, REFUND_RECOVERY_BATCH, deadline).await?;
     metrics::emit(&[
         (
             "RefundRecoveryAttempts",
@@ -261,6 +261,7 @@ async fn run_payment_recovery(
             Unit::Count,
         ),
         ("RefundsUnknown", refunded.still_unknown as f64, Unit::Count),
+        ("RefundRecoveryErrors", refunded.errors as f64, Unit::Count),
     ]);
     Ok(json!({ "paymentRecovery": summary, "refundRecovery": refunded }))
 }

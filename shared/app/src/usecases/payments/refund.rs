@@ -13,7 +13,8 @@ use crate::ports::{
 use chrono::{DateTime, Utc};
 use domain::payment::OrderId;
 use domain::refund::{
-    CancelAnswer, CancelVerdict, LookupVerdict, RefundPolicy, judge_cancel, judge_lookup,
+    CancelAnswer, CancelVerdict, LookupVerdict, RefundPolicy, RefundStatus, judge_cancel,
+    judge_lookup,
 };
 use domain::{MemberId, ValidationError};
 use serde::{Deserialize, Serialize};
@@ -201,19 +202,31 @@ pub struct RefundRecoverySummary {
     pub refused: u32,
     pub needs_attention: u32,
     pub still_unknown: u32,
+    /// Left for the next run: the invocation had less than a lease left.
+    pub deferred: u32,
+    /// Failed on a dependency; the next run looks again.
+    pub errors: u32,
 }
 
 /// Settles the open refunds whose lease or wait has passed: Toss's payment says whether
 /// the cancel ran (its cancellable balance against our settled refunds); one that did
-/// not run is asked again (same key after no answer, a new one after an error).
+/// not run is asked again (same key after no answer, a new one after an error). Each
+/// refund is handled on its own; the run stops claiming when `deadline` is near.
+#[tracing::instrument(name = "recover_refunds", skip_all)]
 pub async fn recover_refunds(
     deps: &RefundDeps<'_>,
     now: DateTime<Utc>,
     limit: u32,
+    deadline: Option<DateTime<Utc>>,
 ) -> Result<RefundRecoverySummary, AppError> {
     let mut summary = RefundRecoverySummary::default();
     for refund in deps.refunds.due_refunds(now, limit).await? {
-        let lease = lease_from_now(deps.payments.timings.lease);
+        let lease_length = deps.payments.timings.lease;
+        if deadline.is_some_and(|d| Utc::now() + lease_length > d) {
+            summary.deferred += 1;
+            continue;
+        }
+        let lease = lease_from_now(lease_length);
         if !deps.refunds.claim_refund(&refund, lease).await? {
             continue;
         }
@@ -223,12 +236,18 @@ pub async fn recover_refunds(
             recovery_attempts: refund.recovery_attempts + 1,
             ..refund
         };
-        let after = recover_one(deps, &claimed, lease, now).await?;
-        match after.status {
-            domain::refund::RefundStatus::Done => summary.done += 1,
-            domain::refund::RefundStatus::Refused => summary.refused += 1,
-            domain::refund::RefundStatus::NeedsAttention => summary.needs_attention += 1,
-            _ => summary.still_unknown += 1,
+        match recover_one(deps, &claimed, lease, now)
+            .await
+            .map(|r| r.status)
+        {
+            Ok(RefundStatus::Done) => summary.done += 1,
+            Ok(RefundStatus::Refused) => summary.refused += 1,
+            Ok(RefundStatus::NeedsAttention) => summary.needs_attention += 1,
+            Ok(_) => summary.still_unknown += 1,
+            Err(e) => {
+                tracing::error!(refund_id = %claimed.refund_id, error = %e, "recovery of this refund failed; the run goes on");
+                summary.errors += 1;
+            }
         }
     }
     Ok(summary)
