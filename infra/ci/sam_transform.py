@@ -36,7 +36,7 @@ NO_DATABASE = {"AuthorizerFunction"}
 # secret variable -> (its read policy, the only functions that may have either)
 SCOPED_SECRETS = {
     "TOKEN_SECRET_ID": ("TokenSecretReadPolicy", {"SignupFunction", "LoginFunction", "AuthorizerFunction"}),
-    "TOSS_SECRET_ID": ("TossSecretReadPolicy", {"ConfirmFunction", "RefundFunction", "RecoverPaymentsFunction"}),
+    "TOSS_SECRET_ID": ("TossSecretReadPolicy", {"ConfirmFunction", "RefundFunction", "TossWebhookFunction", "RecoverPaymentsFunction"}),
 }
 
 

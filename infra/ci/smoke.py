@@ -878,6 +878,14 @@ def check_refund(doc, ctx, c, run):
     return f"{code} status={r.get('status')} refundWon={r.get('refundWon')}"
 
 
+def check_toss_webhook(doc, ctx, c, run):
+    code, r = result_of(doc, 200, c)
+    # events/toss-webhook.json names an order this stack never had: logged and ignored,
+    # after the function read the delivery and MySQL.
+    c.expect(r.get("outcome") == "ignored: not our order", f"outcome {r.get('outcome')!r}")
+    return f"{code} outcome={r.get('outcome')}"
+
+
 def check_flush_views(doc, ctx, c, run):
     s = job_summary(doc, c, "flush")
     c.expect("lossRecovery" in s, "summary has no 'lossRecovery'")
@@ -911,6 +919,7 @@ EXPECTATIONS = [
     ("get-me", set_caller, check_get_me),
     ("my-points", set_caller, check_my_points),
     ("refund", prep_refund, check_refund),
+    ("toss-webhook", prep_identity, check_toss_webhook),
     ("flush-views", prep_identity, check_flush_views),
     ("recover-view-losses", prep_identity, check_recover_view_losses),
     ("recover-payments", prep_identity, check_recover_payments),

@@ -43,7 +43,7 @@
 #   TOSS_SECRET_KEY and TOKEN_SIGNING_KEY; the functions read it through SECRET_ID.
 # - Invocation: one `cargo lambda watch --only-lambda-apis`; migrate, signup, login,
 #   authorizer, get-profile, edit-profile, list-profiles, checkout, (the sandbox's payment
-#   window), confirm, payment-status, get-me, my-points, refund, flush-views,
+#   window), confirm, payment-status, get-me, my-points, refund, toss-webhook, flush-views,
 #   recover-view-losses,
 #   recover-payments, each
 #   checked against smoke.py's EXPECTATIONS (status, key fields, metrics, no WARN/ERROR

@@ -12,6 +12,7 @@ pub mod mysql;
 pub mod mysql_payments;
 pub mod mysql_points;
 pub mod mysql_refunds;
+pub mod mysql_webhooks;
 pub mod redis_connection;
 pub mod redis_counter;
 pub mod redis_detail;

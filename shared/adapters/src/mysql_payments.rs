@@ -572,6 +572,8 @@ async fn claim_for_confirm(
 
 /// A due payment, exactly as recovery saw it (status and next look), → `IN_PROGRESS`
 /// under a new lease; false when someone else moved it first.
+/// An IN_PROGRESS payment only once its lease passed; an UNKNOWN one (nobody holds it;
+/// its next_attempt_at is only recovery's backoff) also early, for a webhook.
 async fn claim_for_recovery(
     tx: &mut Tx<'_>,
     order_id: &OrderId,
@@ -581,7 +583,8 @@ async fn claim_for_recovery(
 ) -> Result<bool, InfraError> {
     let done = sqlx::query(
         "UPDATE payments SET status = ?, next_attempt_at = ?, recovery_attempts = recovery_attempts + 1, \
-         updated_at = ? WHERE order_id = ? AND status = ? AND next_attempt_at <=> ? AND next_attempt_at <= ?",
+         updated_at = ? WHERE order_id = ? AND status = ? AND next_attempt_at <=> ? \
+         AND (status = 'UNKNOWN' OR next_attempt_at <= ?)",
     )
     .bind(PaymentStatus::InProgress.as_str())
     .bind(lease_until)

@@ -75,13 +75,15 @@ async fn lock_purchase(
         return Err(RefundOpenError::NotRefundable);
     }
     let lot: Option<(u64, u64, u64, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT bought, remaining, refunded, created_at FROM point_lots WHERE order_id = ? FOR UPDATE",
+        "SELECT bought, remaining, refunded + clawed_back, created_at FROM point_lots \
+         WHERE order_id = ? FOR UPDATE",
     )
     .bind(request.order_id.as_str())
     .fetch_optional(&mut **tx)
     .await
     .map_err(infra("could not lock the purchase's points"))?;
     let (bought, remaining, refunded, paid_at) = lot.ok_or(RefundOpenError::NotRefundable)?;
+    // Clawed-back points count as given back, not as used (the policy's "used" share).
     // Purchases recorded before the method was kept are treated as cards.
     let method = method
         .as_deref()
@@ -99,13 +101,17 @@ async fn lock_purchase(
     })
 }
 
-/// The money of the purchase's DONE refunds, and whether another refund is unsettled.
+/// The money Toss cancelled that we account for (DONE refunds and clawbacks of cancels
+/// made outside our API), and whether another refund is unsettled.
 async fn refunds_so_far(tx: &mut Tx<'_>, order_id: &OrderId) -> Result<(u64, bool), InfraError> {
     let (settled, open): (i64, i64) = sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(IF(status = 'DONE', refund_won, 0)), 0) AS SIGNED), \
+        "SELECT CAST(COALESCE(SUM(IF(status = 'DONE', refund_won, 0)), 0) \
+           + COALESCE((SELECT clawed_back + clawback_shortfall FROM point_lots WHERE order_id = ?), 0) \
+           AS SIGNED), \
          CAST(COALESCE(SUM(status IN ('REQUESTED', 'UNKNOWN', 'NEEDS_ATTENTION')), 0) AS SIGNED) \
          FROM refunds WHERE order_id = ?",
     )
+    .bind(order_id.as_str())
     .bind(order_id.as_str())
     .fetch_one(&mut **tx)
     .await
@@ -308,8 +314,11 @@ impl RefundStore for MySqlStore {
 
     async fn refunded_won(&self, order_id: &OrderId) -> Result<u64, InfraError> {
         let won: i64 = sqlx::query_scalar(
-            "SELECT CAST(COALESCE(SUM(refund_won), 0) AS SIGNED) FROM refunds WHERE order_id = ? AND status = 'DONE'",
+            "SELECT CAST(COALESCE(SUM(refund_won), 0) \
+               + (SELECT COALESCE(MAX(clawed_back + clawback_shortfall), 0) FROM point_lots WHERE order_id = ?) AS SIGNED) \
+             FROM refunds WHERE order_id = ? AND status = 'DONE'",
         )
+        .bind(order_id.as_str())
         .bind(order_id.as_str())
         .fetch_one(self.pool())
         .await

@@ -74,6 +74,11 @@ pub fn path_param(req: &Request, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// A request header's value, if present and text.
+pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
 pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.query_string_parameters_ref()
         .and_then(|q| q.first(name))

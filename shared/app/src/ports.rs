@@ -666,7 +666,57 @@ pub trait RefundStore: Send + Sync {
         refund: &RefundRecord,
         lease_until: DateTime<Utc>,
     ) -> Result<bool, InfraError>;
-    /// The money of the purchase's DONE refunds.
+    /// The money Toss cancelled that we account for: DONE refunds and clawbacks.
     async fn refunded_won(&self, order_id: &domain::payment::OrderId) -> Result<u64, InfraError>;
     async fn find_refund(&self, refund_id: &str) -> Result<Option<RefundRecord>, InfraError>;
+}
+
+// ---------------------------------------------------------------- Toss webhooks
+
+/// Where a delivery stands when it arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryStart {
+    /// First time this transmission id is seen.
+    New,
+    /// Seen before and handled: nothing to do again.
+    Handled { outcome: String },
+    /// Seen before, not finished (the earlier handling failed): handle it again.
+    Unfinished,
+}
+
+/// What a clawback of a cancel made outside our API did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clawback {
+    /// Toss's balance shows nothing beyond our refunds and earlier clawbacks.
+    Nothing,
+    /// A refund of ours is unsettled; its recovery decides first.
+    RefundOpen,
+    /// The order is no approved purchase of ours.
+    NotAPurchase,
+    /// `points` taken from the lot; `shortfall` won no remaining points covered (flagged).
+    Taken { points: u64, shortfall: u64 },
+}
+
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    async fn record_delivery(
+        &self,
+        delivery: &domain::webhook::Delivery,
+        now: DateTime<Utc>,
+    ) -> Result<DeliveryStart, InfraError>;
+    async fn finish_delivery(
+        &self,
+        transmission_id: &str,
+        outcome: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), InfraError>;
+    /// Under the purchase's locks: takes back the points of what Toss shows cancelled
+    /// (`toss_balance` left of the approved amount) beyond our DONE refunds and earlier
+    /// clawbacks, with a CLAWBACK history entry and a `PointsClawedBack` event.
+    async fn claw_back(
+        &self,
+        order_id: &domain::payment::OrderId,
+        toss_balance: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Clawback, InfraError>;
 }

@@ -13,6 +13,7 @@ pub mod points;
 pub mod profile;
 pub mod refund;
 pub mod views;
+pub mod webhook;
 
 pub use calendar::KstDay;
 pub use error::{ErrorCode, ValidationError};

@@ -354,6 +354,14 @@ async fn events_from_an_independent_generator_reach_every_http_handler() {
             "PAYMENT_NOT_REFUNDABLE",
         ),
         (
+            HttpFunction::TossWebhook,
+            "/api/payments/toss/webhook".into(),
+            r#"{"eventType":"PAYMENT_STATUS_CHANGED","data":{"orderId":"ord_generated_1"}}"#.into(),
+            None,
+            // SAM's event has no transmission-id header: no delivery of Toss's.
+            "INVALID_FIELD",
+        ),
+        (
             HttpFunction::GetMe,
             "/api/members/me".into(),
             String::new(),

@@ -18,4 +18,5 @@ mod redis_stall;
 mod refunds;
 mod signup_and_validation;
 mod toss_verdicts;
+mod toss_webhooks;
 mod view_counting;

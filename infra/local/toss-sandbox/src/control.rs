@@ -396,3 +396,48 @@ pub async fn stats(
         "cancels": stats.cancels,
     }))
 }
+
+/// `POST /sandbox/payments/{paymentKey}/console-cancel {"cancelAmount"?}`: a cancel made
+/// in Toss's merchant console (docs/toss.md §7b): it changes the payment as the cancel API
+/// would (balance, `cancels[]`, `CANCELED`/`PARTIAL_CANCELED`) but reaches the merchant
+/// only through a webhook or a lookup. Answers the Payment after it; 404 for an unknown
+/// key, 400 for a payment that cannot be cancelled or an amount over its balance.
+pub async fn console_cancel(
+    Shared(sandbox): Shared<Sandbox>,
+    Path(payment_key): Path<String>,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let requested: Option<i64> = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("cancelAmount").and_then(Value::as_i64));
+    let mut state = sandbox.lock();
+    let now = state.now();
+    let Some(payment) = state.payment_mut(&payment_key) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "unknown paymentKey" })),
+        )
+            .into_response();
+    };
+    if !matches!(payment.status, Status::Done | Status::PartialCanceled) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "not cancellable" })),
+        )
+            .into_response();
+    }
+    let amount = requested.unwrap_or(payment.balance_amount);
+    if amount <= 0 || amount > payment.balance_amount {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "amount over the balance" })),
+        )
+            .into_response();
+    }
+    payment.cancel(amount, "상점관리자 취소".into(), now);
+    let answer = payment.to_json(crate::codes::Lang::Ko);
+    state.stats_mut(&payment_key).cancels += 1;
+    Json(answer).into_response()
+}

@@ -91,7 +91,11 @@ pub fn router(sandbox: Sandbox) -> Router {
             "/sandbox/clock",
             get(control::get_clock).post(control::set_clock),
         )
-        .route("/sandbox/payments/{payment_key}/stats", get(control::stats));
+        .route("/sandbox/payments/{payment_key}/stats", get(control::stats))
+        .route(
+            "/sandbox/payments/{payment_key}/console-cancel",
+            post(control::console_cancel),
+        );
     toss.merge(controls).with_state(sandbox)
 }
 

@@ -45,7 +45,7 @@ const MEMBERS: Needs = Needs {
 };
 
 /// Every HTTP function, in the order of `HttpFunction`.
-pub const ROUTES: [Route; 11] = [
+pub const ROUTES: [Route; 12] = [
     Route {
         name: "signup",
         method: "POST",
@@ -150,6 +150,18 @@ pub const ROUTES: [Route; 11] = [
         handler: |s, r| Box::pin(payments::handle_refund(s, r)),
     },
     Route {
+        name: "toss-webhook",
+        method: "POST",
+        path: "/api/payments/toss/webhook",
+        requires_token: false,
+        needs: Needs {
+            events: true,
+            toss: true,
+            ..Needs::MYSQL
+        },
+        handler: |s, r| Box::pin(payments::handle_webhook(s, r)),
+    },
+    Route {
         name: "payment-status",
         method: "GET",
         path: "/api/payments/toss/{orderId}",
@@ -172,11 +184,12 @@ pub enum HttpFunction {
     Checkout,
     Confirm,
     Refund,
+    TossWebhook,
     PaymentStatus,
 }
 
 impl HttpFunction {
-    pub const ALL: [HttpFunction; 11] = [
+    pub const ALL: [HttpFunction; 12] = [
         HttpFunction::Signup,
         HttpFunction::Login,
         HttpFunction::GetMe,
@@ -187,6 +200,7 @@ impl HttpFunction {
         HttpFunction::Checkout,
         HttpFunction::Confirm,
         HttpFunction::Refund,
+        HttpFunction::TossWebhook,
         HttpFunction::PaymentStatus,
     ];
 

@@ -1,13 +1,14 @@
 use crate::envelope::{ApiError, Outcome, Reply};
 use crate::idempotency::idempotent;
-use crate::request::{json_body, path_param, request_time, require_caller};
+use crate::request::{header, json_body, path_param, request_time, require_caller};
 use crate::services::Services;
 use adapters::metrics;
 use app::AppError;
 use app::ports::PaymentRecord;
 use app::usecases::payments::{
     CONFIRM_RESERVE, CheckoutForm, ConfirmForm, PaymentDeps, PaymentError, PaymentTimings,
-    RefundDeps, RefundError, RefundForm, checkout, confirm, payment_status, refund,
+    RefundDeps, RefundError, RefundForm, WebhookDeps, checkout, confirm, payment_status,
+    receive_webhook, refund,
 };
 use domain::ErrorCode;
 use domain::payment::PaymentStatus;
@@ -343,4 +344,44 @@ impl From<RefundError> for ApiError {
             },
         }
     }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WebhookBody {
+    outcome: String,
+}
+
+/// `POST /api/payments/toss/webhook` (public: Toss calls it). 200 once the delivery is
+/// handled or known (Toss stops sending it); 4xx for what is no Toss delivery; 503 when
+/// Toss or the database did not answer (the delivery stays unfinished; Toss retries it).
+pub async fn handle_webhook(services: &Services, req: Request) -> Outcome {
+    let gateway = gateway(services)?;
+    let body: domain::webhook::WebhookBody = json_body(&req)?;
+    let delivery = domain::webhook::Delivery::parse(
+        header(&req, "tosspayments-webhook-transmission-id"),
+        header(&req, "tosspayments-webhook-transmission-retried-count"),
+        body,
+    )?;
+    let deps = WebhookDeps {
+        payments: PaymentDeps {
+            store: &*services.store,
+            gateway,
+            publisher: &*services.publisher,
+            // A settlement's confirm retries fit in what Toss's 10 s leave this invocation.
+            timings: confirm_timings(services, &req),
+        },
+        deliveries: &*services.store,
+    };
+    let outcome = receive_webhook(&deps, &delivery, request_time(&req)).await?;
+    if let app::usecases::payments::WebhookOutcome::ClawedBack { shortfall, .. } = outcome {
+        metrics::count("PointsClawedBack", 1);
+        if shortfall > 0 {
+            metrics::count("ClawbackShortfalls", 1);
+        }
+    }
+    let body = WebhookBody {
+        outcome: outcome.label(),
+    };
+    Ok(Reply::success(StatusCode::OK, body))
 }

@@ -8,6 +8,7 @@ mod confirm;
 mod drive;
 mod recovery;
 mod refund;
+mod webhook;
 
 pub use checkout::{Checkout, CheckoutForm, CheckoutSettings, checkout, payment_status};
 pub use confirm::{ConfirmForm, confirm};
@@ -16,6 +17,7 @@ pub use refund::{
     REFUND_REASON_MAX_CHARS, RefundDeps, RefundError, RefundForm, RefundRecoverySummary,
     recover_refunds, refund,
 };
+pub use webhook::{WebhookDeps, WebhookOutcome, receive_webhook};
 
 use crate::error::AppError;
 use crate::ports::{EventPublisher, PaymentGateway, PaymentStore};

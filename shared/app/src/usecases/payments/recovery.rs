@@ -76,7 +76,7 @@ pub async fn recover_payments(
 
 /// Expires an abandoned checkout, or claims and drives an open payment. None when another
 /// worker got there first.
-async fn recover_one(
+pub(super) async fn recover_one(
     deps: &PaymentDeps<'_>,
     payment: &PaymentRecord,
     now: DateTime<Utc>,
