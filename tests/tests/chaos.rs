@@ -18,12 +18,14 @@
 //!     sum of their lots' remaining points and their history's last balance.
 //!
 //! Then every approved purchase gets a random refund play (none, whole, partial, two
-//! partials, 2–4 concurrent asks, a killed ask; cancels with the sandbox's cancel faults)
-//! while recovery runs, recovery catches up, and (see `chaos/refunds.rs`):
+//! partials, 2–4 concurrent asks, a killed ask; cancels with the sandbox's cancel faults),
+//! a quarter of them after a partial cancel in Toss's merchant console and its webhook
+//! (delivered twice), while recovery runs; recovery catches up, and (`chaos/refunds.rs`):
 //!   - no refund is left open; none needs attention;
-//!   - per purchase: bought = remaining + refunded, refunded = the points of its refunds
-//!     that Toss did not refuse, Toss's balance = approved − the money of its DONE refunds,
-//!     and Toss cancelled exactly once per DONE refund;
+//!   - per purchase: bought = remaining + refunded + clawed back, refunded = the points of
+//!     its refunds that Toss did not refuse, Toss's balance = approved − the money of its
+//!     DONE refunds − what was clawed back, and Toss cancelled once per DONE refund (and
+//!     once in the console);
 //!   - points held + points refunded + points clawed back = points bought.
 //!
 //! CHAOS_PAYMENTS (default 120) and CHAOS_SEED (default: random) are printed and

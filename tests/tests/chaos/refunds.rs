@@ -69,8 +69,46 @@ async fn play(app: Arc<TestApp>, p: Arc<Payment>, refund: Play) {
     }
 }
 
-/// Plays a refund on most approved purchases (some get none), eight at a time, with
-/// recovery running; then recovery catches up. Returns each played purchase's play.
+/// A cancel in Toss's merchant console of `won`, then its webhook delivered twice.
+async fn console_cancel(app: &TestApp, p: &Payment, won: u64) {
+    let response = app
+        .http
+        .post(format!(
+            "{}/sandbox/payments/{}/console-cancel",
+            app.toss, p.payment_key
+        ))
+        .json(&json!({ "cancelAmount": won }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "console cancel of {}", p.order_id);
+    let body = json!({
+        "eventType": "PAYMENT_STATUS_CHANGED",
+        "createdAt": "2026-12-02T21:00:00.000000",
+        "data": { "orderId": p.order_id, "status": "CANCELED" },
+    });
+    for _ in 0..2 {
+        let response = app
+            .http
+            .post(format!("{}/api/payments/toss/webhook", app.base))
+            .header("content-type", "application/json")
+            .header(
+                "tosspayments-webhook-transmission-id",
+                format!("console-{}", p.order_id),
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("the webhook delivery");
+        let status = response.status().as_u16();
+        let answer: serde_json::Value = response.json().await.unwrap_or_default();
+        assert_eq!(status, 200, "webhook of {}: {answer}", p.order_id);
+    }
+}
+
+/// Plays a refund on most approved purchases (some get none; some first get a partial
+/// cancel in the merchant console and its webhook), eight at a time, with recovery
+/// running; then recovery catches up. Returns each played purchase's play.
 pub async fn run(
     app: &Arc<TestApp>,
     payments: &[Arc<Payment>],
@@ -79,6 +117,9 @@ pub async fn run(
     let mut plays = BTreeMap::new();
     for p in payments {
         if app.payment_status(&p.order_id).await == "DONE" && rng.random_bool(0.8) {
+            if rng.random_bool(0.25) {
+                console_cancel(app, p, rng.random_range(1..AMOUNT / 2)).await;
+            }
             plays.insert(p.order_id.clone(), Play::draw(rng));
         }
     }
@@ -120,6 +161,8 @@ struct Ledger {
     bought: i64,
     remaining: i64,
     refunded: i64,
+    clawed_back: i64,
+    shortfall: i64,
     /// Points of its refunds Toss did not refuse.
     taken: i64,
     /// Money of its DONE refunds, and how many there are.
@@ -131,13 +174,15 @@ struct Ledger {
 async fn ledger(app: &TestApp, order_id: &str) -> Ledger {
     sqlx::query_as(
         "SELECT CAST(l.bought AS SIGNED) AS bought, CAST(l.remaining AS SIGNED) AS remaining, \
-         CAST(l.refunded AS SIGNED) AS refunded, \
+         CAST(l.refunded AS SIGNED) AS refunded, CAST(l.clawed_back AS SIGNED) AS clawed_back, \
+         CAST(l.clawback_shortfall AS SIGNED) AS shortfall, \
          CAST(COALESCE(SUM(IF(r.status <> 'REFUSED', r.points, 0)), 0) AS SIGNED) AS taken, \
          CAST(COALESCE(SUM(IF(r.status = 'DONE', r.refund_won, 0)), 0) AS SIGNED) AS done_won, \
          CAST(COALESCE(SUM(r.status = 'DONE'), 0) AS SIGNED) AS done, \
          CAST(COALESCE(SUM(r.status = 'NEEDS_ATTENTION'), 0) AS SIGNED) AS attention \
          FROM point_lots l LEFT JOIN refunds r ON r.order_id = l.order_id \
-         WHERE l.order_id = ? GROUP BY l.order_id, l.bought, l.remaining, l.refunded",
+         WHERE l.order_id = ? \
+         GROUP BY l.order_id, l.bought, l.remaining, l.refunded, l.clawed_back, l.clawback_shortfall",
     )
     .bind(order_id)
     .fetch_one(&app.db)
@@ -165,10 +210,12 @@ pub async fn check(
         let l = ledger(app, &p.order_id).await;
         let toss = app.toss_view(&p.order_id).await;
         let cancels = app.toss_stats(&p.payment_key).await.cancels as i64;
-        let consistent = l.bought == l.remaining + l.refunded
+        let console_cancels = i64::from(l.clawed_back + l.shortfall > 0);
+        let consistent = l.bought == l.remaining + l.refunded + l.clawed_back
             && l.refunded == l.taken
-            && toss.balance_amount as i64 == toss.total_amount as i64 - l.done_won
-            && cancels == l.done
+            && toss.balance_amount as i64
+                == toss.total_amount as i64 - l.done_won - l.clawed_back - l.shortfall
+            && cancels == l.done + console_cancels
             && l.attention == 0;
         if !consistent {
             violations.push(format!(
@@ -181,7 +228,7 @@ pub async fn check(
             ));
         }
         held += l.remaining;
-        refunded += l.refunded;
+        refunded += l.refunded + l.clawed_back;
         bought += l.bought;
         *table
             .entry((plays[&p.order_id].name(), p.cancel_fault))
@@ -199,21 +246,21 @@ pub async fn check(
             ))
             .or_default() += 1;
     }
-    // No clawbacks exist yet (they come with webhooks): held + refunded = bought.
+    // Points held + points refunded + points clawed back = points bought.
     let total_bought: i64 =
         sqlx::query_scalar("SELECT CAST(COALESCE(SUM(bought), 0) AS SIGNED) FROM point_lots")
             .fetch_one(&app.db)
             .await
             .unwrap();
     let total_kept: i64 = sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(remaining + refunded), 0) AS SIGNED) FROM point_lots",
+        "SELECT CAST(COALESCE(SUM(remaining + refunded + clawed_back), 0) AS SIGNED) FROM point_lots",
     )
     .fetch_one(&app.db)
     .await
     .unwrap();
     if total_kept != total_bought || held + refunded != bought {
         violations.push(format!(
-            "points held + refunded {total_kept} != points bought {total_bought} (played: {held} + {refunded} vs {bought})"
+            "points held + refunded + clawed back {total_kept} != points bought {total_bought} (played: {held} + {refunded} vs {bought})"
         ));
     }
     let disagreeing = app.members_whose_points_disagree().await;
