@@ -53,11 +53,12 @@ async fn lock_lot(tx: &mut Tx<'_>, order_id: &OrderId) -> Result<Option<LockedLo
     }))
 }
 
-/// The money of DONE refunds, and whether one is unsettled.
+/// The money of DONE refunds, and whether one is unsettled or waits for a person (its
+/// money may be part of what Toss shows cancelled: no clawback may guess).
 async fn refunds_of(tx: &mut Tx<'_>, order_id: &OrderId) -> Result<(u64, bool), InfraError> {
     let (done, open): (i64, i64) = sqlx::query_as(
         "SELECT CAST(COALESCE(SUM(IF(status = 'DONE', refund_won, 0)), 0) AS SIGNED), \
-         CAST(COALESCE(SUM(status IN ('REQUESTED', 'UNKNOWN')), 0) AS SIGNED) \
+         CAST(COALESCE(SUM(status IN ('REQUESTED', 'UNKNOWN', 'NEEDS_ATTENTION')), 0) AS SIGNED) \
          FROM refunds WHERE order_id = ?",
     )
     .bind(order_id.as_str())

@@ -689,7 +689,7 @@ pub enum DeliveryStart {
 pub enum Clawback {
     /// Toss's balance shows nothing beyond our refunds and earlier clawbacks.
     Nothing,
-    /// A refund of ours is unsettled; its recovery decides first.
+    /// A refund of ours is unsettled (its recovery decides first) or waits for a person.
     RefundOpen,
     /// The order is no approved purchase of ours.
     NotAPurchase,
