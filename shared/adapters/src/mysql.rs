@@ -6,7 +6,9 @@ use app::ports::{
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::listing::{Cursor, ProfileFilter};
-use domain::name_search::{KeywordPlan, SPARSE_POSTINGS, keyword_probes, name_grams, plan_keyword};
+use domain::name_search::{
+    KeywordPlan, SPARSE_POSTINGS, counts_needed, keyword_probes, name_grams, plan_keyword,
+};
 use domain::{Category, KstDay, MemberId, NewMember, ProfileEdit, ProfileId, Region};
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 use sqlx::{MySql, QueryBuilder, Row};
@@ -278,8 +280,13 @@ impl MySqlStore {
         filter: &ProfileFilter,
         keyword: &str,
     ) -> Result<KeywordPlan, InfraError> {
+        let probes = keyword_probes(keyword);
+        let has_equality_filter = filter.category.is_some() || filter.region.is_some();
+        if !counts_needed(probes.len(), has_equality_filter) {
+            return Ok(KeywordPlan::WalkGram(0));
+        }
         let mut counts: QueryBuilder<MySql> = QueryBuilder::new("");
-        for (i, gram) in keyword_probes(keyword).iter().enumerate() {
+        for (i, gram) in probes.iter().enumerate() {
             if i > 0 {
                 counts.push(" UNION ALL ");
             }
@@ -298,10 +305,7 @@ impl MySqlStore {
             .into_iter()
             .map(|(_, n)| n.unsigned_abs())
             .collect();
-        Ok(plan_keyword(
-            &postings,
-            filter.category.is_some() || filter.region.is_some(),
-        ))
+        Ok(plan_keyword(&postings, has_equality_filter))
     }
 }
 

@@ -103,7 +103,10 @@ async fn lock_purchase(
 
 /// The money Toss cancelled that we account for (DONE refunds and clawbacks of cancels
 /// made outside our API), and whether another refund is unsettled.
-async fn refunds_so_far(tx: &mut Tx<'_>, order_id: &OrderId) -> Result<(u64, bool), InfraError> {
+pub(crate) async fn refunds_so_far(
+    tx: &mut Tx<'_>,
+    order_id: &OrderId,
+) -> Result<(u64, bool), InfraError> {
     let (settled, open): (i64, i64) = sqlx::query_as(
         "SELECT CAST(COALESCE(SUM(IF(status = 'DONE', refund_won, 0)), 0) \
            + COALESCE((SELECT clawed_back + clawback_shortfall FROM point_lots WHERE order_id = ?), 0) \

@@ -4,6 +4,7 @@
 use crate::mysql::{MySqlStore, infra};
 use crate::mysql_payments::add_outbox_event;
 use crate::mysql_points::change_balance;
+use crate::mysql_refunds::refunds_so_far;
 use app::InfraError;
 use app::ports::{Clawback, DeliveryStart, WebhookStore};
 use async_trait::async_trait;
@@ -51,21 +52,6 @@ async fn lock_lot(tx: &mut Tx<'_>, order_id: &OrderId) -> Result<Option<LockedLo
         remaining,
         accounted: clawed + short,
     }))
-}
-
-/// The money of DONE refunds, and whether one is unsettled or waits for a person (its
-/// money may be part of what Toss shows cancelled: no clawback may guess).
-async fn refunds_of(tx: &mut Tx<'_>, order_id: &OrderId) -> Result<(u64, bool), InfraError> {
-    let (done, open): (i64, i64) = sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(IF(status = 'DONE', refund_won, 0)), 0) AS SIGNED), \
-         CAST(COALESCE(SUM(status IN ('REQUESTED', 'UNKNOWN', 'NEEDS_ATTENTION')), 0) AS SIGNED) \
-         FROM refunds WHERE order_id = ?",
-    )
-    .bind(order_id.as_str())
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(infra("could not read the purchase's refunds"))?;
-    Ok((done.unsigned_abs(), open > 0))
 }
 
 #[async_trait]
@@ -134,11 +120,13 @@ impl WebhookStore for MySqlStore {
         let Some(lot) = lock_lot(&mut tx, order_id).await? else {
             return Ok(Clawback::NotAPurchase);
         };
-        let (refunded_won, refund_open) = refunds_of(&mut tx, order_id).await?;
+        // Includes earlier clawbacks; a refund waiting for a person counts as open (its
+        // money may be part of what Toss shows cancelled: no clawback may guess).
+        let (accounted_won, refund_open) = refunds_so_far(&mut tx, order_id).await?;
         if refund_open {
             return Ok(Clawback::RefundOpen);
         }
-        let won = cancelled_outside(lot.approved, toss_balance, refunded_won, lot.accounted);
+        let won = cancelled_outside(lot.approved, toss_balance, accounted_won, 0);
         if won == 0 {
             return Ok(Clawback::Nothing);
         }

@@ -68,6 +68,12 @@ pub enum KeywordPlan {
     WalkFilterIndex,
 }
 
+/// Whether the plan depends on the probes' counts: not for a lone probe with no category
+/// or region filter (it is walked either way; an empty one yields an empty page).
+pub fn counts_needed(probes: usize, has_equality_filter: bool) -> bool {
+    probes > 1 || has_equality_filter
+}
+
 /// Chooses from each probe's posting count, counted up to just past SPARSE_POSTINGS.
 pub fn plan_keyword(postings: &[u64], has_equality_filter: bool) -> KeywordPlan {
     let Some((rarest, &count)) = postings.iter().enumerate().min_by_key(|(_, n)| **n) else {
@@ -124,6 +130,12 @@ mod tests {
             probes[PROBES_MAX - 1],
             long.chars().skip(27).collect::<String>()
         );
+    }
+
+    #[test]
+    fn a_lone_probe_without_filters_needs_no_counts() {
+        assert!(!counts_needed(1, false));
+        assert!(counts_needed(1, true) && counts_needed(2, false));
     }
 
     #[test]
