@@ -11,13 +11,16 @@ STATE="$ROOT/.local/dev"
 cd "$ROOT"
 
 if [ -n "${SHAPE:-}" ]; then export STACK_SHAPE=$SHAPE; fi
+export GATEWAY_PORT=${GATEWAY_PORT:-3000}
+# The sandbox sends Toss's webhooks to the gateway's webhook route, as the URL registered
+# in Toss's developer center would be (set it empty for none).
+export TOSS_SANDBOX_WEBHOOK_URL=${TOSS_SANDBOX_WEBHOOK_URL-http://127.0.0.1:$GATEWAY_PORT/api/payments/toss/webhook}
 # (An `up` that fails stops what it had started itself.)
 bash infra/local/stack.sh up "$STATE" dev
 trap 'bash infra/local/stack.sh down "$STATE"' EXIT INT TERM
 # shellcheck disable=SC1091
 source "$STATE/stack.env"
 export DATABASE_MAX_CONNECTIONS=${DATABASE_MAX_CONNECTIONS:-10}
-export GATEWAY_PORT=${GATEWAY_PORT:-3000}
 export RUST_LOG=${RUST_LOG:-info}
 
 if [ "$REDIS_TOPOLOGY" = cluster ] && [ "$REDIS_TLS" = 1 ] && [ "$MYSQL_TLS" = 1 ]; then shape=production
@@ -40,6 +43,8 @@ Services (state in .local/dev):
            $redis_desc
            $redis_cli
   moto     $AWS_ENDPOINT_URL   (DynamoDB table $TABLE_NAME)
+  Toss     $TOSS_API_BASE   webhooks to ${TOSS_SANDBOX_WEBHOOK_URL:-(none)}
+           (curl $TOSS_API_BASE/sandbox/webhooks lists them)
   With these set (source .local/dev/stack.env), 'cargo lambda watch' serves the same
   functions and 'cargo lambda invoke get-profile --data-file events/get-profile.json' calls one.
 INFO

@@ -373,7 +373,9 @@ SQL
   # The Toss sandbox (infra/local/toss-sandbox), built by cargo like the rest of the project.
   mkdir -p "$dir/toss"
   (cd "$ROOT" && cargo build --quiet -p toss-sandbox)
-  TOSS_SANDBOX_PORT=$toss_port "$ROOT/target/debug/toss-sandbox" >"$dir/toss/toss.log" 2>&1 &
+  # Webhooks go where TOSS_SANDBOX_WEBHOOK_URL says (`make dev`: the local gateway); none unless set.
+  TOSS_SANDBOX_PORT=$toss_port TOSS_SANDBOX_WEBHOOK_URL=${TOSS_SANDBOX_WEBHOOK_URL:-} \
+    "$ROOT/target/debug/toss-sandbox" >"$dir/toss/toss.log" 2>&1 &
   echo $! >"$dir/toss/toss.pid"
   wait_for "Toss sandbox" python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$toss_port/sandbox/clock')"
 

@@ -652,6 +652,58 @@ impl TestApp {
         read(request.send().await.expect("confirm sent")).await
     }
 
+    /// Registers this test's webhook route with its Toss sandbox, as a merchant does in
+    /// Toss's developer center: from now on the sandbox sends its webhooks here.
+    pub async fn register_webhooks(&self) {
+        let url = format!("{}/api/payments/toss/webhook", self.base);
+        let response = self
+            .http
+            .post(format!("{}/sandbox/webhooks", self.toss))
+            .json(&json!({ "url": url }))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+    }
+
+    /// The sandbox's deliveries about `payment_key` (state, attempts, body); all of them
+    /// for an empty key.
+    pub async fn webhook_deliveries(&self, payment_key: &str) -> Vec<Value> {
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/sandbox/webhooks", self.toss),
+            &[("paymentKey", payment_key)],
+        )
+        .unwrap();
+        let response = self.http.get(url).send().await.unwrap();
+        let (_, body) = read(response).await;
+        body["deliveries"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits (up to 10 s) until the sandbox has `n` deliveries about `payment_key` that
+    /// are all delivered or all attempted at least `attempts` times; returns them.
+    pub async fn wait_for_webhooks(
+        &self,
+        payment_key: &str,
+        n: usize,
+        attempts: usize,
+    ) -> Vec<Value> {
+        let started = std::time::Instant::now();
+        loop {
+            let deliveries = self.webhook_deliveries(payment_key).await;
+            let settled = |d: &Value| {
+                d["state"] == "DELIVERED"
+                    || d["attempts"]
+                        .as_array()
+                        .is_some_and(|a| a.len() >= attempts)
+            };
+            let done = deliveries.len() >= n && deliveries.iter().all(settled);
+            if done || started.elapsed() > Duration::from_secs(10) {
+                return deliveries;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn advance_toss_clock(&self, seconds: i64) {
         let response = self
             .http

@@ -20,7 +20,9 @@
 //! Then every approved purchase gets a random refund play (none, whole, partial, two
 //! partials, 2–4 concurrent asks, a killed ask; cancels with the sandbox's cancel faults),
 //! a quarter of them after a partial cancel in Toss's merchant console and its webhook
-//! (delivered twice), while recovery runs; recovery catches up, and (`chaos/refunds.rs`):
+//! (delivered twice), while recovery runs. Throughout, the sandbox also sends its own
+//! webhooks to our route (some duplicated, reordered or with a lying body; retried on
+//! Toss's schedule when our route fails, e.g. while MariaDB is down); recovery catches up, and (`chaos/refunds.rs`):
 //!   - no refund is left open; none needs attention;
 //!   - per purchase: bought = remaining + refunded + clawed back, refunded = the points of
 //!     its refunds that Toss did not refuse, Toss's balance = approved − the money of its
@@ -71,6 +73,16 @@ const CANCEL_FAULTS: &[&str] = &[
     "cancel-fail-FAILED_REFUND_PROCESS-1",
     "cancel-fail-FORBIDDEN_CONSECUTIVE_REQUEST-1",
     "cancel-fail-NOT_CANCELABLE_PAYMENT-1",
+];
+
+/// How Toss's own webhooks about a payment arrive (the sandbox sends them to our route
+/// throughout the run: approvals, aborts, expiries, every cancel).
+const WEBHOOK_FAULTS: &[&str] = &[
+    "",
+    "",
+    "webhook-duplicate",
+    "webhook-reorder",
+    "webhook-lie",
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -258,6 +270,7 @@ async fn the_money_invariant_holds_over_random_payments() {
     println!("chaos-payments: {count} payments, CHAOS_SEED={seed}");
     let mut rng = StdRng::seed_from_u64(seed);
     let app = Arc::new(TestApp::spawn().await);
+    app.register_webhooks().await;
 
     let mut payments = Vec::with_capacity(count);
     for _ in 0..count {
@@ -268,7 +281,8 @@ async fn the_money_invariant_holds_over_random_payments() {
             _ if fault.starts_with("amount-") => "",
             drawn => drawn,
         };
-        let faults = [fault, cancel_fault]
+        let webhook_fault = WEBHOOK_FAULTS[rng.random_range(0..WEBHOOK_FAULTS.len())];
+        let faults = [fault, cancel_fault, webhook_fault]
             .into_iter()
             .filter(|f| !f.is_empty())
             .collect::<Vec<_>>()
@@ -327,6 +341,21 @@ async fn the_money_invariant_holds_over_random_payments() {
     println!("{report}");
     let refunds = refunds::run(&app, &payments, &mut rng).await;
     println!("{}", refunds::check(&app, &payments, seed, &refunds).await);
+    println!("{}", webhook_tally(&app).await);
+}
+
+/// How the sandbox's own webhooks fared (they may still be retrying: nothing depends on
+/// them, the invariants hold with or without them).
+async fn webhook_tally(app: &TestApp) -> String {
+    let mut states: BTreeMap<String, usize> = BTreeMap::new();
+    let mut attempts = 0;
+    for delivery in app.webhook_deliveries("").await {
+        *states
+            .entry(delivery["state"].as_str().unwrap_or("-").to_owned())
+            .or_default() += 1;
+        attempts += delivery["attempts"].as_array().map_or(0, Vec::len);
+    }
+    format!("chaos-payments: sandbox webhooks {states:?}, {attempts} attempts")
 }
 
 #[path = "chaos/refunds.rs"]

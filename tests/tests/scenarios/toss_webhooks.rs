@@ -169,3 +169,112 @@ async fn a_webhook_before_the_confirm_answer_settles_the_payment_once() {
     assert_eq!(app.purchase_lots(&order.order_id).await, 1);
     assert_eq!(balance(&app, order.member).await, 3_000);
 }
+
+/// The states of the sandbox's deliveries and the status of each delivery's last attempt.
+fn delivered(deliveries: &[Value]) -> Vec<(String, Value)> {
+    deliveries
+        .iter()
+        .map(|d| {
+            let last = d["attempts"].as_array().and_then(|a| a.last()).cloned();
+            (
+                d["state"].as_str().unwrap_or("-").to_owned(),
+                last.map_or(Value::Null, |a| a["status"].clone()),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_sandboxs_own_webhook_settles_an_unanswered_confirm_before_any_recovery_run() {
+    let app = TestApp::spawn().await;
+    app.register_webhooks().await;
+    let order = app.authenticated_order(3_000, "late-1000,lookup-404").await;
+    let (status, body) = app.confirm_order(&order, 3_000).await;
+    assert_eq!(status, 202, "{body}");
+    // Toss announces the approval when it lands; our webhook route settles the payment.
+    let deliveries = app.wait_for_webhooks(&order.payment_key, 1, 1).await;
+    assert_eq!(delivered(&deliveries), [("DELIVERED".into(), json!(200))]);
+    assert_eq!(app.payment_status(&order.order_id).await, "DONE");
+    assert_eq!(balance(&app, order.member).await, 3_000);
+    assert_eq!(app.purchase_lots(&order.order_id).await, 1);
+}
+
+#[tokio::test]
+async fn a_console_cancel_reaches_us_through_the_sandboxs_webhook() {
+    let app = TestApp::spawn().await;
+    app.register_webhooks().await;
+    let order = app.authenticated_order(5_000, "").await;
+    assert_eq!(app.confirm_order(&order, 5_000).await.0, 200);
+    console_cancel(&app, &order.payment_key, 2_000).await;
+    let deliveries = app.wait_for_webhooks(&order.payment_key, 2, 1).await;
+    let statuses: Vec<&Value> = deliveries
+        .iter()
+        .map(|d| &d["body"]["data"]["status"])
+        .collect();
+    assert_eq!(statuses, [&json!("DONE"), &json!("PARTIAL_CANCELED")]);
+    assert_eq!(delivered(&deliveries).len(), 2);
+    assert!(
+        delivered(&deliveries)
+            .iter()
+            .all(|d| d == &("DELIVERED".into(), json!(200)))
+    );
+    assert_eq!(balance(&app, order.member).await, 3_000);
+}
+
+#[tokio::test]
+async fn a_delivery_our_route_could_not_take_is_retried_on_tosss_schedule() {
+    let app = TestApp::spawn().await;
+    app.register_webhooks().await;
+    let order = app.authenticated_order(4_000, "late-1200,lookup-404").await;
+    assert_eq!(app.confirm_order(&order, 4_000).await.0, 202);
+    // MariaDB is gone for this app when Toss announces the approval: our route answers
+    // 5xx, which Toss counts as a failure.
+    app.database_available(false).await;
+    let deliveries = app.wait_for_webhooks(&order.payment_key, 1, 1).await;
+    let (state, answer) = delivered(&deliveries).remove(0);
+    assert_eq!(state, "PENDING", "{deliveries:?}");
+    assert!(answer.as_u64().is_some_and(|s| s >= 500), "{answer}");
+    app.database_available(true).await;
+    // The first retry is due one minute after the failure, on Toss's clock.
+    app.advance_toss_clock(61).await;
+    let deliveries = app.wait_for_webhooks(&order.payment_key, 1, 3).await;
+    assert_eq!(delivered(&deliveries), [("DELIVERED".into(), json!(200))]);
+    assert_eq!(deliveries[0]["retriedCount"], 1);
+    assert_eq!(app.payment_status(&order.order_id).await, "DONE");
+    assert_eq!(balance(&app, order.member).await, 4_000);
+}
+
+#[tokio::test]
+async fn duplicated_reordered_and_lying_sandbox_webhooks_change_nothing_wrongly() {
+    let app = TestApp::spawn().await;
+    app.register_webhooks().await;
+    // Approved; the body (twice) says cancelled, Toss's lookup says DONE.
+    let lied = app
+        .authenticated_order(5_000, "webhook-duplicate,webhook-lie")
+        .await;
+    assert_eq!(app.confirm_order(&lied, 5_000).await.0, 200);
+    // Approved and partly cancelled in the console at once; the cancel arrives first.
+    let reordered = app.authenticated_order(5_000, "webhook-reorder").await;
+    assert_eq!(app.confirm_order(&reordered, 5_000).await.0, 200);
+    console_cancel(&app, &reordered.payment_key, 1_000).await;
+    let lies = app.wait_for_webhooks(&lied.payment_key, 1, 2).await;
+    assert_eq!(lies[0]["body"]["data"]["status"], "CANCELED");
+    assert_eq!(
+        lies[0]["attempts"].as_array().unwrap().len(),
+        2,
+        "sent twice"
+    );
+    let late = app.wait_for_webhooks(&reordered.payment_key, 2, 1).await;
+    assert!(
+        delivered(&late).iter().all(|d| d.0 == "DELIVERED"),
+        "{late:?}"
+    );
+    let arrival: Vec<(&Value, &Value)> = late
+        .iter()
+        .map(|d| (&d["body"]["data"]["status"], &d["attempts"][0]["at"]))
+        .collect();
+    assert!(arrival[1].1.as_str() < arrival[0].1.as_str(), "{arrival:?}");
+    assert_eq!(balance(&app, lied.member).await, 5_000);
+    assert_eq!(balance(&app, reordered.member).await, 4_000);
+    assert_eq!(app.members_whose_points_disagree().await, Vec::<u64>::new());
+}

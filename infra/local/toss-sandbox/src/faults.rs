@@ -42,7 +42,19 @@ pub struct Faults {
     /// Cancels: the first `n` answer this code with its status and cancel nothing
     /// (Toss's cancel codes, §3: a 4xx refusal or a 5xx processing failure).
     pub cancel_fail: Option<(String, u32)>,
+    /// Webhooks: every attempt is sent twice at once, with the same transmission id
+    /// (Toss's deliveries can repeat, docs/toss.md §7).
+    pub webhook_duplicate: bool,
+    /// Webhooks: the payment's first webhook is held back [`REORDER_HOLD`], so a later one
+    /// overtakes it (§7: delivery order is not guaranteed).
+    pub webhook_reorder: bool,
+    /// Webhooks: the body claims another status and amounts than the payment has (the
+    /// body is unsigned, §7), while lookups tell the truth.
+    pub webhook_lie: bool,
 }
+
+/// How long `webhook-reorder` holds a payment's first webhook back, on the sandbox clock.
+pub const REORDER_HOLD: Duration = Duration::from_millis(1_500);
 
 /// How long a `hang` confirm waits: past any sane client timeout.
 pub const HANG: Duration = Duration::from_secs(120);
@@ -111,6 +123,9 @@ impl Faults {
             "lookup-404" => &mut self.lookup_404,
             "with-secret" => &mut self.with_secret,
             "cancel-drop" => &mut self.cancel_drop,
+            "webhook-duplicate" => &mut self.webhook_duplicate,
+            "webhook-reorder" => &mut self.webhook_reorder,
+            "webhook-lie" => &mut self.webhook_lie,
             _ => return self.add_with_argument(raw),
         };
         Ok(!std::mem::replace(flag, true))

@@ -10,6 +10,7 @@ mod faults;
 mod idempotency;
 mod state;
 mod v1;
+mod webhooks;
 
 pub use auth::KeyFamily;
 pub use codes::{ApiError, Lang, http_status, known_codes};
@@ -95,11 +96,32 @@ pub fn router(sandbox: Sandbox) -> Router {
         .route(
             "/sandbox/payments/{payment_key}/console-cancel",
             post(control::console_cancel),
+        )
+        .route(
+            "/sandbox/webhooks",
+            get(webhooks::list).post(webhooks::register),
+        )
+        .route(
+            "/sandbox/webhooks/{transmission_id}/resend",
+            post(webhooks::resend),
         );
     toss.merge(controls).with_state(sandbox)
 }
 
-/// Serves [`router`] on `listener` until the process ends.
+/// Serves [`router`] on `listener`, and sends webhooks to the registered URL, until the
+/// process ends.
 pub async fn serve(listener: tokio::net::TcpListener, sandbox: Sandbox) -> std::io::Result<()> {
+    tokio::spawn(webhooks::run(sandbox.clone()));
     axum::serve(listener, router(sandbox)).await
+}
+
+impl Sandbox {
+    /// Registers the URL webhooks go to (`None`: no webhooks), as `POST /sandbox/webhooks`.
+    /// Changes made before are not sent: they were never announced to this URL.
+    pub fn set_webhook_url(&self, url: Option<String>) {
+        let mut state = self.lock();
+        state.webhooks.url = None;
+        webhooks::collect_notices(&mut state);
+        state.webhooks.url = url;
+    }
 }

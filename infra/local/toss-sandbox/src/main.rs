@@ -1,5 +1,6 @@
 //! Runs the Toss sandbox on 127.0.0.1:$TOSS_SANDBOX_PORT (17000 unless set) with the secret keys
-//! in $TOSS_SANDBOX_SECRET_KEYS (comma-separated; the public docs test keys unless set).
+//! in $TOSS_SANDBOX_SECRET_KEYS (comma-separated; the public docs test keys unless set),
+//! sending webhooks to $TOSS_SANDBOX_WEBHOOK_URL when it is set.
 
 use toss_sandbox::{DOCS_TEST_SECRET_KEYS, Sandbox, serve};
 
@@ -27,5 +28,9 @@ async fn main() -> std::io::Result<()> {
     // The bound port, so TOSS_SANDBOX_PORT=0 prints the one the OS picked.
     let port = listener.local_addr()?.port();
     println!("toss sandbox listening on http://127.0.0.1:{port}");
-    serve(listener, Sandbox::new(secret_keys)).await
+    let sandbox = Sandbox::new(secret_keys);
+    // Where webhooks go, as registered in Toss's developer center (none unless set).
+    let webhook_url = std::env::var("TOSS_SANDBOX_WEBHOOK_URL").ok();
+    sandbox.set_webhook_url(webhook_url.filter(|url| !url.trim().is_empty()));
+    serve(listener, sandbox).await
 }

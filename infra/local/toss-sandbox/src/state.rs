@@ -142,6 +142,33 @@ pub struct Payment {
     pub pending_approval: Option<Approval>,
     /// The `partial-CODE` answer was given, so no confirmable session is left.
     pub partial_answered: bool,
+    /// Webhooks this payment's changes call for, not yet taken by the sender.
+    pub notices: Vec<Notice>,
+}
+
+/// A webhook Toss would send about a change of a payment (docs/toss.md §7): the event type
+/// and Toss's body, fixed when the change happened.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    /// Process-wide order of the changes, so webhooks go out in the order they happened.
+    pub sequence: u64,
+    pub event_type: &'static str,
+    pub body: Value,
+}
+
+static NOTICES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// `PAYMENT_STATUS_CHANGED` is sent when a payment becomes one of these, and not for
+/// `READY` / `IN_PROGRESS` (docs/toss.md §7).
+fn status_is_announced(status: Status) -> bool {
+    matches!(
+        status,
+        Status::Done
+            | Status::Aborted
+            | Status::Expired
+            | Status::Canceled
+            | Status::PartialCanceled
+    )
 }
 
 impl Payment {
@@ -186,7 +213,26 @@ impl Payment {
             injected_cancel_failures: 0,
             pending_approval: None,
             partial_answered: false,
+            notices: Vec::new(),
         }
+    }
+
+    /// Queues the `PAYMENT_STATUS_CHANGED` webhook of the status just reached, with the
+    /// Payment as it is now (docs/toss.md §7: `createdAt` has no offset).
+    fn announce(&mut self, at: DateTime<Utc>) {
+        if !status_is_announced(self.status) {
+            return;
+        }
+        let body = json!({
+            "eventType": "PAYMENT_STATUS_CHANGED",
+            "createdAt": kst_local_micros(at),
+            "data": self.to_json(Lang::Ko),
+        });
+        self.notices.push(Notice {
+            sequence: NOTICES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            event_type: "PAYMENT_STATUS_CHANGED",
+            body,
+        });
     }
 
     /// Applies a pending approval whose time has come and the expiry rules lazily: Toss does
@@ -208,6 +254,7 @@ impl Payment {
         };
         if now > deadline {
             self.status = Status::Expired;
+            self.announce(now);
         }
         false
     }
@@ -228,6 +275,7 @@ impl Payment {
         self.approved_at = Some(approval.at);
         self.last_transaction_key = Some(approval.transaction_key);
         self.approve_no = Some(approval.approve_no);
+        self.announce(approval.at);
     }
 
     /// Leaves the payment `IN_PROGRESS` until `approval.at` and returns the Payment as it will
@@ -246,9 +294,10 @@ impl Payment {
         self.faults.lookup_404 && self.approved_at.is_none()
     }
 
-    pub fn abort(&mut self, failure: ApiError) {
+    pub fn abort(&mut self, failure: ApiError, now: DateTime<Utc>) {
         self.status = Status::Aborted;
         self.failure = Some(failure);
+        self.announce(now);
     }
 
     pub fn cancel(&mut self, amount: i64, reason: String, now: DateTime<Utc>) {
@@ -268,6 +317,7 @@ impl Payment {
         } else {
             Status::PartialCanceled
         };
+        self.announce(now);
     }
 
     /// Whether this checkout still matches `checkout`, so authenticating again is the same
@@ -431,6 +481,7 @@ pub struct State {
     pub orders: HashMap<String, String>,
     pub stats: HashMap<String, Stats>,
     pub idempotency: HashMap<IdempotencyScope, IdempotencyRecord>,
+    pub webhooks: crate::webhooks::Webhooks,
 }
 
 impl State {
@@ -480,6 +531,15 @@ pub fn kst(at: DateTime<Utc>) -> String {
     let seoul = FixedOffset::east_opt(9 * 3600).expect("+09:00 is a valid offset");
     at.with_timezone(&seoul)
         .to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+/// Korea time without an offset and with microseconds, as webhook bodies and headers
+/// carry it (`yyyy-MM-dd'T'HH:mm:ss.SSSSSS`, docs/toss.md §7).
+pub fn kst_local_micros(at: DateTime<Utc>) -> String {
+    let seoul = FixedOffset::east_opt(9 * 3600).expect("+09:00 is a valid offset");
+    at.with_timezone(&seoul)
+        .format("%Y-%m-%dT%H:%M:%S%.6f")
+        .to_string()
 }
 
 #[cfg(test)]

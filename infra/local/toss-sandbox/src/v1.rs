@@ -249,7 +249,7 @@ fn answer_confirm(state: &mut State, request: &ConfirmRequest, faults: &Faults) 
     }
     if let Some(code) = &faults.abort {
         let failure = ApiError::of(code);
-        payment.abort(failure.clone());
+        payment.abort(failure.clone(), now);
         return failure.into();
     }
     let amount = faults.amount.unwrap_or(request.amount);

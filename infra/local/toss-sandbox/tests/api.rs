@@ -1490,3 +1490,306 @@ async fn nullable_fields_are_present_as_null_until_they_apply() {
     let (_, done) = toss.confirm(&key, &order, AMOUNT, None).await;
     assert_eq!(done["secret"], secret.as_str());
 }
+
+/// A merchant's webhook endpoint: records every request and answers the scripted statuses
+/// in turn (200 once the script is used up), each after `delay`.
+#[derive(Clone, Default)]
+struct Receiver {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, Value)>>>,
+    script: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>,
+}
+
+impl Receiver {
+    async fn start(script: &[u16], delay: Duration) -> (Self, String) {
+        let receiver = Receiver::default();
+        receiver.script.lock().unwrap().extend(script);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+        let state = receiver.clone();
+        let app = axum::Router::new().route(
+            "/webhook",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                    let state = state.clone();
+                    async move {
+                        let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                        state.seen.lock().unwrap().push((headers, value));
+                        let status = state.script.lock().unwrap().pop_front().unwrap_or(200);
+                        tokio::time::sleep(delay).await;
+                        axum::http::StatusCode::from_u16(status).unwrap()
+                    }
+                },
+            ),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (receiver, url)
+    }
+
+    /// How many requests arrived after one more second: for asserting that none comes
+    /// (short, so the real clock does not carry the sandbox clock to the next retry).
+    async fn quiet_for_a_second(&self) -> usize {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        self.count()
+    }
+
+    fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+
+    fn seen(&self) -> Vec<(axum::http::HeaderMap, Value)> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Waits (up to 5 s) until `n` requests arrived, then a little more for any extra one.
+    async fn wait_for(&self, n: usize) -> Vec<(axum::http::HeaderMap, Value)> {
+        let started = Instant::now();
+        while self.count() < n && started.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.seen()
+    }
+}
+
+fn header<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+impl Toss {
+    async fn register_webhook(&self, url: &str) {
+        let request = self.client.post(self.url("/sandbox/webhooks"));
+        let (status, body) = answer(request.json(&json!({ "url": url }))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    async fn deliveries(&self, key: &str) -> Vec<Value> {
+        let url = self.url(&format!("/sandbox/webhooks?paymentKey={key}"));
+        let (_, body) = answer(self.client.get(url)).await;
+        body["deliveries"].as_array().unwrap().clone()
+    }
+
+    /// A checkout confirmed to `DONE`.
+    async fn approved(&self, faults: &str) -> (String, String) {
+        let order = order_id();
+        let key = self.checkout(&order, AMOUNT, faults).await;
+        assert_eq!(
+            self.confirm(&key, &order, AMOUNT, None).await.0,
+            StatusCode::OK
+        );
+        (order, key)
+    }
+}
+
+/// `yyyy-MM-dd'T'HH:mm:ss.SSSSSS`, no offset (docs/toss.md §7).
+fn is_local_micros(text: &str) -> bool {
+    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.6f").is_ok() && text.len() == 26
+}
+
+#[tokio::test]
+async fn a_webhook_has_tosss_body_and_headers_and_is_retried_on_tosss_schedule() {
+    let toss = start().await;
+    let (receiver, url) = Receiver::start(&[500, 503], Duration::ZERO).await;
+    toss.register_webhook(&url).await;
+    let (order, key) = toss.approved("").await;
+    let seen = receiver.wait_for(1).await;
+    assert_eq!(seen.len(), 1, "IN_PROGRESS sends nothing, DONE once");
+    let (headers, body) = &seen[0];
+    let id = header(headers, "tosspayments-webhook-transmission-id").to_owned();
+    assert!(id.starts_with("wh_"), "{id}");
+    assert_eq!(
+        header(headers, "tosspayments-webhook-transmission-retried-count"),
+        "0"
+    );
+    assert!(is_local_micros(header(
+        headers,
+        "tosspayments-webhook-transmission-time"
+    )));
+    assert_eq!(header(headers, "content-type"), "application/json");
+    assert_eq!(body["eventType"], "PAYMENT_STATUS_CHANGED");
+    assert!(
+        is_local_micros(body["createdAt"].as_str().unwrap()),
+        "{body}"
+    );
+    assert_eq!(body["data"], toss.payment_by_order(&order).await.1);
+
+    // The first retry comes 1 minute after the failure, on the sandbox clock.
+    toss.advance_clock(50).await;
+    assert_eq!(
+        receiver.quiet_for_a_second().await,
+        1,
+        "not before the minute"
+    );
+    toss.advance_clock(6).await;
+    let seen = receiver.wait_for(2).await;
+    assert_eq!(seen.len(), 2);
+    assert_eq!(
+        header(&seen[1].0, "tosspayments-webhook-transmission-id"),
+        id
+    );
+    assert_eq!(
+        header(
+            &seen[1].0,
+            "tosspayments-webhook-transmission-retried-count"
+        ),
+        "1"
+    );
+    // Then 4 minutes after the second failure; that attempt is answered 200.
+    toss.advance_clock(3 * 60).await;
+    assert_eq!(
+        receiver.quiet_for_a_second().await,
+        2,
+        "not before 4 minutes"
+    );
+    toss.advance_clock(61).await;
+    assert_eq!(receiver.wait_for(3).await.len(), 3);
+    let deliveries = toss.deliveries(&key).await;
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0]["state"], "DELIVERED", "{}", deliveries[0]);
+    let statuses: Vec<&Value> = deliveries[0]["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["status"])
+        .collect();
+    assert_eq!(statuses, [&json!(500), &json!(503), &json!(200)]);
+    toss.advance_clock(7 * 24 * 3600).await;
+    assert_eq!(
+        receiver.wait_for(4).await.len(),
+        3,
+        "a delivered webhook is not sent again"
+    );
+}
+
+#[tokio::test]
+async fn seven_failed_retries_end_a_delivery_and_the_console_can_send_it_again() {
+    let toss = start().await;
+    let (receiver, url) = Receiver::start(&[500; 9], Duration::ZERO).await;
+    toss.register_webhook(&url).await;
+    let (_, key) = toss.approved("").await;
+    receiver.wait_for(1).await;
+    for (retry, minutes) in [1, 4, 16, 64, 256, 1024, 4096].into_iter().enumerate() {
+        toss.advance_clock(minutes * 60 + 1).await;
+        let seen = receiver.wait_for(retry + 2).await;
+        assert_eq!(seen.len(), retry + 2, "retry {}", retry + 1);
+        let count = header(
+            &seen[retry + 1].0,
+            "tosspayments-webhook-transmission-retried-count",
+        );
+        assert_eq!(count, (retry + 1).to_string());
+    }
+    let delivery = toss.deliveries(&key).await.remove(0);
+    assert_eq!(delivery["state"], "FAILED");
+    assert_eq!(delivery["attempts"].as_array().unwrap().len(), 8);
+    toss.advance_clock(30 * 24 * 3600).await;
+    assert_eq!(
+        receiver.wait_for(9).await.len(),
+        8,
+        "nothing after the 7th retry"
+    );
+    // "다시 시도" in the console: one fresh attempt.
+    let id = delivery["transmissionId"].as_str().unwrap();
+    let resend = toss
+        .client
+        .post(toss.url(&format!("/sandbox/webhooks/{id}/resend")));
+    assert_eq!(answer(resend).await.0, StatusCode::OK);
+    assert_eq!(receiver.wait_for(9).await.len(), 9);
+}
+
+#[tokio::test]
+async fn an_answer_after_ten_seconds_counts_as_a_failure() {
+    let toss = start().await;
+    let (receiver, url) = Receiver::start(&[], Duration::from_millis(10_500)).await;
+    toss.register_webhook(&url).await;
+    let (_, key) = toss.approved("").await;
+    receiver.wait_for(1).await;
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let delivery = toss.deliveries(&key).await.remove(0);
+    assert_eq!(delivery["state"], "PENDING", "{delivery}");
+    assert_eq!(delivery["retriedCount"], 1);
+    let error = delivery["attempts"][0]["error"].as_str().unwrap();
+    assert!(error.contains("10 s"), "{error}");
+}
+
+#[tokio::test]
+async fn cancels_aborts_and_expiries_are_announced_and_nothing_without_a_url() {
+    let toss = start().await;
+    let (unregistered_order, _) = toss.approved("").await;
+    let (receiver, url) = Receiver::start(&[], Duration::ZERO).await;
+    toss.register_webhook(&url).await;
+    let (_, key) = toss.approved("").await;
+    let partial = json!({ "cancelReason": "고객 요청", "cancelAmount": 1000 });
+    assert_eq!(toss.cancel(&key, partial, None).await.0, StatusCode::OK);
+    assert_eq!(
+        toss.cancel(&key, json!({ "cancelReason": "r" }), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let aborted = order_id();
+    let aborted_key = toss
+        .checkout(&aborted, AMOUNT, "abort-REJECT_CARD_COMPANY")
+        .await;
+    toss.confirm(&aborted_key, &aborted, AMOUNT, None).await;
+    toss.checkout(&order_id(), AMOUNT, "").await;
+    // The unconfirmed checkout expires after 10 minutes; the sender notices on its own.
+    toss.advance_clock(11 * 60).await;
+    let seen = receiver.wait_for(5).await;
+    let statuses: Vec<&str> = seen
+        .iter()
+        .map(|(_, body)| body["data"]["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["DONE", "PARTIAL_CANCELED", "CANCELED", "ABORTED", "EXPIRED"]
+    );
+    assert!(
+        seen.iter()
+            .all(|(_, b)| b["data"]["orderId"] != unregistered_order.as_str()),
+        "a change before the URL was registered is never sent"
+    );
+}
+
+#[tokio::test]
+async fn webhook_faults_repeat_reorder_and_lie() {
+    let toss = start().await;
+    let (receiver, url) = Receiver::start(&[], Duration::ZERO).await;
+    toss.register_webhook(&url).await;
+    let (_, duplicated) = toss.approved("webhook-duplicate").await;
+    let seen = receiver.wait_for(2).await;
+    assert_eq!(seen.len(), 2);
+    let id = |i: usize| header(&seen[i].0, "tosspayments-webhook-transmission-id").to_owned();
+    assert_eq!(id(0), id(1), "the same transmission twice");
+    assert_eq!(seen[0].1["data"]["paymentKey"], duplicated.as_str());
+
+    let (order, reordered) = toss.approved("webhook-reorder").await;
+    assert_eq!(
+        toss.cancel(&reordered, json!({ "cancelReason": "r" }), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let seen = receiver.wait_for(4).await;
+    let statuses: Vec<&str> = seen[2..]
+        .iter()
+        .map(|(_, body)| body["data"]["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["CANCELED", "DONE"],
+        "the later change arrives first"
+    );
+    assert_eq!(seen[3].1["data"]["orderId"], order.as_str());
+
+    let (order, _) = toss.approved("webhook-lie").await;
+    let seen = receiver.wait_for(5).await;
+    assert_eq!(seen[4].1["data"]["status"], "CANCELED", "the body lies");
+    assert_eq!(seen[4].1["data"]["balanceAmount"], 0);
+    assert_eq!(
+        toss.payment_by_order(&order).await.1["status"],
+        "DONE",
+        "the lookup does not"
+    );
+}
