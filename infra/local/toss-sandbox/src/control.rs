@@ -280,7 +280,10 @@ fn open_payment(
         Some(payment)
             if matches!(
                 payment.status,
-                Status::Done | Status::Canceled | Status::PartialCanceled
+                Status::WaitingForDeposit
+                    | Status::Done
+                    | Status::Canceled
+                    | Status::PartialCanceled
             ) =>
         {
             Err(ApiError::of("DUPLICATED_ORDER_ID"))
@@ -440,4 +443,42 @@ pub async fn console_cancel(
     let answer = payment.to_json(crate::codes::Lang::Ko);
     state.stats_mut(&payment_key).cancels += 1;
     Json(answer).into_response()
+}
+
+/// `POST /sandbox/payments/{paymentKey}/deposit`: the shopper pays into the virtual account
+/// (`WAITING_FOR_DEPOSIT` → `DONE`, before its due date); `.../deposit-error`: the bank
+/// reverses that deposit (`DONE` → `WAITING_FOR_DEPOSIT`). Both send `DEPOSIT_CALLBACK`
+/// (docs/toss.md §7, §7b). Answers the Payment; 404 for an unknown key, 400 otherwise.
+pub async fn deposit(
+    Shared(sandbox): Shared<Sandbox>,
+    Path(payment_key): Path<String>,
+) -> Response {
+    change_deposit(&sandbox, &payment_key, Payment::deposit)
+}
+
+pub async fn deposit_error(
+    Shared(sandbox): Shared<Sandbox>,
+    Path(payment_key): Path<String>,
+) -> Response {
+    change_deposit(&sandbox, &payment_key, Payment::deposit_error)
+}
+
+fn change_deposit(
+    sandbox: &Sandbox,
+    payment_key: &str,
+    change: fn(&mut Payment, DateTime<Utc>) -> Result<(), &'static str>,
+) -> Response {
+    let mut state = sandbox.lock();
+    let now = state.now();
+    let Some(payment) = state.payment_mut(payment_key) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "unknown paymentKey" })),
+        )
+            .into_response();
+    };
+    match change(payment, now) {
+        Ok(()) => Json(payment.to_json(Lang::Ko)).into_response(),
+        Err(why) => (StatusCode::BAD_REQUEST, Json(json!({ "error": why }))).into_response(),
+    }
 }

@@ -98,6 +98,14 @@ pub fn router(sandbox: Sandbox) -> Router {
             post(control::console_cancel),
         )
         .route(
+            "/sandbox/payments/{payment_key}/deposit",
+            post(control::deposit),
+        )
+        .route(
+            "/sandbox/payments/{payment_key}/deposit-error",
+            post(control::deposit_error),
+        )
+        .route(
             "/sandbox/webhooks",
             get(webhooks::list).post(webhooks::register),
         )

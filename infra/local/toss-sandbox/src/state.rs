@@ -14,11 +14,16 @@ pub const CONFIRM_WINDOW: TimeDelta = TimeDelta::minutes(10);
 pub const READY_WINDOW: TimeDelta = TimeDelta::minutes(30);
 /// Idempotency keys are remembered this long from their first request (§4).
 pub const IDEMPOTENCY_TTL: TimeDelta = TimeDelta::days(15);
+/// How long a virtual account issued by a confirm takes deposits (the merchant's setting
+/// on Toss; docs/toss.md §7b leaves it to the merchant).
+pub const DEPOSIT_WINDOW: TimeDelta = TimeDelta::days(7);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Ready,
     InProgress,
+    /// A virtual account was issued; nothing paid yet (docs/toss.md §2.3, §7b).
+    WaitingForDeposit,
     Done,
     Aborted,
     Expired,
@@ -31,6 +36,7 @@ impl Status {
         match self {
             Status::Ready => "READY",
             Status::InProgress => "IN_PROGRESS",
+            Status::WaitingForDeposit => "WAITING_FOR_DEPOSIT",
             Status::Done => "DONE",
             Status::Aborted => "ABORTED",
             Status::Expired => "EXPIRED",
@@ -47,6 +53,8 @@ pub enum Method {
     #[default]
     Card,
     EasyPay,
+    /// 가상계좌: confirm issues an account, the shopper pays into it later (§7b).
+    VirtualAccount,
 }
 
 impl Method {
@@ -55,6 +63,7 @@ impl Method {
         match text {
             "카드" | "CARD" => Some(Method::Card),
             "간편결제" | "EASY_PAY" => Some(Method::EasyPay),
+            "가상계좌" | "VIRTUAL_ACCOUNT" => Some(Method::VirtualAccount),
             _ => None,
         }
     }
@@ -63,6 +72,7 @@ impl Method {
         match self {
             Method::Card => "카드",
             Method::EasyPay => "간편결제",
+            Method::VirtualAccount => "가상계좌",
         }
     }
 }
@@ -144,6 +154,20 @@ pub struct Payment {
     pub partial_answered: bool,
     /// Webhooks this payment's changes call for, not yet taken by the sender.
     pub notices: Vec<Notice>,
+    /// The virtual account a confirm issued (virtual-account payments only).
+    pub account: Option<VirtualAccount>,
+}
+
+/// An issued virtual account (docs/toss.md §2.2 `virtualAccount`, §7b).
+#[derive(Debug, Clone)]
+pub struct VirtualAccount {
+    pub account_number: String,
+    pub due_at: DateTime<Utc>,
+    /// The due date passed without a deposit: Toss leaves the status `WAITING_FOR_DEPOSIT`
+    /// and sends nothing (§2.3); only this flag tells.
+    pub expired: bool,
+    /// The account a refund after the deposit was paid out to.
+    pub refund_account: Option<Value>,
 }
 
 /// A webhook Toss would send about a change of a payment (docs/toss.md §7): the event type
@@ -214,7 +238,58 @@ impl Payment {
             pending_approval: None,
             partial_answered: false,
             notices: Vec::new(),
+            account: None,
         }
+    }
+
+    /// A virtual-account payment: `secret` is always there, as docs/toss.md §7b has confirm
+    /// return it for the deposit callback.
+    fn has_secret(&self) -> bool {
+        self.method == Method::VirtualAccount || self.faults.with_secret
+    }
+
+    /// The shopper paid into the account (before its due date): `DONE`, announced by
+    /// `PAYMENT_STATUS_CHANGED` and `DEPOSIT_CALLBACK` (§7).
+    pub fn deposit(&mut self, now: DateTime<Utc>) -> Result<(), &'static str> {
+        let open = self.account.as_ref().is_some_and(|a| now <= a.due_at);
+        if self.status != Status::WaitingForDeposit || !open {
+            return Err("no virtual account waiting for a deposit (or past its due date)");
+        }
+        self.status = Status::Done;
+        self.approved_at = Some(now);
+        self.last_transaction_key = Some(hex32());
+        self.announce(now);
+        self.deposit_callback(now);
+        Ok(())
+    }
+
+    /// A deposit error: `DONE` goes back to `WAITING_FOR_DEPOSIT` (API versions after
+    /// 1.4, §2.3), told by `DEPOSIT_CALLBACK` only (the status is not one §7 announces).
+    pub fn deposit_error(&mut self, now: DateTime<Utc>) -> Result<(), &'static str> {
+        if self.method != Method::VirtualAccount || self.status != Status::Done {
+            return Err("no deposited virtual-account payment without cancels");
+        }
+        self.status = Status::WaitingForDeposit;
+        self.approved_at = None;
+        self.last_transaction_key = Some(hex32());
+        self.deposit_callback(now);
+        Ok(())
+    }
+
+    /// `DEPOSIT_CALLBACK {createdAt, secret, status, transactionKey, orderId}` (§7).
+    fn deposit_callback(&mut self, at: DateTime<Utc>) {
+        let body = json!({
+            "createdAt": kst_local_micros(at),
+            "secret": self.secret,
+            "status": self.status.as_str(),
+            "transactionKey": self.last_transaction_key,
+            "orderId": self.order_id,
+        });
+        self.notices.push(Notice {
+            sequence: NOTICES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            event_type: "DEPOSIT_CALLBACK",
+            body,
+        });
     }
 
     /// Queues the `PAYMENT_STATUS_CHANGED` webhook of the status just reached, with the
@@ -247,6 +322,11 @@ impl Payment {
         if self.pending_approval.is_some() {
             return false;
         }
+        if let Some(account) = self.account.as_mut()
+            && self.status == Status::WaitingForDeposit
+        {
+            account.expired = now > account.due_at;
+        }
         let deadline = match (self.status, self.authenticated_at) {
             (Status::InProgress, Some(at)) => at + CONFIRM_WINDOW,
             (Status::Ready, _) => self.requested_at + READY_WINDOW,
@@ -269,6 +349,9 @@ impl Payment {
     }
 
     fn land(&mut self, approval: Approval) {
+        if self.method == Method::VirtualAccount {
+            return self.issue_account(approval);
+        }
         self.status = Status::Done;
         self.total_amount = approval.amount;
         self.balance_amount = approval.amount;
@@ -276,6 +359,21 @@ impl Payment {
         self.last_transaction_key = Some(approval.transaction_key);
         self.approve_no = Some(approval.approve_no);
         self.announce(approval.at);
+    }
+
+    /// A confirmed virtual-account payment: the account is issued and the payment waits
+    /// for the deposit; nothing is paid and no `PAYMENT_STATUS_CHANGED` is sent (§7).
+    fn issue_account(&mut self, approval: Approval) {
+        self.status = Status::WaitingForDeposit;
+        self.total_amount = approval.amount;
+        self.balance_amount = approval.amount;
+        let digits = uuid::Uuid::new_v4().as_u128() % 10u128.pow(14);
+        self.account = Some(VirtualAccount {
+            account_number: format!("{digits:014}"),
+            due_at: approval.at + DEPOSIT_WINDOW,
+            expired: false,
+            refund_account: None,
+        });
     }
 
     /// Leaves the payment `IN_PROGRESS` until `approval.at` and returns the Payment as it will
@@ -345,7 +443,7 @@ impl Payment {
             "orderName": self.order_name,
             "mId": "tosspayments",
             "currency": "KRW",
-            "method": approved.then_some(self.method.label()),
+            "method": (approved || self.account.is_some()).then_some(self.method.label()),
             "totalAmount": self.total_amount,
             "balanceAmount": self.balance_amount,
             "status": self.status.as_str(),
@@ -362,8 +460,8 @@ impl Payment {
             "isPartialCancelable": true,
             "card": paid_by(Method::Card).then(|| self.card_json()),
             "easyPay": paid_by(Method::EasyPay).then(|| self.easy_pay_json()),
+            "virtualAccount": self.account.as_ref().map(|a| a.to_json(self.approved_at.is_some())),
             // Methods and extras the sandbox never issues (§2.2: each nullable).
-            "virtualAccount": null,
             "transfer": null,
             "mobilePhone": null,
             "giftCertificate": null,
@@ -371,7 +469,7 @@ impl Payment {
             "cashReceipts": null,
             "discount": null,
             // Card and easy-pay payments carry none (§7b); `with-secret` for the other reading.
-            "secret": self.faults.with_secret.then_some(&self.secret),
+            "secret": self.has_secret().then_some(&self.secret),
             "metadata": null,
             "receipt": self.receipt_json(),
             "checkout": { "url": format!("https://api.tosspayments.com/v1/payments/{}/checkout", self.payment_key) },
@@ -414,6 +512,23 @@ impl Payment {
     fn receipt_json(&self) -> Option<Value> {
         self.last_transaction_key.as_ref().map(|tx| {
             json!({ "url": format!("https://dashboard.tosspayments.com/receipt/redirection?transactionId={tx}&ref=PX") })
+        })
+    }
+}
+
+impl VirtualAccount {
+    /// Toss's `virtualAccount` object (bank `88` is 신한은행's code).
+    fn to_json(&self, deposited: bool) -> Value {
+        json!({
+            "accountType": "일반",
+            "accountNumber": self.account_number,
+            "bankCode": "88",
+            "customerName": "토스페이",
+            "dueDate": kst(self.due_at),
+            "refundStatus": if self.refund_account.is_some() { "COMPLETED" } else { "NONE" },
+            "expired": self.expired,
+            "settlementStatus": if deposited { "COMPLETED" } else { "INCOMPLETED" },
+            "refundReceiveAccount": self.refund_account,
         })
     }
 }

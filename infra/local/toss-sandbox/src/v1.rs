@@ -193,7 +193,7 @@ fn confirmable<'a>(
             return Err(ApiError::of("FAILED_INTERNAL_SYSTEM_PROCESSING"));
         }
         Status::InProgress => {}
-        Status::Done | Status::Canceled | Status::PartialCanceled => {
+        Status::WaitingForDeposit | Status::Done | Status::Canceled | Status::PartialCanceled => {
             return Err(ApiError::of("ALREADY_PROCESSED_PAYMENT"));
         }
         // READY was never authenticated, so there is no session to confirm either.
@@ -292,6 +292,30 @@ struct CancelRequest {
     reason: String,
     amount: Option<i64>,
     refundable_amount: Option<i64>,
+    /// `refundReceiveAccount {bank, accountNumber, holderName}`: where a refund of a
+    /// deposited virtual account is paid (docs/toss.md §3, §7b).
+    refund_account: Option<Value>,
+}
+
+/// A refund account with all three fields as non-empty text.
+fn refund_account(value: Option<&Value>) -> Result<Option<Value>, ApiError> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let filled = |name: &str| {
+        value
+            .get(name)
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.trim().is_empty())
+    };
+    if ["bank", "accountNumber", "holderName"]
+        .iter()
+        .all(|f| filled(f))
+    {
+        Ok(Some(value.clone()))
+    } else {
+        Err(ApiError::of("INVALID_REFUND_ACCOUNT_INFO"))
+    }
 }
 
 fn parse_cancel(body: &[u8]) -> Result<CancelRequest, ApiError> {
@@ -327,6 +351,7 @@ fn parse_cancel(body: &[u8]) -> Result<CancelRequest, ApiError> {
         reason,
         amount: optional_amount("cancelAmount")?,
         refundable_amount: optional_amount("refundableAmount")?,
+        refund_account: refund_account(fields.get("refundReceiveAccount"))?,
     })
 }
 
@@ -342,8 +367,18 @@ async fn cancel_operation(sandbox: Sandbox, payment_key: String, body: Bytes, la
     };
     match payment.status {
         Status::Done | Status::PartialCanceled => {}
+        // Before the deposit a virtual account is cancelled whole or not at all (§7b).
+        Status::WaitingForDeposit if request.amount.is_some_and(|a| a < payment.balance_amount) => {
+            return ApiError::of("NOT_ALLOWED_PARTIAL_REFUND_WAITING_DEPOSIT").into();
+        }
+        Status::WaitingForDeposit => {}
         Status::Canceled => return ApiError::of("ALREADY_CANCELED_PAYMENT").into(),
         _ => return ApiError::of("NOT_CANCELABLE_PAYMENT").into(),
+    }
+    // Money paid into a virtual account goes back to an account the merchant names (§3).
+    let deposited = payment.account.is_some() && payment.approved_at.is_some();
+    if deposited && request.refund_account.is_none() {
+        return ApiError::of("INVALID_REFUND_ACCOUNT_INFO").into();
     }
     if let Some((code, n)) = &payment.faults.cancel_fail
         && payment.injected_cancel_failures < *n
@@ -363,6 +398,9 @@ async fn cancel_operation(sandbox: Sandbox, payment_key: String, body: Bytes, la
         return ApiError::of("NOT_CANCELABLE_AMOUNT").into();
     }
     payment.cancel(amount, request.reason, now);
+    if let Some(account) = payment.account.as_mut().filter(|_| deposited) {
+        account.refund_account = request.refund_account;
+    }
     let canceled = payment.to_json(lang);
     let drop_connection = payment.faults.cancel_drop;
     state.stats_mut(&payment_key).cancels += 1;

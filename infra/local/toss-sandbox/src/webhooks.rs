@@ -157,6 +157,16 @@ pub fn collect_notices(state: &mut State) {
 /// `webhook-lie`: the unsigned body says the opposite of what happened — a cancel of a
 /// payment that was approved, an approval of one that was not.
 fn lie_about(body: &mut Value) {
+    // A deposit callback lies about the deposit.
+    if body.get("eventType").is_none() {
+        let deposited = body["status"] == "DONE";
+        body["status"] = json!(if deposited {
+            "WAITING_FOR_DEPOSIT"
+        } else {
+            "DONE"
+        });
+        return;
+    }
     let Some(data) = body.get_mut("data").and_then(Value::as_object_mut) else {
         return;
     };
@@ -392,13 +402,11 @@ mod tests {
 
     #[test]
     fn a_lie_flips_the_status_and_the_balance() {
-        let mut done =
-            json!({ "data": { "status": "DONE", "totalAmount": 5000, "balanceAmount": 5000 } });
+        let mut done = json!({ "eventType": "PAYMENT_STATUS_CHANGED", "data": { "status": "DONE", "totalAmount": 5000, "balanceAmount": 5000 } });
         lie_about(&mut done);
         assert_eq!(done["data"]["status"], "CANCELED");
         assert_eq!(done["data"]["balanceAmount"], 0);
-        let mut aborted =
-            json!({ "data": { "status": "ABORTED", "totalAmount": 5000, "balanceAmount": 5000 } });
+        let mut aborted = json!({ "eventType": "PAYMENT_STATUS_CHANGED", "data": { "status": "ABORTED", "totalAmount": 5000, "balanceAmount": 5000 } });
         lie_about(&mut aborted);
         assert_eq!(aborted["data"]["status"], "DONE");
     }

@@ -1422,7 +1422,7 @@ async fn an_easy_pay_payment_fills_easy_pay_and_leaves_card_null() {
     assert!(p["card"].is_object() && p["easyPay"].is_null(), "{p}");
 
     // A method the sandbox cannot approve.
-    for unsupported in ["가상계좌", "VIRTUAL_ACCOUNT", "bitcoin"] {
+    for unsupported in ["휴대폰", "MOBILE_PHONE", "bitcoin"] {
         let rejected = toss
             .authenticate(&order_id(), AMOUNT, json!({ "method": unsupported }))
             .await;
@@ -1791,5 +1791,114 @@ async fn webhook_faults_repeat_reorder_and_lie() {
         toss.payment_by_order(&order).await.1["status"],
         "DONE",
         "the lookup does not"
+    );
+}
+
+#[tokio::test]
+async fn a_virtual_account_waits_for_its_deposit_and_tells_by_deposit_callback() {
+    let toss = start().await;
+    let (receiver, url) = Receiver::start(&[], Duration::ZERO).await;
+    toss.register_webhook(&url).await;
+    let order = order_id();
+    let key = toss
+        .checkout_with(&order, AMOUNT, json!({ "method": "VIRTUAL_ACCOUNT" }))
+        .await;
+    let (status, issued) = toss.confirm(&key, &order, AMOUNT, None).await;
+    assert_eq!(status, StatusCode::OK, "{issued}");
+    assert_eq!(issued["status"], "WAITING_FOR_DEPOSIT", "a 200 is not paid");
+    assert_eq!(issued["method"], "가상계좌");
+    assert!(issued["approvedAt"].is_null());
+    let secret = issued["secret"].as_str().unwrap().to_owned();
+    let account = &issued["virtualAccount"];
+    assert_eq!(account["accountNumber"].as_str().unwrap().len(), 14);
+    assert_eq!(account["expired"], false);
+    let partial = json!({ "cancelReason": "r", "cancelAmount": 1000 });
+    let refused = toss.cancel(&key, partial, None).await;
+    assert_error(
+        &refused,
+        StatusCode::FORBIDDEN,
+        "NOT_ALLOWED_PARTIAL_REFUND_WAITING_DEPOSIT",
+    );
+    assert_eq!(
+        receiver.quiet_for_a_second().await,
+        0,
+        "WAITING_FOR_DEPOSIT is not announced"
+    );
+
+    let deposit = |path: &'static str| {
+        let url = toss.url(&format!("/sandbox/payments/{key}/{path}"));
+        answer(toss.client.post(url))
+    };
+    assert_eq!(deposit("deposit").await.1["status"], "DONE");
+    let seen = receiver.wait_for(2).await;
+    assert_eq!(seen[0].1["data"]["status"], "DONE");
+    let callback = &seen[1].1;
+    assert_eq!(callback["status"], "DONE");
+    assert_eq!(callback["secret"], secret.as_str());
+    assert_eq!(callback["orderId"], order.as_str());
+    assert!(
+        callback.get("eventType").is_none()
+            && is_local_micros(callback["createdAt"].as_str().unwrap())
+    );
+
+    assert_eq!(
+        deposit("deposit-error").await.1["status"],
+        "WAITING_FOR_DEPOSIT"
+    );
+    let seen = receiver.wait_for(3).await;
+    assert_eq!(seen.len(), 3, "only the callback tells of a deposit error");
+    assert_eq!(seen[2].1["status"], "WAITING_FOR_DEPOSIT");
+    assert_eq!(deposit("deposit").await.0, StatusCode::OK, "paid again");
+
+    // A refund of deposited money needs the account to pay it to.
+    let whole = json!({ "cancelReason": "r" });
+    assert_error(
+        &toss.cancel(&key, whole, None).await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_REFUND_ACCOUNT_INFO",
+    );
+    let to = json!({ "bank": "88", "accountNumber": "110123456789", "holderName": "김토스" });
+    let (status, refunded) = toss
+        .cancel(
+            &key,
+            json!({ "cancelReason": "r", "refundReceiveAccount": to }),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{refunded}");
+    assert_eq!(refunded["status"], "CANCELED");
+    assert_eq!(refunded["virtualAccount"]["refundReceiveAccount"], to);
+}
+
+#[tokio::test]
+async fn a_virtual_account_past_its_due_date_stays_waiting_and_takes_no_deposit() {
+    let toss = start().await;
+    let order = order_id();
+    let key = toss
+        .checkout_with(&order, AMOUNT, json!({ "method": "가상계좌" }))
+        .await;
+    assert_eq!(
+        toss.confirm(&key, &order, AMOUNT, None).await.0,
+        StatusCode::OK
+    );
+    toss.advance_clock(7 * 24 * 3600 + 60).await;
+    let (_, payment) = toss.payment(&key).await;
+    assert_eq!(
+        payment["status"], "WAITING_FOR_DEPOSIT",
+        "Toss sends nothing and keeps the status"
+    );
+    assert_eq!(payment["virtualAccount"]["expired"], true);
+    let url = toss.url(&format!("/sandbox/payments/{key}/deposit"));
+    assert_eq!(
+        answer(toss.client.post(url)).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    // Cancelled whole before any deposit: no refund account needed.
+    let (status, cancelled) = toss
+        .cancel(&key, json!({ "cancelReason": "만료" }), None)
+        .await;
+    assert_eq!(
+        (status, &cancelled["status"]),
+        (StatusCode::OK, &json!("CANCELED"))
     );
 }
