@@ -597,6 +597,31 @@ impl TestApp {
     /// What the Toss widget does after the member pays: authenticate at Toss and come
     /// back with a paymentKey. `faults` picks sandbox faults (see infra/local/toss-sandbox).
     pub async fn authenticate(&self, order_id: &str, amount: u64, faults: &str) -> String {
+        self.authenticate_by(order_id, amount, faults, "카드").await
+    }
+
+    /// A new member's order paid by virtual account (가상계좌) in the widget.
+    pub async fn virtual_account_order(&self, amount: u64, faults: &str) -> Order {
+        let member = self.member().await;
+        let order_id = self.checkout(member, amount).await;
+        let payment_key = self
+            .authenticate_by(&order_id, amount, faults, "VIRTUAL_ACCOUNT")
+            .await;
+        Order {
+            member,
+            order_id,
+            payment_key,
+        }
+    }
+
+    /// `authenticate` with the payment method the shopper picked.
+    pub async fn authenticate_by(
+        &self,
+        order_id: &str,
+        amount: u64,
+        faults: &str,
+        method: &str,
+    ) -> String {
         let url = reqwest::Url::parse_with_params(
             &format!("{}/sandbox/authenticate", self.toss),
             &[
@@ -606,6 +631,7 @@ impl TestApp {
                 ("successUrl", "http://127.0.0.1/success"),
                 ("failUrl", "http://127.0.0.1/fail"),
                 ("faults", faults),
+                ("method", method),
             ],
         )
         .unwrap();

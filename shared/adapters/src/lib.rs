@@ -9,6 +9,7 @@ pub mod dynamo_ledger;
 pub mod eventbridge;
 pub mod metrics;
 pub mod mysql;
+pub mod mysql_deposits;
 pub mod mysql_payments;
 pub mod mysql_points;
 pub mod mysql_refunds;

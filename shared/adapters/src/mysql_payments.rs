@@ -16,7 +16,7 @@ macro_rules! select_payments {
         concat!(
             "SELECT order_id, member_id, order_name, amount, status, payment_key, confirm_key, confirm_attempts, ",
             "recovery_attempts, next_attempt_at, authenticated_at, failure_code, failure_message, approved_amount, ",
-            "points_charged, created_at FROM payments ",
+            "points_charged, created_at, deposit_secret, virtual_account, deposit_due_at FROM payments ",
             $rest
         )
     };
@@ -47,6 +47,12 @@ fn payment_from_row(row: &MySqlRow) -> Result<PaymentRecord, InfraError> {
         approved_amount: row.try_get("approved_amount").map_err(decode)?,
         points_charged: row.try_get("points_charged").map_err(decode)?,
         created_at: row.try_get("created_at").map_err(decode)?,
+        deposit_secret: row.try_get("deposit_secret").map_err(decode)?,
+        virtual_account: row
+            .try_get::<Option<String>, _>("virtual_account")
+            .map_err(decode)?
+            .and_then(|json| serde_json::from_str(&json).ok()),
+        deposit_due_at: row.try_get("deposit_due_at").map_err(decode)?,
     })
 }
 
@@ -281,7 +287,29 @@ impl PaymentStore for MySqlStore {
             } => settle_attention(&mut tx, &payment, reason, *approved_amount, now).await?,
             Settlement::Expired => {
                 set_status(&mut tx, order_id, PaymentStatus::Expired, None, now).await?;
-                "checkout never confirmed".to_owned()
+                match payment.status {
+                    PaymentStatus::WaitingForDeposit => "virtual account never paid in time",
+                    _ => "checkout never confirmed",
+                }
+                .to_owned()
+            }
+            Settlement::AwaitingDeposit { issued, next_look } => {
+                crate::mysql_deposits::settle_awaiting(
+                    &mut tx,
+                    &payment,
+                    issued.as_ref(),
+                    *next_look,
+                    now,
+                )
+                .await?
+            }
+            Settlement::DepositReversed { next_look } => {
+                match crate::mysql_deposits::reverse_deposit(&mut tx, &payment, *next_look, now)
+                    .await?
+                {
+                    Some(detail) => detail,
+                    None => return Ok(false),
+                }
             }
         };
         record_event(&mut tx, order_id, Some(payment.status), to, &detail, now).await?;
@@ -298,11 +326,12 @@ impl PaymentStore for MySqlStore {
         limit: u32,
     ) -> Result<Vec<PaymentRecord>, InfraError> {
         let rows = sqlx::query(select_payments!(
-            "WHERE (status IN (?, ?) AND next_attempt_at <= ?) OR (status = ? AND created_at < ?) \
+            "WHERE (status IN (?, ?, ?) AND next_attempt_at <= ?) OR (status = ? AND created_at < ?) \
              ORDER BY status = ?, next_attempt_at, created_at LIMIT ?"
         ))
         .bind(PaymentStatus::Unknown.as_str())
         .bind(PaymentStatus::InProgress.as_str())
+        .bind(PaymentStatus::WaitingForDeposit.as_str())
         .bind(now)
         .bind(PaymentStatus::Ready.as_str())
         .bind(ready_before)
@@ -365,7 +394,7 @@ impl PaymentStore for MySqlStore {
     }
 }
 
-type Tx<'a> = Transaction<'a, MySql>;
+pub(crate) type Tx<'a> = Transaction<'a, MySql>;
 
 /// Locks the payment row and checks the move under the lock, so exactly one settler
 /// wins: the row is in one of `from`, may become `to`, and (with a `fence`) the settler's
@@ -455,7 +484,12 @@ async fn settle_done(
     .execute(&mut **tx)
     .await
     .map_err(infra("could not mark the payment done"))?;
-    add_purchased_lot(tx, member, order_id.as_str(), points, now).await?;
+    if payment.status == PaymentStatus::WaitingForDeposit {
+        // A virtual account paid (again, after a deposit error): its lot may exist.
+        crate::mysql_deposits::credit_deposit(tx, member, order_id.as_str(), points, now).await?;
+    } else {
+        add_purchased_lot(tx, member, order_id.as_str(), points, now).await?;
+    }
     let event = json!({ "orderId": order_id.as_str(), "memberId": member, "amount": points, "pointsCharged": points });
     add_outbox(tx, "PaymentConfirmed", order_id, event, now).await?;
     Ok(format!(

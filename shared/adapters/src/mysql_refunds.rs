@@ -21,7 +21,7 @@ type Tx<'a> = Transaction<'a, MySql>;
 const SELECT_REFUND: &str = "SELECT r.refund_id, r.order_id, r.member_id, p.payment_key, \
      COALESCE(p.approved_amount, p.amount) AS approved_amount, r.points, r.fee, r.refund_won, \
      r.refundable_before, r.reason, r.status, r.cancel_attempt, r.recovery_attempts, \
-     r.next_attempt_at, r.failure_code, r.failure_message \
+     r.next_attempt_at, r.failure_code, r.failure_message, r.refund_account \
      FROM refunds r JOIN payments p ON p.order_id = r.order_id";
 
 fn refund_from_row(row: &MySqlRow) -> Result<RefundRecord, InfraError> {
@@ -47,6 +47,10 @@ fn refund_from_row(row: &MySqlRow) -> Result<RefundRecord, InfraError> {
         next_attempt_at: row.try_get("next_attempt_at").map_err(decode)?,
         failure_code: row.try_get("failure_code").map_err(decode)?,
         failure_message: row.try_get("failure_message").map_err(decode)?,
+        refund_account: row
+            .try_get::<Option<String>, _>("refund_account")
+            .map_err(decode)?
+            .and_then(|json| serde_json::from_str(&json).ok()),
     })
 }
 
@@ -89,6 +93,10 @@ async fn lock_purchase(
         .as_deref()
         .and_then(PayMethod::from_toss_label)
         .unwrap_or(PayMethod::Card);
+    // Deposited money has no card to go back to (docs/toss.md §3 refundReceiveAccount).
+    if method == PayMethod::VirtualAccount && request.refund_account.is_none() {
+        return Err(RefundOpenError::RefundAccountRequired);
+    }
     Ok(LockedPurchase {
         approved_amount: approved.unwrap_or(bought),
         lot: Lot {
@@ -153,7 +161,8 @@ async fn insert_refund(
 ) -> Result<(), InfraError> {
     sqlx::query(
         "INSERT INTO refunds (refund_id, order_id, member_id, points, fee, refund_won, refundable_before, \
-         reason, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         reason, status, next_attempt_at, created_at, updated_at, refund_account) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(request.refund_id)
     .bind(request.order_id.as_str())
@@ -167,6 +176,13 @@ async fn insert_refund(
     .bind(request.lease_until)
     .bind(request.now)
     .bind(request.now)
+    .bind(
+        request
+            .refund_account
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| InfraError::new("could not encode the refund account", e))?,
+    )
     .execute(&mut **tx)
     .await
     .map_err(infra("could not write the refund"))?;

@@ -52,6 +52,10 @@ struct PaymentBody {
     method: Option<String>,
     #[serde(default)]
     balance_amount: Option<u64>,
+    #[serde(default)]
+    secret: Option<String>,
+    #[serde(default)]
+    virtual_account: Option<app::ports::VirtualAccount>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,6 +84,8 @@ impl From<PaymentBody> for TossPayment {
             failure: p.failure.map(|f| (f.code, f.message)),
             method: p.method,
             balance_amount: p.balance_amount,
+            secret: p.secret,
+            virtual_account: p.virtual_account,
         }
     }
 }
@@ -202,8 +208,18 @@ impl PaymentGateway for TossGateway {
         reason: &str,
         amount: Option<u64>,
         refundable: Option<u64>,
+        refund_account: Option<&domain::refund_account::RefundAccount>,
         idempotency_key: &str,
     ) -> Result<TossPayment, GatewayError> {
+        let mut body = json!({
+            "cancelReason": reason,
+            "cancelAmount": amount,
+            "refundableAmount": refundable,
+        });
+        if let Some(account) = refund_account {
+            // Toss's field names (docs/toss.md §3) happen to be ours.
+            body["refundReceiveAccount"] = json!(account);
+        }
         let request = self
             .http
             .post(format!(
@@ -211,11 +227,7 @@ impl PaymentGateway for TossGateway {
                 self.base_url
             ))
             .header("Idempotency-Key", idempotency_key)
-            .json(&json!({
-                "cancelReason": reason,
-                "cancelAmount": amount,
-                "refundableAmount": refundable,
-            }));
+            .json(&body);
         self.send(request).await
     }
 }

@@ -285,6 +285,30 @@ pub struct PaymentRecord {
     pub approved_amount: Option<u64>,
     pub points_charged: u64,
     pub created_at: DateTime<Utc>,
+    /// A virtual-account payment: Toss's `secret` from the confirm (a deposit callback must
+    /// carry the same), the account to pay into and its due date.
+    pub deposit_secret: Option<String>,
+    pub virtual_account: Option<VirtualAccount>,
+    pub deposit_due_at: Option<DateTime<Utc>>,
+}
+
+/// The virtual account Toss issued for a payment (its `virtualAccount` object, §2.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct VirtualAccount {
+    pub bank_code: String,
+    pub account_number: String,
+    pub customer_name: String,
+    /// As Toss wrote it (ISO 8601 with offset).
+    pub due_date: String,
+}
+
+/// An account issued by a confirm, as stored with the payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedAccount {
+    pub secret: Option<String>,
+    pub account: VirtualAccount,
+    pub due_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -337,6 +361,17 @@ pub enum Settlement {
         approved_amount: Option<u64>,
     },
     Expired,
+    /// A virtual account waits for its deposit (`issued` when the confirm just issued it);
+    /// recovery looks again at `next_look`.
+    AwaitingDeposit {
+        issued: Option<IssuedAccount>,
+        next_look: DateTime<Utc>,
+    },
+    /// A deposit error undid the deposit of a `DONE` virtual account: its points are taken
+    /// back (what is spent is recorded as a shortfall) and it waits again.
+    DepositReversed {
+        next_look: DateTime<Utc>,
+    },
 }
 
 impl Settlement {
@@ -347,6 +382,9 @@ impl Settlement {
             Settlement::Unknown { .. } => PaymentStatus::Unknown,
             Settlement::NeedsAttention { .. } => PaymentStatus::NeedsAttention,
             Settlement::Expired => PaymentStatus::Expired,
+            Settlement::AwaitingDeposit { .. } | Settlement::DepositReversed { .. } => {
+                PaymentStatus::WaitingForDeposit
+            }
         }
     }
 }
@@ -426,6 +464,9 @@ pub struct TossPayment {
     pub method: Option<String>,
     /// What can still be cancelled (the amount less every cancel so far).
     pub balance_amount: Option<u64>,
+    /// Virtual accounts only: compared with a deposit callback's `secret`.
+    pub secret: Option<String>,
+    pub virtual_account: Option<VirtualAccount>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -462,6 +503,7 @@ pub trait PaymentGateway: Send + Sync {
         reason: &str,
         amount: Option<u64>,
         refundable: Option<u64>,
+        refund_account: Option<&domain::refund_account::RefundAccount>,
         idempotency_key: &str,
     ) -> Result<TossPayment, GatewayError>;
 }
@@ -568,6 +610,8 @@ pub struct RefundRequest<'a> {
     /// Points to refund; None: all that remains of the purchase.
     pub points: Option<u64>,
     pub reason: &'a str,
+    /// Where a virtual-account purchase's money goes back to.
+    pub refund_account: Option<&'a domain::refund_account::RefundAccount>,
     /// Until then the requesting handler owns the refund; afterwards recovery may.
     pub lease_until: DateTime<Utc>,
     pub now: DateTime<Utc>,
@@ -594,6 +638,8 @@ pub struct RefundRecord {
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
+    /// The account the cancel pays a virtual-account refund to (sent on every attempt).
+    pub refund_account: Option<domain::refund_account::RefundAccount>,
 }
 
 impl RefundRecord {
@@ -613,6 +659,8 @@ pub enum RefundOpenError {
     NotRefundable,
     #[error("another refund of this purchase is not settled yet")]
     InProgress,
+    #[error("a virtual-account purchase is refunded to an account the member names")]
+    RefundAccountRequired,
     #[error(transparent)]
     Policy(#[from] domain::refund::RefundRefusal),
     #[error(transparent)]

@@ -252,7 +252,7 @@ async fn a_payment_that_is_not_ours_never_charges() {
         Amount::stored(5_000),
         "DONE",
     );
-    let world = World::new([Act::AnswerWith(other)]);
+    let world = World::new([Act::AnswerWith(Box::new(other))]);
     let order_h = world.checkout("h1", noon()).await;
     assert_ne!(order, order_h);
     assert_eq!(

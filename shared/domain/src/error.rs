@@ -25,6 +25,7 @@ pub enum ErrorCode {
     PaymentKeyMismatch,
     PaymentFailed,
     PaymentPending,
+    PaymentAwaitingDeposit,
     PaymentNeedsAttention,
     PaymentNotRefundable,
     RefundInProgress,
@@ -33,6 +34,7 @@ pub enum ErrorCode {
     RefundDeadlinePassed,
     RefundFeeTakesAll,
     RefundPending,
+    RefundAccountRequired,
     RefundRefused,
     RefundNeedsAttention,
     InvalidIdempotencyKey,
@@ -105,6 +107,6 @@ mod tests {
         let codes: Vec<&str> = ErrorCode::all().map(ErrorCode::as_str).collect();
         let unique: std::collections::BTreeSet<_> = codes.iter().collect();
         assert_eq!(unique.len(), codes.len(), "{codes:?}");
-        assert_eq!(codes.len(), 37);
+        assert_eq!(codes.len(), 39);
     }
 }

@@ -12,6 +12,7 @@ pub mod payment;
 pub mod points;
 pub mod profile;
 pub mod refund;
+pub mod refund_account;
 pub mod views;
 pub mod webhook;
 

@@ -1,6 +1,7 @@
 //! Payments: the order a member pays for, its states and the only moves between them,
 //! and how every Toss answer is classified. Facts about Toss: `docs/toss.md`.
 
+pub mod deposit;
 pub mod drive;
 
 use crate::error::{ErrorCode, ValidationError};
@@ -127,12 +128,17 @@ pub enum PaymentStatus {
     Unknown,
     /// A person must look: amounts differ, or recovery gave up.
     NeedsAttention,
-    /// Checkout never confirmed within Toss' window.
+    /// Checkout never confirmed within Toss' window, or a virtual account never paid
+    /// before its due date.
     Expired,
+    /// Toss issued a virtual account for our amount; nothing is paid and no points are
+    /// charged until Toss shows the deposit (`DONE`). A deposit error brings a `DONE`
+    /// virtual-account payment back here (docs/toss.md §2.3, §7b).
+    WaitingForDeposit,
 }
 
 impl PaymentStatus {
-    pub const ALL: [PaymentStatus; 7] = [
+    pub const ALL: [PaymentStatus; 8] = [
         PaymentStatus::Ready,
         PaymentStatus::InProgress,
         PaymentStatus::Done,
@@ -140,6 +146,7 @@ impl PaymentStatus {
         PaymentStatus::Unknown,
         PaymentStatus::NeedsAttention,
         PaymentStatus::Expired,
+        PaymentStatus::WaitingForDeposit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -151,6 +158,7 @@ impl PaymentStatus {
             PaymentStatus::Unknown => "UNKNOWN",
             PaymentStatus::NeedsAttention => "NEEDS_ATTENTION",
             PaymentStatus::Expired => "EXPIRED",
+            PaymentStatus::WaitingForDeposit => "WAITING_FOR_DEPOSIT",
         }
     }
 
@@ -175,6 +183,16 @@ impl PaymentStatus {
                 // Recovery re-claims an unknown or lease-expired payment before asking Toss.
                 | (Unknown, InProgress)
                 | (InProgress, InProgress)
+                // Virtual accounts: issued, then paid, expired or a person's case; a
+                // deposit error takes a paid one back.
+                | (InProgress, WaitingForDeposit)
+                | (Unknown, WaitingForDeposit)
+                | (WaitingForDeposit, Done)
+                | (WaitingForDeposit, Expired)
+                | (WaitingForDeposit, NeedsAttention)
+                // Recovery's next look at an account still waiting.
+                | (WaitingForDeposit, WaitingForDeposit)
+                | (Done, WaitingForDeposit)
         )
     }
 }
@@ -288,6 +306,8 @@ pub enum TossVerdict {
     Failed { code: String, message: String },
     /// Authenticated but not confirmed: a confirm may still be sent (inside the window).
     AwaitingConfirm,
+    /// A virtual account for our amount was issued: not paid yet (§7b).
+    AwaitingDeposit,
     /// Nothing decisive yet.
     Undecided,
 }
@@ -317,6 +337,10 @@ pub fn verdict(
             }
         }
         "IN_PROGRESS" => TossVerdict::AwaitingConfirm,
+        "WAITING_FOR_DEPOSIT" if total_amount == expected.won() => TossVerdict::AwaitingDeposit,
+        "WAITING_FOR_DEPOSIT" => TossVerdict::AmountDiffers {
+            approved: total_amount,
+        },
         _ => TossVerdict::Undecided,
     }
 }
@@ -471,6 +495,13 @@ mod tests {
             (Unknown, Failed),
             (Unknown, NeedsAttention),
             (Unknown, InProgress),
+            (InProgress, WaitingForDeposit),
+            (Unknown, WaitingForDeposit),
+            (WaitingForDeposit, Done),
+            (WaitingForDeposit, Expired),
+            (WaitingForDeposit, NeedsAttention),
+            (WaitingForDeposit, WaitingForDeposit),
+            (Done, WaitingForDeposit),
         ];
         for from in PaymentStatus::ALL {
             for to in PaymentStatus::ALL {
@@ -481,7 +512,7 @@ mod tests {
                 );
             }
         }
-        for done in [Done, Failed, Expired, NeedsAttention] {
+        for done in [Failed, Expired, NeedsAttention] {
             assert!(
                 PaymentStatus::ALL.iter().all(|to| !done.can_become(*to)),
                 "{done} is terminal"
@@ -594,6 +625,14 @@ mod tests {
         assert_eq!(
             verdict("READY", 5_000, amount, None),
             TossVerdict::Undecided
+        );
+        assert_eq!(
+            verdict("WAITING_FOR_DEPOSIT", 5_000, amount, None),
+            TossVerdict::AwaitingDeposit
+        );
+        assert_eq!(
+            verdict("WAITING_FOR_DEPOSIT", 4_000, amount, None),
+            TossVerdict::AmountDiffers { approved: 4_000 }
         );
     }
 

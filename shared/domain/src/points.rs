@@ -14,14 +14,18 @@ pub enum PointEntryKind {
     RefundReversed,
     /// Points taken back because the payment was cancelled outside our API.
     Clawback,
+    /// A virtual account's deposit undone by the bank (deposit error): its points taken
+    /// back until the money comes again.
+    DepositReversed,
 }
 
 impl PointEntryKind {
-    pub const ALL: [PointEntryKind; 4] = [
+    pub const ALL: [PointEntryKind; 5] = [
         Self::Purchase,
         Self::Refund,
         Self::RefundReversed,
         Self::Clawback,
+        Self::DepositReversed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -30,6 +34,7 @@ impl PointEntryKind {
             Self::Refund => "REFUND",
             Self::RefundReversed => "REFUND_REVERSED",
             Self::Clawback => "CLAWBACK",
+            Self::DepositReversed => "DEPOSIT_REVERSED",
         }
     }
 

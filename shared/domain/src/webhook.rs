@@ -16,6 +16,8 @@ pub struct Delivery {
     /// The order the body names; only a hint of what to look up at Toss.
     pub order_id: Option<OrderId>,
     pub retried_count: u32,
+    /// `DEPOSIT_CALLBACK`'s `secret`: must equal the one Toss gave with the virtual account.
+    pub secret: Option<String>,
 }
 
 /// The body as Toss sends it, read for what names the order (the rest is ignored).
@@ -58,6 +60,7 @@ impl Delivery {
                     "헤더가 필요합니다.",
                 )
             })?;
+        let secret = body.secret.clone();
         let event_type = match (body.event_type, &body.secret) {
             (Some(kind), _) => kind,
             (None, Some(_)) => "DEPOSIT_CALLBACK".to_owned(),
@@ -72,8 +75,18 @@ impl Delivery {
             retried_count: retried_count
                 .and_then(|n| n.trim().parse().ok())
                 .unwrap_or(0),
+            secret,
         })
     }
+}
+
+/// Whether a deposit callback may be acted on: its `secret` equals the one Toss gave with
+/// the virtual account (docs/toss.md §7b). Other events carry none and are not checked.
+pub fn deposit_secret_matches(delivery: &Delivery, ours: Option<&str>) -> bool {
+    if delivery.event_type != "DEPOSIT_CALLBACK" {
+        return true;
+    }
+    matches!((delivery.secret.as_deref(), ours), (Some(theirs), Some(ours)) if theirs == ours)
 }
 
 /// Money Toss shows cancelled beyond our DONE refunds and earlier clawbacks: a cancel

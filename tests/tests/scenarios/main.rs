@@ -20,3 +20,4 @@ mod signup_and_validation;
 mod toss_verdicts;
 mod toss_webhooks;
 mod view_counting;
+mod virtual_accounts;

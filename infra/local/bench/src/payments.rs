@@ -51,11 +51,12 @@ impl PaymentGateway for CountingGateway {
         reason: &str,
         amount: Option<u64>,
         refundable: Option<u64>,
+        refund_account: Option<&domain::refund_account::RefundAccount>,
         idem: &str,
     ) -> Result<TossPayment, GatewayError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.inner
-            .cancel(key, reason, amount, refundable, idem)
+            .cancel(key, reason, amount, refundable, refund_account, idem)
             .await
     }
 }

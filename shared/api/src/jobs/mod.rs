@@ -240,6 +240,11 @@ async fn run_payment_recovery(
             Unit::Count,
         ),
         ("PaymentsUnknown", summary.still_unknown as f64, Unit::Count),
+        (
+            "PaymentsAwaitingDeposit",
+            summary.awaiting_deposit as f64,
+            Unit::Count,
+        ),
     ]);
     let refunds = RefundDeps {
         payments: deps,

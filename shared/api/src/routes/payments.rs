@@ -27,6 +27,8 @@ struct PaymentBody {
     points_charged: u64,
     failure_code: Option<String>,
     failure_message: Option<String>,
+    /// The account to pay into (virtual accounts only; null otherwise).
+    virtual_account: Option<app::ports::VirtualAccount>,
 }
 
 impl From<&PaymentRecord> for PaymentBody {
@@ -40,6 +42,7 @@ impl From<&PaymentRecord> for PaymentBody {
             points_charged: p.points_charged,
             failure_code: p.failure_code.clone(),
             failure_message: p.failure_message.clone(),
+            virtual_account: p.virtual_account.clone(),
         }
     }
 }
@@ -153,6 +156,7 @@ pub(crate) fn settled_metric(status: PaymentStatus) -> &'static str {
         PaymentStatus::Failed => "PaymentsFailed",
         PaymentStatus::NeedsAttention => "PaymentsNeedsAttention",
         PaymentStatus::Expired => "PaymentsExpired",
+        PaymentStatus::WaitingForDeposit => "PaymentsAwaitingDeposit",
         PaymentStatus::Ready | PaymentStatus::InProgress | PaymentStatus::Unknown => {
             "PaymentsUnknown"
         }
@@ -168,6 +172,12 @@ fn payment_reply(payment: &PaymentRecord) -> Reply {
             StatusCode::ACCEPTED,
             ErrorCode::PaymentPending.as_str(),
             "결제 결과를 확인 중입니다. 잠시 후 결제 상태를 조회해 주세요.",
+            Some(body),
+        ),
+        PaymentStatus::WaitingForDeposit => Reply::with(
+            StatusCode::ACCEPTED,
+            ErrorCode::PaymentAwaitingDeposit.as_str(),
+            "가상계좌가 발급되었습니다. 입금이 확인되면 포인트가 충전됩니다.",
             Some(body),
         ),
         PaymentStatus::NeedsAttention => Reply::with(
@@ -309,6 +319,11 @@ impl From<RefundError> for ApiError {
                     StatusCode::CONFLICT,
                     ErrorCode::PaymentNotRefundable,
                     "승인된 결제만 환불할 수 있습니다.",
+                ),
+                Open::RefundAccountRequired => ApiError::refusal(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::RefundAccountRequired,
+                    "가상계좌 결제는 환불받을 계좌(refundAccount)가 필요합니다.",
                 ),
                 Open::InProgress => ApiError::refusal(
                     StatusCode::CONFLICT,

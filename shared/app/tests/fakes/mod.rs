@@ -130,6 +130,18 @@ fn settle_row(rows: &mut Rows, order: &str, settlement: &Settlement, now: DateTi
             approved_amount, ..
         } => row.approved_amount = *approved_amount,
         Settlement::Expired => {}
+        Settlement::AwaitingDeposit { issued, next_look } => {
+            row.next_attempt_at = Some(*next_look);
+            if let Some(issued) = issued {
+                row.deposit_secret = issued.secret.clone();
+                row.virtual_account = Some(issued.account.clone());
+                row.deposit_due_at = issued.due_at;
+            }
+        }
+        Settlement::DepositReversed { next_look } => {
+            row.next_attempt_at = Some(*next_look);
+            row.points_charged = 0;
+        }
     }
     let _ = now;
 }
@@ -158,6 +170,9 @@ impl PaymentStore for Store {
             approved_amount: None,
             points_charged: 0,
             created_at: now,
+            deposit_secret: None,
+            virtual_account: None,
+            deposit_due_at: None,
         };
         let mut rows = self.rows.lock().unwrap();
         rows.payments
@@ -296,7 +311,7 @@ pub enum Act {
     /// Approve, and answer only after this long (longer than every budget of ours).
     Slow(Duration),
     /// Answer with a Payment that is not the one we asked about.
-    AnswerWith(TossPayment),
+    AnswerWith(Box<TossPayment>),
 }
 
 #[derive(Default)]
@@ -332,6 +347,8 @@ pub fn toss_payment(
         failure: None,
         method: Some("카드".into()),
         balance_amount: Some(amount.won()),
+        secret: None,
+        virtual_account: None,
     }
 }
 
@@ -431,7 +448,7 @@ impl PaymentGateway for Toss {
                 tokio::time::sleep(delay).await;
                 (Ok(approved.clone()), true)
             }
-            Act::AnswerWith(other) => (Ok(other), true),
+            Act::AnswerWith(other) => (Ok(*other), true),
         };
         if remember {
             self.state
@@ -459,6 +476,7 @@ impl PaymentGateway for Toss {
         _reason: &str,
         _amount: Option<u64>,
         _refundable: Option<u64>,
+        _refund_account: Option<&domain::refund_account::RefundAccount>,
         key: &str,
     ) -> Result<TossPayment, GatewayError> {
         let mut state = self.state.lock().unwrap();

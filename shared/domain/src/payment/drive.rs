@@ -87,6 +87,8 @@ pub enum Outcome {
     /// Toss shows another amount (or a cancel): cancel at Toss when `cancel_at_toss`,
     /// and ask a person.
     AmountDiffers { approved: u64, cancel_at_toss: bool },
+    /// Toss issued a virtual account for our amount: wait for the deposit, no points yet.
+    AwaitingDeposit,
     /// Nothing decisive yet: recovery looks again later.
     StillOpen { note: String },
 }
@@ -217,6 +219,7 @@ impl Drive {
                 cancel_at_toss: view.status == "DONE",
             },
             TossVerdict::Failed { code, message } => Outcome::Failed { code, message },
+            TossVerdict::AwaitingDeposit => Outcome::AwaitingDeposit,
             TossVerdict::AwaitingConfirm | TossVerdict::Undecided => Outcome::StillOpen {
                 note: format!("Toss status {}", view.status),
             },

@@ -184,6 +184,7 @@ async fn finish(
             },
             Some(toss),
         ) => amount_differs(deps, payment, toss, approved, cancel_at_toss).await,
+        (Outcome::AwaitingDeposit, Some(toss)) => awaiting_deposit(toss, now),
         (Outcome::StillOpen { note }, _) => return unknown(deps, payment, note, now).await,
         (outcome, None) => {
             // The decision only reaches these after a Payment object; never charge blind.
@@ -192,6 +193,24 @@ async fn finish(
         }
     };
     settle(deps, payment, settlement, now).await
+}
+
+/// Toss issued a virtual account: kept with the payment (the secret for the deposit
+/// callback, the account for the member, the due date for recovery); no points yet.
+pub(super) fn awaiting_deposit(toss: &TossPayment, now: DateTime<Utc>) -> Settlement {
+    let account = toss.virtual_account.clone().unwrap_or_default();
+    let due_at = DateTime::parse_from_rfc3339(&account.due_date)
+        .ok()
+        .map(|due| due.with_timezone(&Utc));
+    let expires_at = due_at.map(|due| due + domain::payment::deposit::EXPIRY_GRACE);
+    Settlement::AwaitingDeposit {
+        issued: Some(crate::ports::IssuedAccount {
+            secret: toss.secret.clone(),
+            account,
+            due_at,
+        }),
+        next_look: domain::payment::deposit::next_look(expires_at, now),
+    }
 }
 
 /// Toss approved another amount (or shows a cancel): cancel what we did not ask for and
@@ -212,6 +231,7 @@ async fn amount_differs(
             .cancel(
                 &toss.payment_key,
                 "주문 금액과 승인 금액 불일치",
+                None,
                 None,
                 None,
                 &cancel_key,

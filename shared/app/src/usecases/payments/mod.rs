@@ -5,6 +5,7 @@
 
 mod checkout;
 mod confirm;
+mod deposit;
 mod drive;
 mod recovery;
 mod refund;
@@ -12,6 +13,7 @@ mod webhook;
 
 pub use checkout::{Checkout, CheckoutForm, CheckoutSettings, checkout, payment_status};
 pub use confirm::{ConfirmForm, confirm};
+pub use deposit::{DepositOutcome, check_deposit};
 pub use recovery::{PaymentRecoverySummary, READY_EXPIRES_AFTER_SECS, recover_payments};
 pub use refund::{
     REFUND_REASON_MAX_CHARS, RefundDeps, RefundError, RefundForm, RefundRecoverySummary,

@@ -1,6 +1,7 @@
 //! The recovery job: finishes open payments, expires abandoned checkouts, sweeps the
 //! outbox.
 
+use super::deposit::{DepositOutcome, check_deposit};
 use super::drive::{drive, lease_from_now};
 use super::{PaymentDeps, publish_pending};
 use crate::error::AppError;
@@ -19,6 +20,9 @@ pub struct PaymentRecoverySummary {
     pub expired: u64,
     pub needs_attention: u64,
     pub still_unknown: u64,
+    /// Virtual accounts looked at that still wait for their deposit.
+    #[serde(default)]
+    pub awaiting_deposit: u64,
     pub skipped: u64,
     /// Payments whose handling failed (logged); the run went on without them.
     pub errors: u64,
@@ -61,6 +65,7 @@ pub async fn recover_payments(
             Ok(Some(PaymentStatus::Failed)) => summary.failed += 1,
             Ok(Some(PaymentStatus::Expired)) => summary.expired += 1,
             Ok(Some(PaymentStatus::NeedsAttention)) => summary.needs_attention += 1,
+            Ok(Some(PaymentStatus::WaitingForDeposit)) => summary.awaiting_deposit += 1,
             Ok(Some(_)) => summary.still_unknown += 1,
             Ok(None) => summary.skipped += 1,
             Err(e) => {
@@ -93,6 +98,14 @@ pub(super) async fn recover_one(
             )
             .await?;
         return Ok(expired.then_some(PaymentStatus::Expired));
+    }
+    if payment.status == PaymentStatus::WaitingForDeposit {
+        // No claim: one look at Toss and one conditional move, under the row lock.
+        return Ok(match check_deposit(deps, payment, now).await? {
+            DepositOutcome::Moved(status) => Some(status),
+            DepositOutcome::Unchanged => Some(PaymentStatus::WaitingForDeposit),
+            DepositOutcome::Refused(_) => None,
+        });
     }
     let claim = Claim::Recover {
         seen: payment.status,

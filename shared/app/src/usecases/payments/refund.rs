@@ -16,6 +16,7 @@ use domain::refund::{
     CancelAnswer, CancelVerdict, LookupVerdict, RefundPolicy, RefundStatus, judge_cancel,
     judge_lookup,
 };
+use domain::refund_account::RefundAccount;
 use domain::{MemberId, ValidationError};
 use serde::{Deserialize, Serialize};
 
@@ -33,12 +34,20 @@ pub struct RefundForm {
     /// Points to refund; absent: all that remains of the purchase.
     #[serde(default, deserialize_with = "domain::json::whole_i64")]
     pub amount: Option<i64>,
+    /// Where the money goes for a virtual-account purchase (required there, docs/toss.md §3).
+    pub refund_account: Option<domain::refund_account::RefundAccountForm>,
 }
 
 pub const REFUND_REASON_MAX_CHARS: usize = 200;
 
 impl RefundForm {
-    fn parse(self) -> Result<(String, Option<u64>), ValidationError> {
+    fn parse(self) -> Result<(String, Option<u64>, Option<RefundAccount>), ValidationError> {
+        let account = self.refund_account.clone().map(|f| f.parse()).transpose()?;
+        let (reason, amount) = self.parse_reason_and_amount()?;
+        Ok((reason, amount, account))
+    }
+
+    fn parse_reason_and_amount(self) -> Result<(String, Option<u64>), ValidationError> {
         let reason = required(self.reason, "reason")?;
         let reason = reason.trim();
         let chars = reason.chars().count();
@@ -88,7 +97,7 @@ pub async fn refund(
     now: DateTime<Utc>,
 ) -> Result<RefundRecord, RefundError> {
     let order_id = OrderId::parse(raw_order_id)?;
-    let (reason, points) = form.parse()?;
+    let (reason, points, refund_account) = form.parse()?;
     let lease_until = lease_from_now(deps.payments.timings.lease);
     let request = RefundRequest {
         refund_id,
@@ -96,6 +105,7 @@ pub async fn refund(
         order_id: &order_id,
         points,
         reason: &reason,
+        refund_account: refund_account.as_ref(),
         lease_until,
         now,
     };
@@ -119,6 +129,7 @@ async fn ask_toss(
             &refund.reason,
             Some(refund.refund_won),
             Some(refund.refundable_before),
+            refund.refund_account.as_ref(),
             &refund.cancel_key(),
         )
         .await;

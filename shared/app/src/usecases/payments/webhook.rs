@@ -2,13 +2,14 @@
 //! answered within Toss's 10 s, and never trusted: the body only names an order, the
 //! payment is fetched again from Toss and only that lookup is acted on.
 
+use super::deposit::{DepositOutcome, check_deposit};
 use super::recovery::recover_one;
 use super::{PaymentDeps, publish_pending};
 use crate::error::AppError;
 use crate::ports::{Clawback, DeliveryStart, WebhookStore};
 use chrono::{DateTime, Utc};
 use domain::payment::PaymentStatus;
-use domain::webhook::Delivery;
+use domain::webhook::{Delivery, deposit_secret_matches};
 
 pub struct WebhookDeps<'a> {
     pub payments: PaymentDeps<'a>,
@@ -30,6 +31,9 @@ pub enum WebhookOutcome {
     ClawedBack { points: u64, shortfall: u64 },
     /// A refund of ours is unsettled; its recovery decides first.
     RefundOpen,
+    /// A virtual account's deposit (`DONE`), deposit error (`WAITING_FOR_DEPOSIT`) or
+    /// expiry, as Toss's lookup showed it.
+    Deposit(PaymentStatus),
 }
 
 impl WebhookOutcome {
@@ -41,6 +45,7 @@ impl WebhookOutcome {
             Self::InFlight => "in flight".into(),
             Self::ClawedBack { points, shortfall } => format!("clawed back {points}/{shortfall}"),
             Self::RefundOpen => "refund open".into(),
+            Self::Deposit(status) => format!("deposit: {}", status.as_str()),
         }
     }
 }
@@ -78,6 +83,11 @@ async fn act_on(
     let Some(ours) = deps.payments.store.find(order_id).await? else {
         return Ok(WebhookOutcome::Ignored("not our order"));
     };
+    if !deposit_secret_matches(delivery, ours.deposit_secret.as_deref()) {
+        return Ok(WebhookOutcome::Ignored(
+            "deposit callback secret does not match",
+        ));
+    }
     match ours.status {
         PaymentStatus::Unknown | PaymentStatus::InProgress => {
             Ok(match recover_one(&deps.payments, &ours, now).await? {
@@ -85,9 +95,28 @@ async fn act_on(
                 None => WebhookOutcome::InFlight,
             })
         }
+        PaymentStatus::WaitingForDeposit => deposit(deps, &ours, now).await,
+        PaymentStatus::Done if ours.virtual_account.is_some() => {
+            match deposit(deps, &ours, now).await? {
+                WebhookOutcome::Deposit(status) => Ok(WebhookOutcome::Deposit(status)),
+                _ => claw_back_if_cancelled(deps, &ours.order_id, now).await,
+            }
+        }
         PaymentStatus::Done => claw_back_if_cancelled(deps, &ours.order_id, now).await,
         _ => Ok(WebhookOutcome::Ignored("nothing to do in this state")),
     }
+}
+
+async fn deposit(
+    deps: &WebhookDeps<'_>,
+    ours: &crate::ports::PaymentRecord,
+    now: DateTime<Utc>,
+) -> Result<WebhookOutcome, AppError> {
+    Ok(match check_deposit(&deps.payments, ours, now).await? {
+        DepositOutcome::Moved(status) => WebhookOutcome::Deposit(status),
+        DepositOutcome::Unchanged => WebhookOutcome::Ignored("no deposit change at Toss"),
+        DepositOutcome::Refused(why) => WebhookOutcome::Ignored(why),
+    })
 }
 
 /// A DONE payment: what Toss shows now (not what the body said) decides.

@@ -1,0 +1,95 @@
+//! Virtual accounts after the confirm: the deposit (points charged), a deposit error
+//! (points taken back), and the due date passing unpaid (expired). Toss's lookup decides,
+//! never a webhook body; `domain::payment::deposit` says what each view means.
+
+use super::PaymentDeps;
+use crate::error::AppError;
+use crate::ports::{PaymentRecord, Settlement, TossPayment};
+use chrono::{DateTime, Utc};
+use domain::payment::PaymentStatus;
+use domain::payment::deposit::{DepositStep, deposit_step};
+
+/// What a look at a virtual-account payment did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DepositOutcome {
+    /// The payment moved to this status.
+    Moved(PaymentStatus),
+    /// Still waiting (next look scheduled), or nothing to do.
+    Unchanged,
+    /// Toss has no such payment of ours, or the move was refused under the lock.
+    Refused(&'static str),
+}
+
+/// Looks the payment up at Toss and applies what that says.
+pub async fn check_deposit(
+    deps: &PaymentDeps<'_>,
+    payment: &PaymentRecord,
+    now: DateTime<Utc>,
+) -> Result<DepositOutcome, AppError> {
+    let looked = deps.gateway.lookup(&payment.order_id).await.map_err(|e| {
+        AppError::Unavailable(crate::InfraError::new(
+            "Toss lookup of a virtual account failed",
+            e,
+        ))
+    })?;
+    let Some(toss) = looked.filter(|t| t.order_id == payment.order_id.as_str()) else {
+        return Ok(DepositOutcome::Refused("Toss has no such payment"));
+    };
+    apply(deps, payment, &toss, now).await
+}
+
+async fn apply(
+    deps: &PaymentDeps<'_>,
+    payment: &PaymentRecord,
+    toss: &TossPayment,
+    now: DateTime<Utc>,
+) -> Result<DepositOutcome, AppError> {
+    let step = deposit_step(
+        payment.status,
+        &toss.status,
+        toss.total_amount,
+        payment.amount,
+        payment.deposit_due_at,
+        now,
+    );
+    let looks_again = matches!(step, DepositStep::LookAgain { .. });
+    let settlement = match step {
+        DepositStep::Credit => Settlement::Done {
+            approved_amount: toss.total_amount,
+            approved_at: toss.approved_at.clone(),
+            method: toss.method.clone(),
+        },
+        DepositStep::Reverse => Settlement::DepositReversed {
+            next_look: domain::payment::deposit::next_look(expiry(payment), now),
+        },
+        DepositStep::Expire { .. } => Settlement::Expired,
+        DepositStep::LookAgain { at } => Settlement::AwaitingDeposit {
+            issued: None,
+            next_look: at,
+        },
+        DepositStep::Attention { reason } => Settlement::NeedsAttention {
+            reason,
+            approved_amount: Some(toss.total_amount),
+        },
+        DepositStep::Nothing => return Ok(DepositOutcome::Unchanged),
+    };
+    let status = settlement.status();
+    let moved = deps
+        .store
+        .settle(&payment.order_id, &[payment.status], &settlement, None, now)
+        .await?;
+    Ok(match (moved, looks_again) {
+        (true, true) => DepositOutcome::Unchanged,
+        (true, false) => {
+            tracing::info!(order_id = %payment.order_id, status = %status, "virtual account settled");
+            DepositOutcome::Moved(status)
+        }
+        (false, _) => DepositOutcome::Refused("the payment moved on, or a person must look"),
+    })
+}
+
+fn expiry(payment: &PaymentRecord) -> Option<DateTime<Utc>> {
+    payment
+        .deposit_due_at
+        .map(|due| due + domain::payment::deposit::EXPIRY_GRACE)
+}
