@@ -348,6 +348,17 @@ impl RefundStore for MySqlStore {
     async fn find_refund(&self, refund_id: &str) -> Result<Option<RefundRecord>, InfraError> {
         self.find_refund_in(None, refund_id, false).await
     }
+
+    async fn refunds_of(&self, order_id: &OrderId) -> Result<Vec<RefundRecord>, InfraError> {
+        let sql =
+            format!("{SELECT_REFUND} WHERE r.order_id = ? ORDER BY r.created_at DESC, r.refund_id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(order_id.as_str())
+            .fetch_all(self.pool())
+            .await
+            .map_err(infra("could not list the order's refunds"))?;
+        rows.iter().map(refund_from_row).collect()
+    }
 }
 
 /// The locked refund's move, with what it does to the points and the outbox.

@@ -717,6 +717,11 @@ pub trait RefundStore: Send + Sync {
     /// The money Toss cancelled that we account for: DONE refunds and clawbacks.
     async fn refunded_won(&self, order_id: &domain::payment::OrderId) -> Result<u64, InfraError>;
     async fn find_refund(&self, refund_id: &str) -> Result<Option<RefundRecord>, InfraError>;
+    /// Every refund of the order, newest first (a member follows a 202 here).
+    async fn refunds_of(
+        &self,
+        order_id: &domain::payment::OrderId,
+    ) -> Result<Vec<RefundRecord>, InfraError>;
 }
 
 // ---------------------------------------------------------------- Toss webhooks

@@ -162,6 +162,22 @@ async fn two_concurrent_refunds_of_one_purchase_refund_it_once() {
     assert_points_agree(&app).await;
 }
 
+/// The refunds the payment's status answer lists: (refundId, status), newest first.
+async fn shown_refunds(app: &TestApp, purchase: &Bought) -> Vec<(String, String)> {
+    let path = format!("/api/payments/toss/{}", purchase.order_id);
+    let (status, body) = app.get_as(purchase.member, &path).await;
+    assert_eq!(status, 200, "{body}");
+    body["result"]["refunds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let text = |f: &str| r[f].as_str().unwrap().to_owned();
+            (text("refundId"), text("status"))
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn a_refund_whose_toss_answer_is_lost_is_settled_by_recovery_once() {
     let app = TestApp::spawn().await;
@@ -174,10 +190,15 @@ async fn a_refund_whose_toss_answer_is_lost_is_settled_by_recovery_once() {
     );
     // The points are held by the refund while its outcome is unknown.
     assert_eq!(balance(&app, purchase.member).await, 0);
+    let refund_id = body["result"]["refundId"].as_str().unwrap();
+    // The member follows it on the payment's status.
+    let shown = shown_refunds(&app, &purchase).await;
+    assert_eq!(shown, [(refund_id.to_owned(), "UNKNOWN".to_owned())]);
     let summary = recover_later(&app).await;
     assert_eq!(summary["refundRecovery"]["done"], 1, "{summary}");
-    let refund_id = body["result"]["refundId"].as_str().unwrap();
     assert_eq!(refund_status(&app, refund_id).await, "DONE");
+    let shown = shown_refunds(&app, &purchase).await;
+    assert_eq!(shown, [(refund_id.to_owned(), "DONE".to_owned())]);
     // Toss cancelled once; the lost answer was not a second cancel.
     assert_eq!(app.toss_stats(&purchase.payment_key).await.cancels, 1);
     assert_eq!(balance(&app, purchase.member).await, 0);

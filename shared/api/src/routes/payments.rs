@@ -4,7 +4,7 @@ use crate::request::{header, json_body, path_param, request_time, require_caller
 use crate::services::Services;
 use adapters::metrics;
 use app::AppError;
-use app::ports::PaymentRecord;
+use app::ports::{PaymentRecord, RefundStore};
 use app::usecases::payments::{
     CONFIRM_RESERVE, CheckoutForm, ConfirmForm, PaymentDeps, PaymentError, PaymentTimings,
     RefundDeps, RefundError, RefundForm, WebhookDeps, checkout, confirm, payment_status,
@@ -29,6 +29,9 @@ struct PaymentBody {
     failure_message: Option<String>,
     /// The account to pay into (virtual accounts only; null otherwise).
     virtual_account: Option<app::ports::VirtualAccount>,
+    /// The status answer lists the order's refunds (newest first); confirm leaves it out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refunds: Option<Vec<RefundBody>>,
 }
 
 impl From<&PaymentRecord> for PaymentBody {
@@ -43,6 +46,7 @@ impl From<&PaymentRecord> for PaymentBody {
             failure_code: p.failure_code.clone(),
             failure_message: p.failure_message.clone(),
             virtual_account: p.virtual_account.clone(),
+            refunds: None,
         }
     }
 }
@@ -208,7 +212,16 @@ pub async fn handle_status(services: &Services, req: Request) -> Outcome {
     let caller = require_caller(&req)?;
     let order_id = path_param(&req, "orderId").unwrap_or_default();
     let payment = payment_status(&*services.store, caller, &order_id).await?;
-    Ok(Reply::success(StatusCode::OK, PaymentBody::from(&payment)))
+    let refunds = services
+        .store
+        .refunds_of(&payment.order_id)
+        .await
+        .map_err(AppError::from)?;
+    let body = PaymentBody {
+        refunds: Some(refunds.iter().map(RefundBody::from).collect()),
+        ..PaymentBody::from(&payment)
+    };
+    Ok(Reply::success(StatusCode::OK, body))
 }
 
 #[derive(Serialize)]
