@@ -30,6 +30,11 @@
 //!     once in the console);
 //!   - points held + points refunded + points clawed back = points bought.
 //!
+//! Last, a quarter as many purchases by virtual account get random confirm actions and
+//! random deposit plays at Toss (none, a deposit, a deposit error, a new deposit), with
+//! webhooks and recovery meanwhile; their invariants (`chaos/deposits.rs`) are checked
+//! before and after the due dates pass.
+//!
 //! CHAOS_PAYMENTS (default 120) and CHAOS_SEED (default: random) are printed and
 //! settable; a violation fails loudly with the seed.
 
@@ -341,6 +346,10 @@ async fn the_money_invariant_holds_over_random_payments() {
     println!("{report}");
     let refunds = refunds::run(&app, &payments, &mut rng).await;
     println!("{}", refunds::check(&app, &payments, seed, &refunds).await);
+    println!(
+        "{}",
+        deposits::run(&app, (count / 4).max(4), &mut rng, seed).await
+    );
     println!("{}", webhook_tally(&app).await);
 }
 
@@ -360,6 +369,9 @@ async fn webhook_tally(app: &TestApp) -> String {
 
 #[path = "chaos/refunds.rs"]
 mod refunds;
+
+#[path = "chaos/deposits.rs"]
+mod deposits;
 
 /// Recovery runs every ~300 ms, some overlapping, each at a random "later".
 fn spawn_recoveries(

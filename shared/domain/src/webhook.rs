@@ -18,6 +18,8 @@ pub struct Delivery {
     pub retried_count: u32,
     /// `DEPOSIT_CALLBACK`'s `secret`: must equal the one Toss gave with the virtual account.
     pub secret: Option<String>,
+    /// `DEPOSIT_CALLBACK`'s `status` (`DONE`, `WAITING_FOR_DEPOSIT`, …).
+    pub deposit_status: Option<String>,
 }
 
 /// The body as Toss sends it, read for what names the order (the rest is ignored).
@@ -29,6 +31,8 @@ pub struct WebhookBody {
     /// `DEPOSIT_CALLBACK` names the order at the top level.
     pub order_id: Option<String>,
     pub secret: Option<String>,
+    /// `DEPOSIT_CALLBACK`'s status, at the top level.
+    pub status: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -61,6 +65,7 @@ impl Delivery {
                 )
             })?;
         let secret = body.secret.clone();
+        let deposit_status = body.status.clone().filter(|_| body.event_type.is_none());
         let event_type = match (body.event_type, &body.secret) {
             (Some(kind), _) => kind,
             (None, Some(_)) => "DEPOSIT_CALLBACK".to_owned(),
@@ -76,6 +81,7 @@ impl Delivery {
                 .and_then(|n| n.trim().parse().ok())
                 .unwrap_or(0),
             secret,
+            deposit_status,
         })
     }
 }
@@ -87,6 +93,12 @@ pub fn deposit_secret_matches(delivery: &Delivery, ours: Option<&str>) -> bool {
         return true;
     }
     matches!((delivery.secret.as_deref(), ours), (Some(theirs), Some(ours)) if theirs == ours)
+}
+
+/// A deposit callback whose secret matched says the deposit is undone.
+pub fn says_deposit_undone(delivery: &Delivery) -> bool {
+    delivery.event_type == "DEPOSIT_CALLBACK"
+        && delivery.deposit_status.as_deref() == Some("WAITING_FOR_DEPOSIT")
 }
 
 /// Money Toss shows cancelled beyond our DONE refunds and earlier clawbacks: a cancel

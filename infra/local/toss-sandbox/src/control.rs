@@ -445,6 +445,22 @@ pub async fn console_cancel(
     Json(answer).into_response()
 }
 
+/// `GET /sandbox/payments/{paymentKey}`: the Payment as it is, never hidden by
+/// `lookup-404`: the truth a test checks the merchant against. 404 for an unknown key.
+pub async fn payment(
+    Shared(sandbox): Shared<Sandbox>,
+    Path(payment_key): Path<String>,
+) -> Response {
+    match sandbox.lock().payment_mut(&payment_key) {
+        Some(payment) => Json(payment.to_json(Lang::Ko)).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "unknown paymentKey" })),
+        )
+            .into_response(),
+    }
+}
+
 /// `POST /sandbox/payments/{paymentKey}/deposit`: the shopper pays into the virtual account
 /// (`WAITING_FOR_DEPOSIT` → `DONE`, before its due date); `.../deposit-error`: the bank
 /// reverses that deposit (`DONE` → `WAITING_FOR_DEPOSIT`). Both send `DEPOSIT_CALLBACK`

@@ -97,6 +97,7 @@ pub fn router(sandbox: Sandbox) -> Router {
             "/sandbox/payments/{payment_key}/console-cancel",
             post(control::console_cancel),
         )
+        .route("/sandbox/payments/{payment_key}", get(control::payment))
         .route(
             "/sandbox/payments/{payment_key}/deposit",
             post(control::deposit),

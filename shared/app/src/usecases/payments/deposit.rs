@@ -20,11 +20,13 @@ pub enum DepositOutcome {
     Refused(&'static str),
 }
 
-/// Looks the payment up at Toss and applies what that says.
+/// Looks the payment up at Toss and applies what that says. `callback_says_undone`: a
+/// deposit callback whose secret matched says `WAITING_FOR_DEPOSIT`.
 pub async fn check_deposit(
     deps: &PaymentDeps<'_>,
     payment: &PaymentRecord,
     now: DateTime<Utc>,
+    callback_says_undone: bool,
 ) -> Result<DepositOutcome, AppError> {
     let looked = deps.gateway.lookup(&payment.order_id).await.map_err(|e| {
         AppError::Unavailable(crate::InfraError::new(
@@ -32,10 +34,36 @@ pub async fn check_deposit(
             e,
         ))
     })?;
-    let Some(toss) = looked.filter(|t| t.order_id == payment.order_id.as_str()) else {
-        return Ok(DepositOutcome::Refused("Toss has no such payment"));
+    let found = looked.filter(|t| t.order_id == payment.order_id.as_str());
+    match found.or_else(|| not_approved(payment, callback_says_undone)) {
+        Some(toss) => apply(deps, payment, &toss, now).await,
+        None => Ok(DepositOutcome::Refused("Toss has no such payment")),
+    }
+}
+
+/// A lookup 404 for an account we know Toss issued: Toss documents its lookup as one of
+/// approved payments (docs/toss.md §3), so the 404 says "not paid (now)": an account
+/// waiting is still waiting (and expires after its due date); a deposited one counts as
+/// undone only if a deposit callback with the right secret said so too.
+fn not_approved(payment: &PaymentRecord, callback_says_undone: bool) -> Option<TossPayment> {
+    let waiting = match payment.status {
+        PaymentStatus::WaitingForDeposit => true,
+        PaymentStatus::Done => callback_says_undone,
+        _ => false,
     };
-    apply(deps, payment, &toss, now).await
+    waiting.then(|| TossPayment {
+        payment_key: payment.payment_key.clone().unwrap_or_default(),
+        order_id: payment.order_id.as_str().to_owned(),
+        status: "WAITING_FOR_DEPOSIT".to_owned(),
+        total_amount: payment.amount.won(),
+        currency: None,
+        approved_at: None,
+        failure: None,
+        method: None,
+        balance_amount: None,
+        secret: None,
+        virtual_account: None,
+    })
 }
 
 async fn apply(

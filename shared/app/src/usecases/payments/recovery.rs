@@ -101,7 +101,7 @@ pub(super) async fn recover_one(
     }
     if payment.status == PaymentStatus::WaitingForDeposit {
         // No claim: one look at Toss and one conditional move, under the row lock.
-        return Ok(match check_deposit(deps, payment, now).await? {
+        return Ok(match check_deposit(deps, payment, now, false).await? {
             DepositOutcome::Moved(status) => Some(status),
             DepositOutcome::Unchanged => Some(PaymentStatus::WaitingForDeposit),
             DepositOutcome::Refused(_) => None,

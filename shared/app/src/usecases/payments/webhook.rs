@@ -9,7 +9,7 @@ use crate::error::AppError;
 use crate::ports::{Clawback, DeliveryStart, WebhookStore};
 use chrono::{DateTime, Utc};
 use domain::payment::PaymentStatus;
-use domain::webhook::{Delivery, deposit_secret_matches};
+use domain::webhook::{Delivery, deposit_secret_matches, says_deposit_undone};
 
 pub struct WebhookDeps<'a> {
     pub payments: PaymentDeps<'a>,
@@ -95,9 +95,9 @@ async fn act_on(
                 None => WebhookOutcome::InFlight,
             })
         }
-        PaymentStatus::WaitingForDeposit => deposit(deps, &ours, now).await,
+        PaymentStatus::WaitingForDeposit => deposit(deps, &ours, now, delivery).await,
         PaymentStatus::Done if ours.virtual_account.is_some() => {
-            match deposit(deps, &ours, now).await? {
+            match deposit(deps, &ours, now, delivery).await? {
                 WebhookOutcome::Deposit(status) => Ok(WebhookOutcome::Deposit(status)),
                 _ => claw_back_if_cancelled(deps, &ours.order_id, now).await,
             }
@@ -111,12 +111,17 @@ async fn deposit(
     deps: &WebhookDeps<'_>,
     ours: &crate::ports::PaymentRecord,
     now: DateTime<Utc>,
+    delivery: &Delivery,
 ) -> Result<WebhookOutcome, AppError> {
-    Ok(match check_deposit(&deps.payments, ours, now).await? {
-        DepositOutcome::Moved(status) => WebhookOutcome::Deposit(status),
-        DepositOutcome::Unchanged => WebhookOutcome::Ignored("no deposit change at Toss"),
-        DepositOutcome::Refused(why) => WebhookOutcome::Ignored(why),
-    })
+    // The secret was checked before: only then does the callback's word count at all.
+    let undone = says_deposit_undone(delivery);
+    Ok(
+        match check_deposit(&deps.payments, ours, now, undone).await? {
+            DepositOutcome::Moved(status) => WebhookOutcome::Deposit(status),
+            DepositOutcome::Unchanged => WebhookOutcome::Ignored("no deposit change at Toss"),
+            DepositOutcome::Refused(why) => WebhookOutcome::Ignored(why),
+        },
+    )
 }
 
 /// A DONE payment: what Toss shows now (not what the body said) decides.
