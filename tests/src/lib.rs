@@ -678,6 +678,17 @@ impl TestApp {
         read(request.send().await.expect("confirm sent")).await
     }
 
+    /// Toss's Payment object for the order, as its lookup answers it.
+    pub async fn toss_payment(&self, order_id: &str) -> Value {
+        let url = format!("{}/v1/payments/orders/{order_id}", self.toss);
+        let response = self
+            .http
+            .get(url)
+            .basic_auth(TOSS_SECRET_KEY, Some(""))
+            .send();
+        read(response.await.unwrap()).await.1
+    }
+
     /// Registers this test's webhook route with its Toss sandbox, as a merchant does in
     /// Toss's developer center: from now on the sandbox sends its webhooks here.
     pub async fn register_webhooks(&self) {

@@ -48,32 +48,6 @@ pub(crate) async fn settle_awaiting(
     })
 }
 
-/// A deposit's points: the lot is created, or (paid again after a deposit error) topped
-/// up by the deposit; one `PURCHASE` entry either way.
-pub(crate) async fn credit_deposit(
-    tx: &mut Tx<'_>,
-    member: u64,
-    order_id: &str,
-    points: u64,
-    now: DateTime<Utc>,
-) -> Result<(), InfraError> {
-    sqlx::query(
-        "INSERT INTO point_lots (order_id, member_id, bought, remaining, created_at) \
-         VALUES (?, ?, ?, ?, ?) \
-         ON DUPLICATE KEY UPDATE bought = bought + VALUES(bought), remaining = remaining + VALUES(remaining)",
-    )
-    .bind(order_id)
-    .bind(member)
-    .bind(points)
-    .bind(points)
-    .bind(now)
-    .execute(&mut **tx)
-    .await
-    .map_err(infra("could not write the deposit's points"))?;
-    let points = i64::try_from(points).map_err(|e| InfraError::new("points out of range", e))?;
-    change_balance(tx, member, order_id, points, PointEntryKind::Purchase, now).await
-}
-
 /// A deposit error: the deposit's points leave the lot (its `bought` too: they were never
 /// paid for) and the payment waits again. `None` (nothing changed) when part of the lot
 /// was refunded or clawed back already: which money the bank took back is then a

@@ -484,12 +484,10 @@ async fn settle_done(
     .execute(&mut **tx)
     .await
     .map_err(infra("could not mark the payment done"))?;
-    if payment.status == PaymentStatus::WaitingForDeposit {
-        // A virtual account paid (again, after a deposit error): its lot may exist.
-        crate::mysql_deposits::credit_deposit(tx, member, order_id.as_str(), points, now).await?;
-    } else {
-        add_purchased_lot(tx, member, order_id.as_str(), points, now).await?;
-    }
+    // A virtual account paid again after a deposit error tops up its lot; for any other
+    // purchase the lot's primary key stays the last line against a double charge.
+    let again = payment.status == PaymentStatus::WaitingForDeposit;
+    add_purchased_lot(tx, member, order_id.as_str(), points, again, now).await?;
     let event = json!({ "orderId": order_id.as_str(), "memberId": member, "amount": points, "pointsCharged": points });
     add_outbox(tx, "PaymentConfirmed", order_id, event, now).await?;
     Ok(format!(
@@ -504,20 +502,27 @@ async fn add_purchased_lot(
     member: u64,
     order_id: &str,
     points: u64,
+    deposited_again: bool,
     now: DateTime<Utc>,
 ) -> Result<(), InfraError> {
-    sqlx::query(
-        "INSERT INTO point_lots (order_id, member_id, bought, remaining, created_at) \
-         VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(order_id)
-    .bind(member)
-    .bind(points)
-    .bind(points)
-    .bind(now)
-    .execute(&mut **tx)
-    .await
-    .map_err(infra("could not write the purchase's points"))?;
+    let insert = "INSERT INTO point_lots (order_id, member_id, bought, remaining, created_at) \
+         VALUES (?, ?, ?, ?, ?)";
+    let top_up = " ON DUPLICATE KEY UPDATE bought = bought + VALUES(bought), \
+         remaining = remaining + VALUES(remaining)";
+    let sql = if deposited_again {
+        format!("{insert}{top_up}")
+    } else {
+        insert.to_owned()
+    };
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(order_id)
+        .bind(member)
+        .bind(points)
+        .bind(points)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(infra("could not write the purchase's points"))?;
     let points = i64::try_from(points).map_err(|e| InfraError::new("points out of range", e))?;
     change_balance(tx, member, order_id, points, PointEntryKind::Purchase, now).await?;
     Ok(())

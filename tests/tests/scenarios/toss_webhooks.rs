@@ -2,21 +2,8 @@
 //! trusted (the payment is fetched again from Toss), a settlement path for open payments
 //! and the way a cancel made in Toss's merchant console reaches us (points clawed back).
 
-use integration_tests::{TOSS_SECRET_KEY, TestApp};
+use integration_tests::TestApp;
 use serde_json::{Value, json};
-
-/// Toss's Payment object for the order, as its lookup answers it.
-async fn toss_payment(app: &TestApp, order_id: &str) -> Value {
-    app.http
-        .get(format!("{}/v1/payments/orders/{order_id}", app.toss))
-        .basic_auth(TOSS_SECRET_KEY, Some(""))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
 
 /// A `PAYMENT_STATUS_CHANGED` delivery with Toss's headers and body (§7).
 async fn deliver(app: &TestApp, transmission_id: &str, data: Value) -> (u16, Value) {
@@ -75,7 +62,7 @@ async fn a_console_cancel_claws_the_points_back_once() {
     let order = app.authenticated_order(5_000, "").await;
     assert_eq!(app.confirm_order(&order, 5_000).await.0, 200);
     console_cancel(&app, &order.payment_key, 2_000).await;
-    let data = toss_payment(&app, &order.order_id).await;
+    let data = app.toss_payment(&order.order_id).await;
     let first = deliver(&app, "tx-console-1", data.clone()).await;
     assert_eq!(
         outcome(&first),
@@ -117,7 +104,7 @@ async fn a_lying_or_foreign_delivery_changes_nothing() {
     let order = app.authenticated_order(4_000, "").await;
     assert_eq!(app.confirm_order(&order, 4_000).await.0, 200);
     // The body says CANCELED; Toss's own lookup says DONE.
-    let mut lie = toss_payment(&app, &order.order_id).await;
+    let mut lie = app.toss_payment(&order.order_id).await;
     lie["status"] = json!("CANCELED");
     lie["balanceAmount"] = json!(0);
     let answer = deliver(&app, "tx-lie", lie).await;
@@ -158,7 +145,7 @@ async fn a_webhook_before_the_confirm_answer_settles_the_payment_once() {
     let (status, body) = app.confirm_order(&order, 3_000).await;
     assert_eq!(status, 202, "{body}");
     tokio::time::sleep(std::time::Duration::from_millis(1_800)).await;
-    let data = toss_payment(&app, &order.order_id).await;
+    let data = app.toss_payment(&order.order_id).await;
     assert_eq!(data["status"], "DONE");
     let answer = deliver(&app, "tx-done", data).await;
     assert_eq!(outcome(&answer), (200, "settled DONE"), "{:?}", answer.1);

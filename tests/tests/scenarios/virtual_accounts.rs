@@ -4,7 +4,7 @@
 //! back, an unpaid account expires after its due date, and a refund after the deposit goes
 //! to the account the member names.
 
-use integration_tests::{Order, TOSS_SECRET_KEY, TestApp};
+use integration_tests::{Order, TestApp};
 use serde_json::{Value, json};
 
 async fn balance(app: &TestApp, member: u64) -> u64 {
@@ -33,6 +33,16 @@ async fn sandbox(app: &TestApp, order: &Order, action: &str) -> (u16, Value) {
     let response = app.http.post(url).send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// A virtual-account order issued and paid in, its two webhooks delivered (webhooks
+/// registered).
+async fn deposited(app: &TestApp) -> Order {
+    let order = app.virtual_account_order(5_000, "").await;
+    issue(app, &order).await;
+    sandbox(app, &order, "deposit").await;
+    app.wait_for_webhooks(&order.payment_key, 2, 1).await;
+    order
 }
 
 /// Confirms a virtual-account order: 202 with the account to pay into.
@@ -166,10 +176,7 @@ async fn an_unpaid_virtual_account_expires_after_its_due_date() {
 async fn a_deposit_error_takes_the_points_back_until_the_money_comes_again() {
     let app = TestApp::spawn().await;
     app.register_webhooks().await;
-    let order = app.virtual_account_order(5_000, "").await;
-    issue(&app, &order).await;
-    sandbox(&app, &order, "deposit").await;
-    app.wait_for_webhooks(&order.payment_key, 2, 1).await;
+    let order = deposited(&app).await;
     assert_eq!(balance(&app, order.member).await, 5_000);
 
     assert_eq!(sandbox(&app, &order, "deposit-error").await.0, 200);
@@ -215,10 +222,7 @@ async fn lying_webhooks_about_a_virtual_account_change_nothing_wrongly() {
 async fn a_deposited_virtual_account_is_refunded_to_the_account_the_member_names() {
     let app = TestApp::spawn().await;
     app.register_webhooks().await;
-    let order = app.virtual_account_order(5_000, "").await;
-    issue(&app, &order).await;
-    sandbox(&app, &order, "deposit").await;
-    app.wait_for_webhooks(&order.payment_key, 2, 1).await;
+    let order = deposited(&app).await;
     let path = format!("/api/payments/toss/{}/refund", order.order_id);
     let (status, body) = app
         .post_json_as(
@@ -244,16 +248,7 @@ async fn a_deposited_virtual_account_is_refunded_to_the_account_the_member_names
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(balance(&app, order.member).await, 0);
-    let toss: Value = app
-        .http
-        .get(format!("{}/v1/payments/{}", app.toss, order.payment_key))
-        .basic_auth(TOSS_SECRET_KEY, Some(""))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let toss = app.toss_payment(&order.order_id).await;
     assert_eq!(toss["status"], "CANCELED");
     let paid_to = &toss["virtualAccount"]["refundReceiveAccount"];
     assert_eq!(
