@@ -1,7 +1,9 @@
 use crate::mysql::{MySqlStore, infra};
 use crate::mysql_points::change_balance;
 use app::InfraError;
-use app::ports::{Claim, NewPayment, OutboxEvent, PaymentRecord, PaymentStore, Settlement};
+use app::ports::{
+    Claim, MoveGuard, NewPayment, OutboxEvent, PaymentRecord, PaymentStore, Settlement,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::MemberId;
@@ -16,7 +18,7 @@ macro_rules! select_payments {
         concat!(
             "SELECT order_id, member_id, order_name, amount, status, payment_key, confirm_key, confirm_attempts, ",
             "recovery_attempts, next_attempt_at, authenticated_at, failure_code, failure_message, approved_amount, ",
-            "points_charged, created_at, deposit_secret, virtual_account, deposit_due_at FROM payments ",
+            "points_charged, created_at, deposit_secret, virtual_account, deposit_due_at, version FROM payments ",
             $rest
         )
     };
@@ -53,6 +55,7 @@ fn payment_from_row(row: &MySqlRow) -> Result<PaymentRecord, InfraError> {
             .map_err(decode)?
             .and_then(|json| serde_json::from_str(&json).ok()),
         deposit_due_at: row.try_get("deposit_due_at").map_err(decode)?,
+        version: row.try_get("version").map_err(decode)?,
     })
 }
 
@@ -242,7 +245,7 @@ impl PaymentStore for MySqlStore {
         order_id: &OrderId,
         from: &[PaymentStatus],
         settlement: &Settlement,
-        fence: Option<DateTime<Utc>>,
+        guard: MoveGuard,
         now: DateTime<Utc>,
     ) -> Result<bool, InfraError> {
         let to = settlement.status();
@@ -251,7 +254,7 @@ impl PaymentStore for MySqlStore {
             .begin()
             .await
             .map_err(infra("could not start the settlement"))?;
-        let Some(payment) = lock_for_move(&mut tx, order_id, from, to, fence).await? else {
+        let Some(payment) = lock_for_move(&mut tx, order_id, from, to, guard).await? else {
             return Ok(false);
         };
         let detail = match settlement {
@@ -313,10 +316,23 @@ impl PaymentStore for MySqlStore {
             }
         };
         record_event(&mut tx, order_id, Some(payment.status), to, &detail, now).await?;
+        bump_version(&mut tx, order_id).await?;
         tx.commit()
             .await
             .map_err(infra("could not commit the settlement"))?;
         Ok(true)
+    }
+
+    async fn note_look(&self, order_id: &OrderId, version: u64) -> Result<bool, InfraError> {
+        let noted = sqlx::query(
+            "UPDATE payments SET version = version + 1 WHERE order_id = ? AND version = ?",
+        )
+        .bind(order_id.as_str())
+        .bind(version)
+        .execute(self.pool())
+        .await
+        .map_err(infra("could not note the look at the payment"))?;
+        Ok(noted.rows_affected() == 1)
     }
 
     async fn due_for_recovery(
@@ -404,7 +420,7 @@ async fn lock_for_move(
     order_id: &OrderId,
     from: &[PaymentStatus],
     to: PaymentStatus,
-    fence: Option<DateTime<Utc>>,
+    guard: MoveGuard,
 ) -> Result<Option<PaymentRecord>, InfraError> {
     let row = sqlx::query(select_payments!("WHERE order_id = ? FOR UPDATE"))
         .bind(order_id.as_str())
@@ -417,13 +433,25 @@ async fn lock_for_move(
     if !from.contains(&payment.status) || !payment.status.can_become(to) {
         return Ok(None);
     }
-    if let Some(lease) = fence
-        && (payment.next_attempt_at != Some(lease) || Utc::now() >= lease)
-    {
-        tracing::warn!(order_id = %order_id, "settle refused: the lease passed or another driver holds the payment");
+    let holds = match guard {
+        MoveGuard::Free => true,
+        MoveGuard::Lease(lease) => payment.next_attempt_at == Some(lease) && Utc::now() < lease,
+        MoveGuard::Version(version) => payment.version == version,
+    };
+    if !holds {
+        tracing::warn!(order_id = %order_id, ?guard, "settle refused: the lease passed, another driver holds the payment, or a newer look moved it");
         return Ok(None);
     }
     Ok(Some(payment))
+}
+
+async fn bump_version(tx: &mut Tx<'_>, order_id: &OrderId) -> Result<(), InfraError> {
+    sqlx::query("UPDATE payments SET version = version + 1 WHERE order_id = ?")
+        .bind(order_id.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(infra("could not bump the payment's version"))?;
+    Ok(())
 }
 
 /// A move that changes nothing but the status and the next look.

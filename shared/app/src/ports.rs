@@ -290,6 +290,23 @@ pub struct PaymentRecord {
     pub deposit_secret: Option<String>,
     pub virtual_account: Option<VirtualAccount>,
     pub deposit_due_at: Option<DateTime<Utc>>,
+    /// Bumped by every settlement and every deposit look: what a [`MoveGuard::Version`]
+    /// compares.
+    pub version: u64,
+}
+
+/// What must still hold, besides the allowed from-states, for a settlement to happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MoveGuard {
+    /// Nothing more (a move only one writer can make, e.g. expiring a checkout).
+    Free,
+    /// The lease end of the claim the settler holds: the move happens only while that
+    /// lease is the payment's current one and has not passed (on the wall clock), so a
+    /// driver that stalled past its lease cannot overrule the new owner.
+    Lease(DateTime<Utc>),
+    /// The row version the settler read before it looked at Toss: a move decided on an
+    /// older look loses to any settlement or look since.
+    Version(u64),
 }
 
 /// The virtual account Toss issued for a payment (its `virtualAccount` object, §2.2).
@@ -419,19 +436,20 @@ pub trait PaymentStore: Send + Sync {
         to: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, InfraError>;
-    /// Moves the payment from one of `from` to the settlement's status; false if it was
-    /// no longer in one of them (someone else settled it).
-    /// `fence`: the lease end of the claim the settler holds; with it, the move happens
-    /// only while that lease is the payment's current one and has not passed (on the wall
-    /// clock), so a driver that stalled past its lease cannot overrule the new owner.
+    /// Moves the payment from one of `from` to the settlement's status and bumps its
+    /// version; false if it was no longer in one of them (someone else settled it) or
+    /// `guard` no longer holds.
     async fn settle(
         &self,
         order_id: &OrderId,
         from: &[PaymentStatus],
         settlement: &Settlement,
-        fence: Option<DateTime<Utc>>,
+        guard: MoveGuard,
         now: DateTime<Utc>,
     ) -> Result<bool, InfraError>;
+    /// Records a look at Toss that changed nothing by bumping the version, if it is still
+    /// `version`: a move decided on an older look then loses. False if it moved on.
+    async fn note_look(&self, order_id: &OrderId, version: u64) -> Result<bool, InfraError>;
     /// Payments recovery should look at now: due `UNKNOWN`, lease-expired `IN_PROGRESS`,
     /// and `READY` ones created before `ready_before`.
     async fn due_for_recovery(

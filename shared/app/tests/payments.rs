@@ -5,8 +5,8 @@
 mod fakes;
 
 use app::usecases::payments::{
-    CheckoutForm, CheckoutSettings, ConfirmForm, PaymentDeps, PaymentError, PaymentTimings,
-    READY_EXPIRES_AFTER_SECS, checkout, confirm, recover_payments,
+    CheckoutForm, CheckoutSettings, ConfirmForm, DepositOutcome, PaymentDeps, PaymentError,
+    PaymentTimings, READY_EXPIRES_AFTER_SECS, check_deposit, checkout, confirm, recover_payments,
 };
 use chrono::{DateTime, Duration, Utc};
 use domain::MemberId;
@@ -455,4 +455,103 @@ async fn random_toss_behaviour_keeps_the_money_invariant() {
         );
         world.assert_money(&order);
     }
+}
+
+/// A virtual account issued for a fresh checkout, waiting for its deposit.
+async fn waiting_account(world: &World) -> OrderId {
+    let order = world.checkout("va", noon()).await;
+    world.store.edit(&order, |p| {
+        p.status = PaymentStatus::WaitingForDeposit;
+        p.payment_key = Some(payment_key(&order));
+        p.deposit_secret = Some("secret".into());
+        p.deposit_due_at = Some(noon() + Duration::days(7));
+    });
+    order
+}
+
+fn amount() -> Amount {
+    Amount::parse(AMOUNT).unwrap()
+}
+
+/// Two deposit callbacks handled at once, one looking before a deposit error and one
+/// after: the older look's answer comes back last, yet its "deposited" never lands.
+#[tokio::test]
+async fn a_deposit_seen_before_a_deposit_error_never_lands_after_it() {
+    let world = World::new([]);
+    let order = waiting_account(&world).await;
+    world
+        .toss
+        .approves_later(&order, &payment_key(&order), amount());
+    let (reached, release) = world.toss.hold_next_lookup();
+    let deps = world.deps();
+    let first = world.store.payment(&order);
+    let older = check_deposit(&deps, &first, noon(), false);
+    let newer = async {
+        reached.notified().await;
+        world.toss.undo_approval(&order);
+        let seen = world.store.payment(&order);
+        let newer = check_deposit(&deps, &seen, noon(), true).await.unwrap();
+        release.notify_one();
+        newer
+    };
+    let (older, newer) = tokio::join!(older, newer);
+    assert_eq!(newer, DepositOutcome::Unchanged);
+    assert_eq!(
+        older.unwrap(),
+        DepositOutcome::Unchanged,
+        "overtaken, it looked again"
+    );
+    let ours = world.store.payment(&order);
+    assert_eq!(
+        (
+            ours.status,
+            ours.points_charged,
+            world.store.ledger_rows(&order)
+        ),
+        (PaymentStatus::WaitingForDeposit, 0, 0)
+    );
+}
+
+/// The other way round: a deposit error seen, then a new deposit whose look changes
+/// nothing (ours is still DONE); the older "undone" must not reverse the new deposit.
+#[tokio::test]
+async fn a_deposit_error_seen_before_a_new_deposit_never_lands_after_it() {
+    let world = World::new([]);
+    let order = waiting_account(&world).await;
+    world
+        .toss
+        .approves_later(&order, &payment_key(&order), amount());
+    let seen = world.store.payment(&order);
+    let credited = check_deposit(&world.deps(), &seen, noon(), false).await;
+    assert_eq!(
+        credited.unwrap(),
+        DepositOutcome::Moved(PaymentStatus::Done)
+    );
+    world.toss.undo_approval(&order);
+    let (reached, release) = world.toss.hold_next_lookup();
+    let deps = world.deps();
+    let first = world.store.payment(&order);
+    let older = check_deposit(&deps, &first, noon(), true);
+    let newer = async {
+        reached.notified().await;
+        world
+            .toss
+            .approves_later(&order, &payment_key(&order), amount());
+        let seen = world.store.payment(&order);
+        let newer = check_deposit(&deps, &seen, noon(), false).await.unwrap();
+        release.notify_one();
+        newer
+    };
+    let (older, newer) = tokio::join!(older, newer);
+    assert_eq!(newer, DepositOutcome::Unchanged);
+    assert_eq!(
+        older.unwrap(),
+        DepositOutcome::Unchanged,
+        "overtaken, it looked again"
+    );
+    let ours = world.store.payment(&order);
+    assert_eq!(
+        (ours.status, ours.points_charged),
+        (PaymentStatus::Done, AMOUNT as u64)
+    );
 }

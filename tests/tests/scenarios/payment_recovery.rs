@@ -2,7 +2,7 @@
 //! overlapping runs, a payment recovery cannot read as new input would, and the order in
 //! which a batch is served.
 
-use app::ports::{Claim, PaymentStore, Settlement};
+use app::ports::{Claim, MoveGuard, PaymentStore, Settlement};
 use chrono::{Duration, Utc};
 use domain::payment::{OrderId, PaymentStatus};
 use integration_tests::{Order, TestApp};
@@ -38,7 +38,13 @@ async fn settle_is_fenced_by_the_lease() {
     };
     let later = Utc::now() + Duration::hours(1);
     assert!(store.claim(&order, first, later).await.unwrap());
-    let first_token = store.find(&order).await.unwrap().unwrap().next_attempt_at;
+    let first_token = store
+        .find(&order)
+        .await
+        .unwrap()
+        .unwrap()
+        .next_attempt_at
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
 
     // The lease passed: the first owner is refused even though nobody took over yet.
@@ -51,7 +57,7 @@ async fn settle_is_fenced_by_the_lease() {
             &order,
             &[PaymentStatus::InProgress],
             &failed,
-            first_token,
+            MoveGuard::Lease(first_token),
             later,
         )
         .await
@@ -61,11 +67,17 @@ async fn settle_is_fenced_by_the_lease() {
     // A new owner takes the expired lease over and settles; the old token stays refused.
     let second = Claim::Recover {
         seen: PaymentStatus::InProgress,
-        seen_next_attempt_at: first_token,
+        seen_next_attempt_at: Some(first_token),
         lease_until: Utc::now() + Duration::seconds(60),
     };
     assert!(store.claim(&order, second, later).await.unwrap());
-    let second_token = store.find(&order).await.unwrap().unwrap().next_attempt_at;
+    let second_token = store
+        .find(&order)
+        .await
+        .unwrap()
+        .unwrap()
+        .next_attempt_at
+        .unwrap();
     assert_ne!(first_token, second_token);
     assert!(
         !store
@@ -73,7 +85,7 @@ async fn settle_is_fenced_by_the_lease() {
                 &order,
                 &[PaymentStatus::InProgress],
                 &failed,
-                first_token,
+                MoveGuard::Lease(first_token),
                 later
             )
             .await
@@ -89,7 +101,7 @@ async fn settle_is_fenced_by_the_lease() {
                 &order,
                 &[PaymentStatus::InProgress],
                 &unknown,
-                second_token,
+                MoveGuard::Lease(second_token),
                 later
             )
             .await

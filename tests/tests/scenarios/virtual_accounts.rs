@@ -259,3 +259,58 @@ async fn a_deposited_virtual_account_is_refunded_to_the_account_the_member_names
     app.wait_for_webhooks(&order.payment_key, 3, 1).await;
     assert_eq!(history(&app, order.member).await, ["PURCHASE", "REFUND"]);
 }
+
+/// Against MariaDB: a deposit look settles only at the version it read. A look that
+/// changed nothing (`note_look`) and every settlement bump it, so a move decided on an
+/// older look is refused.
+#[tokio::test]
+async fn a_deposit_look_moves_the_payment_only_at_the_version_it_read() {
+    use app::ports::{MoveGuard, PaymentStore, Settlement};
+    use domain::payment::{OrderId, PaymentStatus};
+    let app = TestApp::spawn().await;
+    let order = app.virtual_account_order(5_000, "").await;
+    issue(&app, &order).await;
+    let id = OrderId::parse(&order.order_id).unwrap();
+    let store = &*app.services.store;
+    let read = store.find(&id).await.unwrap().unwrap().version;
+    assert!(
+        store.note_look(&id, read).await.unwrap(),
+        "a look at the current version"
+    );
+    assert!(
+        !store.note_look(&id, read).await.unwrap(),
+        "a second look at the old one"
+    );
+    let now = chrono::Utc::now();
+    let deposit = Settlement::Done {
+        approved_amount: 5_000,
+        approved_at: None,
+        method: Some("가상계좌".into()),
+    };
+    let waiting = [PaymentStatus::WaitingForDeposit];
+    let stale = MoveGuard::Version(read);
+    assert!(
+        !store
+            .settle(&id, &waiting, &deposit, stale, now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        balance(&app, order.member).await,
+        0,
+        "the overtaken look charged"
+    );
+    let current = MoveGuard::Version(read + 1);
+    assert!(
+        store
+            .settle(&id, &waiting, &deposit, current, now)
+            .await
+            .unwrap()
+    );
+    let after = store.find(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (after.status, after.version),
+        (PaymentStatus::Done, read + 2)
+    );
+    assert_eq!(balance(&app, order.member).await, 5_000);
+}

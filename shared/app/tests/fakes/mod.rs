@@ -1,21 +1,22 @@
 //! In-memory stand-ins for the payment ports, so the use cases run in plain `cargo test`.
-//! `Store` keeps the MySQL adapter's rules (conditional claims, the lease fence, one
+//! `Store` keeps the MySQL adapter's rules (conditional claims, the lease and version guards, one
 //! ledger row per order); `Toss` keeps Toss's (docs/toss.md): an Idempotency-Key replays
 //! its first answer, a lookup answers 404 until the payment is approved, and an
 //! unanswered confirm may still be approved.
 
 use app::InfraError;
 use app::ports::{
-    Claim, EventPublisher, GatewayError, NewPayment, OutboxEvent, PaymentGateway, PaymentRecord,
-    PaymentStore, Settlement, TossPayment,
+    Claim, EventPublisher, GatewayError, MoveGuard, NewPayment, OutboxEvent, PaymentGateway,
+    PaymentRecord, PaymentStore, Settlement, TossPayment,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::MemberId;
 use domain::payment::{Amount, OrderId, PaymentStatus};
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::Notify;
 
 #[derive(Default)]
 struct Rows {
@@ -100,6 +101,7 @@ fn settle_row(rows: &mut Rows, order: &str, settlement: &Settlement, now: DateTi
     let row = rows.payments.get_mut(order).unwrap();
     row.status = settlement.status();
     row.next_attempt_at = None;
+    row.version += 1;
     match settlement {
         Settlement::Done {
             approved_amount, ..
@@ -173,6 +175,7 @@ impl PaymentStore for Store {
             deposit_secret: None,
             virtual_account: None,
             deposit_due_at: None,
+            version: 0,
         };
         let mut rows = self.rows.lock().unwrap();
         rows.payments
@@ -225,7 +228,7 @@ impl PaymentStore for Store {
         order_id: &OrderId,
         from: &[PaymentStatus],
         settlement: &Settlement,
-        fence: Option<DateTime<Utc>>,
+        guard: MoveGuard,
         now: DateTime<Utc>,
     ) -> Result<bool, InfraError> {
         let mut rows = self.rows.lock().unwrap();
@@ -235,10 +238,25 @@ impl PaymentStore for Store {
         if !from.contains(&row.status) || !row.status.can_become(settlement.status()) {
             return Ok(false);
         }
-        if fence.is_some_and(|lease| row.next_attempt_at != Some(lease) || Utc::now() >= lease) {
+        let holds = match guard {
+            MoveGuard::Free => true,
+            MoveGuard::Lease(lease) => row.next_attempt_at == Some(lease) && Utc::now() < lease,
+            MoveGuard::Version(version) => row.version == version,
+        };
+        if !holds {
             return Ok(false);
         }
         settle_row(&mut rows, order_id.as_str(), settlement, now);
+        Ok(true)
+    }
+
+    async fn note_look(&self, order_id: &OrderId, version: u64) -> Result<bool, InfraError> {
+        let mut rows = self.rows.lock().unwrap();
+        let row = rows.payments.get_mut(order_id.as_str()).unwrap();
+        if row.version != version {
+            return Ok(false);
+        }
+        row.version += 1;
         Ok(true)
     }
 
@@ -324,6 +342,8 @@ struct TossState {
     lookups: usize,
     /// An approval still on its way (ApproveLate), landing after the next lookup.
     landing: Option<TossPayment>,
+    /// (reached, release): the next lookup says it has its answer, then waits to return it.
+    held: Option<(Arc<Notify>, Arc<Notify>)>,
 }
 
 #[derive(Default)]
@@ -382,6 +402,23 @@ impl Toss {
             .unwrap()
             .approved
             .insert(order_id.as_str().to_owned(), approved);
+    }
+
+    /// A deposit error at the bank: the payment is no longer approved (a lookup 404s).
+    pub fn undo_approval(&self, order_id: &OrderId) {
+        self.state
+            .lock()
+            .unwrap()
+            .approved
+            .remove(order_id.as_str());
+    }
+
+    /// Holds the next lookup after it has read its answer: `reached` is notified then, and
+    /// the answer returns only once `release` is notified (a look overtaken meanwhile).
+    pub fn hold_next_lookup(&self) -> (Arc<Notify>, Arc<Notify>) {
+        let pair = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        self.state.lock().unwrap().held = Some(pair.clone());
+        pair
     }
 
     /// Toss's own view: whether this order was approved (what the money invariant checks).
@@ -461,11 +498,18 @@ impl PaymentGateway for Toss {
     }
 
     async fn lookup(&self, order_id: &OrderId) -> Result<Option<TossPayment>, GatewayError> {
-        let mut state = self.state.lock().unwrap();
-        state.lookups += 1;
-        let found = state.approved.get(order_id.as_str()).cloned();
-        if let Some(landed) = state.landing.take() {
-            state.approved.insert(landed.order_id.clone(), landed);
+        let (found, held) = {
+            let mut state = self.state.lock().unwrap();
+            state.lookups += 1;
+            let found = state.approved.get(order_id.as_str()).cloned();
+            if let Some(landed) = state.landing.take() {
+                state.approved.insert(landed.order_id.clone(), landed);
+            }
+            (found, state.held.take())
+        };
+        if let Some((reached, release)) = held {
+            reached.notify_one();
+            release.notified().await;
         }
         Ok(found)
     }

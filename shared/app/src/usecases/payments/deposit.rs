@@ -4,7 +4,7 @@
 
 use super::PaymentDeps;
 use crate::error::AppError;
-use crate::ports::{PaymentRecord, Settlement, TossPayment};
+use crate::ports::{MoveGuard, PaymentRecord, Settlement, TossPayment};
 use chrono::{DateTime, Utc};
 use domain::payment::PaymentStatus;
 use domain::payment::deposit::{DepositStep, deposit_step};
@@ -20,14 +20,53 @@ pub enum DepositOutcome {
     Refused(&'static str),
 }
 
+/// Looks before giving up when newer looks or settlements keep overtaking this one: the
+/// error makes a webhook answer 5xx (Toss delivers again) and recovery look next run.
+const LOOK_ATTEMPTS: usize = 5;
+
+/// One look's end: finished, or overtaken by a newer look or settlement (look again).
+enum Look {
+    Finished(DepositOutcome),
+    Overtaken,
+}
+
 /// Looks the payment up at Toss and applies what that says. `callback_says_undone`: a
-/// deposit callback whose secret matched says `WAITING_FOR_DEPOSIT`.
+/// deposit callback whose secret matched says `WAITING_FOR_DEPOSIT`. Looks are not
+/// claimed: each moves the payment only at the version it read before asking Toss, so of
+/// two looks at once (two callbacks, a callback and recovery) the older view never lands
+/// after the newer; the one overtaken reads again and looks again.
 pub async fn check_deposit(
     deps: &PaymentDeps<'_>,
     payment: &PaymentRecord,
     now: DateTime<Utc>,
     callback_says_undone: bool,
 ) -> Result<DepositOutcome, AppError> {
+    let mut seen = payment.clone();
+    for _ in 0..LOOK_ATTEMPTS {
+        if let Look::Finished(outcome) = look(deps, &seen, now, callback_says_undone).await? {
+            return Ok(outcome);
+        }
+        match deps.store.find(&payment.order_id).await? {
+            Some(fresh) if fresh.version != seen.version => seen = fresh,
+            _ => {
+                return Ok(DepositOutcome::Refused(
+                    "the move was refused; a person must look",
+                ));
+            }
+        }
+    }
+    Err(AppError::Unavailable(crate::InfraError::new(
+        "looks at a virtual account kept being overtaken",
+        format!("{LOOK_ATTEMPTS} attempts for {}", payment.order_id),
+    )))
+}
+
+async fn look(
+    deps: &PaymentDeps<'_>,
+    payment: &PaymentRecord,
+    now: DateTime<Utc>,
+    callback_says_undone: bool,
+) -> Result<Look, AppError> {
     let looked = deps.gateway.lookup(&payment.order_id).await.map_err(|e| {
         AppError::Unavailable(crate::InfraError::new(
             "Toss lookup of a virtual account failed",
@@ -37,7 +76,9 @@ pub async fn check_deposit(
     let found = looked.filter(|t| t.order_id == payment.order_id.as_str());
     match found.or_else(|| not_approved(payment, callback_says_undone)) {
         Some(toss) => apply(deps, payment, &toss, now).await,
-        None => Ok(DepositOutcome::Refused("Toss has no such payment")),
+        None => Ok(Look::Finished(DepositOutcome::Refused(
+            "Toss has no such payment",
+        ))),
     }
 }
 
@@ -71,7 +112,7 @@ async fn apply(
     payment: &PaymentRecord,
     toss: &TossPayment,
     now: DateTime<Utc>,
-) -> Result<DepositOutcome, AppError> {
+) -> Result<Look, AppError> {
     let step = deposit_step(
         payment.status,
         &toss.status,
@@ -99,20 +140,37 @@ async fn apply(
             reason,
             approved_amount: Some(toss.total_amount),
         },
-        DepositStep::Nothing => return Ok(DepositOutcome::Unchanged),
+        DepositStep::Nothing => {
+            // Even a look that changes nothing is recorded: an older look's move loses.
+            let noted = deps
+                .store
+                .note_look(&payment.order_id, payment.version)
+                .await?;
+            return Ok(match noted {
+                true => Look::Finished(DepositOutcome::Unchanged),
+                false => Look::Overtaken,
+            });
+        }
     };
     let status = settlement.status();
+    let guard = MoveGuard::Version(payment.version);
     let moved = deps
         .store
-        .settle(&payment.order_id, &[payment.status], &settlement, None, now)
+        .settle(
+            &payment.order_id,
+            &[payment.status],
+            &settlement,
+            guard,
+            now,
+        )
         .await?;
     Ok(match (moved, looks_again) {
-        (true, true) => DepositOutcome::Unchanged,
+        (true, true) => Look::Finished(DepositOutcome::Unchanged),
         (true, false) => {
             tracing::info!(order_id = %payment.order_id, status = %status, "virtual account settled");
-            DepositOutcome::Moved(status)
+            Look::Finished(DepositOutcome::Moved(status))
         }
-        (false, _) => DepositOutcome::Refused("the payment moved on, or a person must look"),
+        (false, _) => Look::Overtaken,
     })
 }
 

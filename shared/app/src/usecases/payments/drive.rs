@@ -3,7 +3,7 @@
 
 use super::PaymentDeps;
 use crate::error::AppError;
-use crate::ports::{GatewayError, PaymentRecord, Settlement, TossPayment};
+use crate::ports::{GatewayError, MoveGuard, PaymentRecord, Settlement, TossPayment};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use chrono::{DateTime, Duration, Utc};
 use domain::payment::PaymentStatus;
@@ -301,14 +301,16 @@ async fn settle(
 ) -> Result<PaymentStatus, AppError> {
     let status = settlement.status();
     // Only the holder of the current lease may settle (its lease end is the token).
-    let fence = payment.next_attempt_at;
+    let guard = payment
+        .next_attempt_at
+        .map_or(MoveGuard::Free, MoveGuard::Lease);
     let settled = deps
         .store
         .settle(
             &payment.order_id,
             &[PaymentStatus::InProgress],
             &settlement,
-            fence,
+            guard,
             now,
         )
         .await?;

@@ -5,7 +5,7 @@ use super::deposit::{DepositOutcome, check_deposit};
 use super::drive::{drive, lease_from_now};
 use super::{PaymentDeps, publish_pending};
 use crate::error::AppError;
-use crate::ports::{Claim, PaymentRecord, Settlement};
+use crate::ports::{Claim, MoveGuard, PaymentRecord, Settlement};
 use chrono::{DateTime, Duration, Utc};
 use domain::payment::drive::Start;
 use domain::payment::{PaymentStatus, TOSS_CHECKOUT_WINDOW_SECS, TOSS_CONFIRM_WINDOW_SECS};
@@ -93,14 +93,14 @@ pub(super) async fn recover_one(
                 &payment.order_id,
                 &[PaymentStatus::Ready],
                 &Settlement::Expired,
-                None,
+                MoveGuard::Free,
                 now,
             )
             .await?;
         return Ok(expired.then_some(PaymentStatus::Expired));
     }
     if payment.status == PaymentStatus::WaitingForDeposit {
-        // No claim: one look at Toss and one conditional move, under the row lock.
+        // No claim: looks at Toss, each move conditional on the version it read.
         return Ok(match check_deposit(deps, payment, now, false).await? {
             DepositOutcome::Moved(status) => Some(status),
             DepositOutcome::Unchanged => Some(PaymentStatus::WaitingForDeposit),
