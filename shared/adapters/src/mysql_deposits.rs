@@ -48,6 +48,31 @@ pub(crate) async fn settle_awaiting(
     })
 }
 
+/// A virtual account first seen already paid (our confirm's answer was lost, the deposit
+/// came before recovery's look): its secret, account and due date are kept where none is
+/// stored yet, so its later deposit callbacks can be checked.
+pub(crate) async fn keep_issued(
+    tx: &mut Tx<'_>,
+    payment: &PaymentRecord,
+    issued: &IssuedAccount,
+) -> Result<(), InfraError> {
+    let account = serde_json::to_string(&issued.account)
+        .map_err(|e| InfraError::new("could not encode the virtual account", e))?;
+    sqlx::query(
+        "UPDATE payments SET deposit_secret = COALESCE(deposit_secret, ?), \
+         virtual_account = COALESCE(virtual_account, ?), deposit_due_at = COALESCE(deposit_due_at, ?) \
+         WHERE order_id = ?",
+    )
+    .bind(issued.secret.as_deref())
+    .bind(account)
+    .bind(issued.due_at)
+    .bind(payment.order_id.as_str())
+    .execute(&mut **tx)
+    .await
+    .map_err(infra("could not keep the virtual account"))?;
+    Ok(())
+}
+
 /// A deposit error: the deposit's points leave the lot (its `bought` too: they were never
 /// paid for) and the payment waits again. `None` (nothing changed) when part of the lot
 /// was refunded or clawed back already: which money the bank took back is then a

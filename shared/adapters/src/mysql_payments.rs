@@ -262,12 +262,16 @@ impl PaymentStore for MySqlStore {
                 approved_amount,
                 approved_at,
                 method,
+                issued,
             } => {
                 let approval = Approval {
                     amount: *approved_amount,
                     at: approved_at.as_deref(),
                     method: method.as_deref(),
                 };
+                if let Some(issued) = issued {
+                    crate::mysql_deposits::keep_issued(&mut tx, &payment, issued).await?;
+                }
                 settle_done(&mut tx, &payment, approval, now).await?
             }
             Settlement::Failed { code, message } => {

@@ -364,6 +364,10 @@ pub enum Settlement {
         approved_at: Option<String>,
         /// Toss's label of the payment method (the refund deadline depends on it).
         method: Option<String>,
+        /// A virtual account Toss's payment shows, kept if not known yet: a deposit can
+        /// come before we saw the account issued (our confirm's answer lost), and its
+        /// later deposit-error callback is checked against this secret.
+        issued: Option<IssuedAccount>,
     },
     Failed {
         code: String,

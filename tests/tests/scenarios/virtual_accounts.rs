@@ -286,6 +286,7 @@ async fn a_deposit_look_moves_the_payment_only_at_the_version_it_read() {
         approved_amount: 5_000,
         approved_at: None,
         method: Some("가상계좌".into()),
+        issued: None,
     };
     let waiting = [PaymentStatus::WaitingForDeposit];
     let stale = MoveGuard::Version(read);
@@ -313,4 +314,54 @@ async fn a_deposit_look_moves_the_payment_only_at_the_version_it_read() {
         (PaymentStatus::Done, read + 2)
     );
     assert_eq!(balance(&app, order.member).await, 5_000);
+}
+
+/// Our confirm timing out and the lookup hiding the waiting account (`delay-1800`,
+/// `lookup-404`): the deposit is the first we see of the account (its webhook settles the
+/// open payment), and its later deposit error must still be recognised by the secret
+/// Toss's payment carried, and take the points back.
+#[tokio::test]
+async fn a_deposit_seen_before_the_account_is_reversed_by_its_deposit_error() {
+    let app = TestApp::spawn().await;
+    app.register_webhooks().await;
+    let order = app
+        .virtual_account_order(5_000, "delay-1800,lookup-404")
+        .await;
+    let (status, body) = app.confirm_order(&order, 5_000).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (202, Some("PAYMENT_PENDING")),
+        "{body}"
+    );
+    // The confirm lands at Toss after its delay: the account is issued, then paid in.
+    let truth = format!("{}/sandbox/payments/{}", app.toss, order.payment_key);
+    for _ in 0..50 {
+        let toss: Value = app
+            .http
+            .get(&truth)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if toss["status"] == "WAITING_FOR_DEPOSIT" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(sandbox(&app, &order, "deposit").await.0, 200);
+    app.wait_for_webhooks(&order.payment_key, 2, 1).await;
+    assert_eq!(app.payment_status(&order.order_id).await, "DONE");
+    assert_eq!(balance(&app, order.member).await, 5_000);
+
+    assert_eq!(sandbox(&app, &order, "deposit-error").await.0, 200);
+    let deliveries = app.wait_for_webhooks(&order.payment_key, 3, 1).await;
+    assert_eq!(deliveries[2]["state"], "DELIVERED", "{deliveries:?}");
+    assert_eq!(
+        app.payment_status(&order.order_id).await,
+        "WAITING_FOR_DEPOSIT"
+    );
+    assert_eq!(balance(&app, order.member).await, 0);
+    assert_eq!(app.members_whose_points_disagree().await, Vec::<u64>::new());
 }

@@ -104,8 +104,15 @@ fn settle_row(rows: &mut Rows, order: &str, settlement: &Settlement, now: DateTi
     row.version += 1;
     match settlement {
         Settlement::Done {
-            approved_amount, ..
+            approved_amount,
+            issued,
+            ..
         } => {
+            if let Some(issued) = issued {
+                row.deposit_secret = row.deposit_secret.clone().or(issued.secret.clone());
+                row.virtual_account = row.virtual_account.clone().or(Some(issued.account.clone()));
+                row.deposit_due_at = row.deposit_due_at.or(issued.due_at);
+            }
             let points = row.amount.won();
             assert!(
                 !rows.ledger.iter().any(|(o, _)| o == order),

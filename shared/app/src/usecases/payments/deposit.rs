@@ -127,6 +127,8 @@ async fn apply(
             approved_amount: toss.total_amount,
             approved_at: toss.approved_at.clone(),
             method: toss.method.clone(),
+            // Kept since the account was issued.
+            issued: None,
         },
         DepositStep::Reverse => Settlement::DepositReversed {
             next_look: domain::payment::deposit::next_look(expiry(payment), now),

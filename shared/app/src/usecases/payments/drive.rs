@@ -165,6 +165,7 @@ async fn finish(
             approved_amount: toss.total_amount,
             approved_at: toss.approved_at.clone(),
             method: toss.method.clone(),
+            issued: toss.virtual_account.is_some().then(|| issued_account(toss)),
         },
         (Outcome::Failed { code, message }, _) => Settlement::Failed { code, message },
         (Outcome::NotOurs, Some(toss)) => {
@@ -198,18 +199,26 @@ async fn finish(
 /// Toss issued a virtual account: kept with the payment (the secret for the deposit
 /// callback, the account for the member, the due date for recovery); no points yet.
 pub(super) fn awaiting_deposit(toss: &TossPayment, now: DateTime<Utc>) -> Settlement {
+    let issued = issued_account(toss);
+    let expires_at = issued
+        .due_at
+        .map(|due| due + domain::payment::deposit::EXPIRY_GRACE);
+    Settlement::AwaitingDeposit {
+        issued: Some(issued),
+        next_look: domain::payment::deposit::next_look(expires_at, now),
+    }
+}
+
+/// The virtual account, its secret and due date as Toss's payment shows them.
+fn issued_account(toss: &TossPayment) -> crate::ports::IssuedAccount {
     let account = toss.virtual_account.clone().unwrap_or_default();
     let due_at = DateTime::parse_from_rfc3339(&account.due_date)
         .ok()
         .map(|due| due.with_timezone(&Utc));
-    let expires_at = due_at.map(|due| due + domain::payment::deposit::EXPIRY_GRACE);
-    Settlement::AwaitingDeposit {
-        issued: Some(crate::ports::IssuedAccount {
-            secret: toss.secret.clone(),
-            account,
-            due_at,
-        }),
-        next_look: domain::payment::deposit::next_look(expires_at, now),
+    crate::ports::IssuedAccount {
+        secret: toss.secret.clone(),
+        account,
+        due_at,
     }
 }
 
