@@ -1,4 +1,4 @@
-.PHONY: dev test check-template build-arm64 smoke chaos-payments fuzz-api bench-views bench-payments bench-coldstart deploy fmt lint
+.PHONY: dev test browser-test check-template build-arm64 smoke chaos-payments fuzz-api bench-views bench-payments bench-coldstart deploy fmt lint
 
 ENV ?= dev
 
@@ -10,17 +10,24 @@ dev:
 
 ## Template checks (installs SAM CLI and cfn-lint), the whole suite against real servers
 ## started on free ports (then torn down) in the plain and the deployed shape (the chaos
-## run bounded to 120 payments), the API fuzzer (bounded), the arm64 release build of
-## every function, and the production-shaped smoke run of those builds.
+## run bounded to 120 payments), the API fuzzer (bounded), the member journey in headless
+## Chromium, the arm64 release build of every function, and the production-shaped smoke
+## run of those builds.
 ## Ends with one timing line per stage (infra/ci/timed.sh).
 test:
 	@bash infra/ci/timed.sh --reset
 	bash infra/ci/timed.sh "template checks" bash infra/ci/check-template.sh
 	bash infra/ci/timed.sh "suite (plain + production)" bash infra/local/test.sh
 	FUZZ_MAX_EXAMPLES=20 bash infra/ci/timed.sh "API fuzzing" bash infra/local/fuzz-api.sh
+	bash infra/ci/timed.sh "browser journey (Chromium)" bash infra/local/browser-test.sh
 	bash infra/ci/timed.sh "arm64 release build" bash infra/ci/build-arm64.sh
 	bash infra/ci/timed.sh "smoke run (Lambda emulator)" bash infra/ci/smoke.sh
 	@bash infra/ci/timed.sh --report
+
+## The member journey in headless Chromium through the local stack (screenshots in
+## .local/browser/).
+browser-test:
+	bash infra/local/browser-test.sh
 
 ## Every function's arm64 build under the Lambda runtime emulator with the template's
 ## environment (Redis Cluster + TLS, MySQL TLS, the secret from the emulator).

@@ -20,6 +20,9 @@ bash infra/local/stack.sh up "$STATE" dev
 trap 'bash infra/local/stack.sh down "$STATE"' EXIT INT TERM
 # shellcheck disable=SC1091
 source "$STATE/stack.env"
+# The web front end's settings (the widget key pair, success/fail pages on this gateway).
+# shellcheck disable=SC1091
+source infra/local/web-env.sh
 export DATABASE_MAX_CONNECTIONS=${DATABASE_MAX_CONNECTIONS:-10}
 export RUST_LOG=${RUST_LOG:-info}
 
@@ -45,6 +48,8 @@ Services (state in .local/dev):
   moto     $AWS_ENDPOINT_URL   (DynamoDB table $TABLE_NAME)
   Toss     $TOSS_API_BASE   webhooks to ${TOSS_SANDBOX_WEBHOOK_URL:-(none)}
            (curl $TOSS_API_BASE/sandbox/webhooks lists them)
+  Site     http://127.0.0.1:$GATEWAY_PORT/   (web/ as served to browsers; the widget
+           key pair $TOSS_CLIENT_KEY, SDK $WEB_TOSS_SDK_URL)
   With these set (source .local/dev/stack.env), 'cargo lambda watch' serves the same
   functions and 'cargo lambda invoke get-profile --data-file events/get-profile.json' calls one.
 INFO

@@ -11,6 +11,19 @@
 //!   Gateway answers (these two bodies are API Gateway's, not our envelope).
 //! - Header `x-local-time: <RFC 3339>` sets the request time (`requestContext.timeEpoch`,
 //!   or the job's `time`), so the KST midnight rollover can be watched by hand.
+//! - The web front end: GET/HEAD outside `/api/` and `/local/` serve the files of `web/`
+//!   (or `WEB_ROOT`; `/` is `index.html`), on the API's origin; deployed, CloudFront
+//!   serves them from S3 ([`site`]).
+//! - `GET /config.js`: the pages' configuration, `window.APP_CONFIG = {"apiBase": "",
+//!   "tossSdkUrl": …}`, the SDK from `WEB_TOSS_SDK_URL` or the sandbox's stand-in at
+//!   `$TOSS_API_BASE/v2/standard`; deployed, a static file written per environment.
+//!
+//! `requestContext.http.sourceIp` is the caller's real address (the TCP peer), as API
+//! Gateway reports it, so the per-client limits see distinct clients.
+
+pub mod site;
+
+pub use site::{Site, with_site};
 
 use api::jobs::ScheduledFunction;
 use api::routes::HttpFunction;
@@ -18,21 +31,27 @@ use api::{ApiError, Services};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use axum::Router;
 use axum::body::{Body as AxumBody, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use domain::ErrorCode;
 use serde_json::{Map, Value, json};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 /// API Gateway's own payload limit.
 const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
 pub const LOCAL_TIME_HEADER: &str = "x-local-time";
 
+/// Every route of the template, with the web front end of `Site::from_env` in front.
 pub fn router(services: Arc<Services>) -> Router {
+    with_site(api_router(services), Site::from_env())
+}
+
+/// The API alone: every request becomes a function's event (or a local job's run).
+pub fn api_router(services: Arc<Services>) -> Router {
     Router::new().fallback(dispatch).with_state(services)
 }
 
@@ -41,11 +60,28 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     services: Arc<Services>,
 ) -> std::io::Result<()> {
+    serve_router(listener, router(services)).await
+}
+
+/// Serves any router with each request's peer address attached (`ConnectInfo`), which the
+/// events' `sourceIp` comes from.
+pub async fn serve_router(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
     axum::serve(
         listener,
-        router(services).into_make_service_with_connect_info::<SocketAddr>(),
+        app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .await
+}
+
+/// The caller's address, as API Gateway reports it in `sourceIp`: the TCP peer `serve`
+/// attached. A router driven without a socket (e.g. `oneshot` in a test) has none, and
+/// gets 127.0.0.1, the address every event carried before.
+fn peer_ip(parts: &axum::http::request::Parts) -> IpAddr {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip().to_canonical())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
 }
 
 async fn dispatch(State(services): State<Arc<Services>>, req: Request) -> Response {
@@ -129,7 +165,7 @@ async fn invoke(
     body: &[u8],
     time: DateTime<Utc>,
 ) -> Response {
-    let mut event = http_api_event(function, parts, params, body, time);
+    let mut event = http_api_event(function, parts, params, body, time, peer_ip(parts));
     if function.requires_token() {
         match lambda_authorizer(services, &parts.headers) {
             Ok(authorizer) => event["requestContext"]["authorizer"] = authorizer,
@@ -253,6 +289,7 @@ fn http_api_event(
     params: &[(String, String)],
     body: &[u8],
     time: DateTime<Utc>,
+    source_ip: IpAddr,
 ) -> Value {
     let raw_query = parts.uri.query().unwrap_or("");
     let path_parameters: Map<String, Value> = params
@@ -278,7 +315,7 @@ fn http_api_event(
                 "method": parts.method.as_str(),
                 "path": parts.uri.path(),
                 "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
+                "sourceIp": source_ip.to_string(),
                 "userAgent": parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or(""),
             },
             "requestId": uuid::Uuid::new_v4().to_string(),
@@ -400,27 +437,4 @@ fn into_axum(response: lambda_http::Response<lambda_http::Body>) -> Response {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::match_path;
-
-    #[test]
-    fn path_templates_bind_parameters() {
-        assert_eq!(
-            match_path("/api/profiles/{profileId}", "/api/profiles/42"),
-            Some(vec![("profileId".to_owned(), "42".to_owned())])
-        );
-        assert_eq!(match_path("/api/profiles", "/api/profiles"), Some(vec![]));
-        assert_eq!(
-            match_path("/api/profiles/{profileId}", "/api/profiles"),
-            None
-        );
-        assert_eq!(
-            match_path("/api/profiles/{profileId}", "/api/profiles/1/x"),
-            None
-        );
-        assert_eq!(
-            match_path("/api/profiles/{profileId}", "/api/profiles/%ED%95%9C"),
-            Some(vec![("profileId".to_owned(), "한".to_owned())])
-        );
-    }
-}
+mod tests;

@@ -1,5 +1,6 @@
 //! `make dev`'s server: prepares the local database and table, then serves every route of
-//! `template.yaml` at http://127.0.0.1:$GATEWAY_PORT (3000 unless set).
+//! `template.yaml` and the web front end (`web/`, or `WEB_ROOT`) at
+//! http://127.0.0.1:$GATEWAY_PORT (3000 unless set).
 
 use adapters::{DynamoViewLossLedger, EventBridgePublisher};
 use api::Services;
@@ -29,7 +30,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let base = format!("http://127.0.0.1:{port}");
-    println!("\nLocal gateway at {base} (Ctrl-C stops everything)\n\nRoutes:");
+    println!("\nLocal gateway at {base} (Ctrl-C stops everything)");
+    print_site(&base);
+    println!("\nRoutes:");
     for f in HttpFunction::ALL {
         println!("  {:<5} {base}{:<28} -> {}", f.method(), f.path(), f.name());
     }
@@ -59,6 +62,17 @@ Try:
 "#
     );
     api_serve(listener, Arc::new(services)).await
+}
+
+/// Where the web front end is and which Toss SDK its pages load.
+fn print_site(base: &str) {
+    let site = local_gateway::Site::from_env();
+    let root = site.root().display();
+    println!("Web site at {base}/ (files from {root})");
+    if !site.root().join("index.html").is_file() {
+        println!("  warning: {root}/index.html does not exist; set WEB_ROOT to the site folder");
+    }
+    println!("  /config.js: {}", site.config_js().trim_end());
 }
 
 async fn api_serve(

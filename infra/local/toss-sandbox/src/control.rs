@@ -49,7 +49,7 @@ pub async fn authenticate_post(
     authenticate(&sandbox, &headers, &params)
 }
 
-fn form_params(encoded: &[u8]) -> HashMap<String, String> {
+pub(crate) fn form_params(encoded: &[u8]) -> HashMap<String, String> {
     form_urlencoded::parse(encoded).into_owned().collect()
 }
 
@@ -139,10 +139,10 @@ impl Issued {
 }
 
 /// The request's parameters, empty values counting as absent.
-struct Params<'a>(&'a HashMap<String, String>);
+pub(crate) struct Params<'a>(pub(crate) &'a HashMap<String, String>);
 
 impl<'a> Params<'a> {
-    fn get(&self, name: &str) -> Option<&'a str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&'a str> {
         self.0
             .get(name)
             .map(String::as_str)
@@ -151,8 +151,9 @@ impl<'a> Params<'a> {
 }
 
 /// The checkout as the shopper's window would have it, validated, and the paymentKey suffix
-/// of its faults.
-fn parse_checkout(params: &Params) -> Result<(Checkout, String), ApiError> {
+/// of its faults. The payment window (`/sandbox/pay`) checks its parameters with it too, so
+/// the form it posts here cannot fail on these rules.
+pub(crate) fn parse_checkout(params: &Params) -> Result<(Checkout, String), ApiError> {
     let order_id = params
         .get("orderId")
         .filter(|id| valid_order_id(id))
@@ -225,12 +226,17 @@ fn parse_authenticated(params: &Params) -> Result<bool, ApiError> {
     }
 }
 
-fn parse_success_url<'a>(params: &Params<'a>) -> Result<Option<&'a str>, ApiError> {
-    let url = params.get("successUrl");
+/// The URL parameter `name` (absent: `None`), which must be absolute: the browser is sent
+/// there from the sandbox's origin, where a relative URL would lead nowhere (docs/toss.md §8).
+pub(crate) fn absolute_url<'a>(
+    params: &Params<'a>,
+    name: &str,
+) -> Result<Option<&'a str>, ApiError> {
+    let url = params.get(name);
     if url.is_some_and(|url| !url.starts_with("http://") && !url.starts_with("https://")) {
         return Err(ApiError::invalid_request(
-            "successUrl은 http(s) 절대 URL이어야 합니다.",
-            "successUrl must be an absolute http(s) URL.",
+            format!("{name}은 http(s) 절대 URL이어야 합니다."),
+            format!("{name} must be an absolute http(s) URL."),
         ));
     }
     Ok(url)
@@ -242,7 +248,7 @@ fn authenticate_payment(
 ) -> Result<Issued, ApiError> {
     let params = Params(params);
     let (checkout, suffix) = parse_checkout(&params)?;
-    let success_url = parse_success_url(&params)?;
+    let success_url = absolute_url(&params, "successUrl")?;
     let authenticated = parse_authenticated(&params)?;
     let payment_key = open_payment(&mut sandbox.lock(), &checkout, &suffix, authenticated)?;
     let redirect_url = success_url.map(|url| success_redirect(url, &checkout, &payment_key));
@@ -327,6 +333,11 @@ fn success_redirect(url: &str, checkout: &Checkout, payment_key: &str) -> String
         .append_pair("paymentKey", payment_key)
         .append_pair("amount", &checkout.amount.to_string())
         .finish();
+    with_query(url, &query)
+}
+
+/// `url` with `query` appended, after the query `url` may already have (Toss keeps it).
+pub(crate) fn with_query(url: &str, query: &str) -> String {
     let separator = if url.contains('?') { '&' } else { '?' };
     format!("{url}{separator}{query}")
 }

@@ -67,6 +67,46 @@ pub const PARTIAL_LANDING: Duration = Duration::from_millis(300);
 /// the confirm table (§5.2) whose meaning is "wrong secret key integration".
 pub const MIXED_KEY_CODE: &str = "INVALID_API_KEY";
 
+/// What the sandbox's payment window (`GET /sandbox/pay`) offers in its fault picker: a
+/// `faults` value each (a single fault, or a combination README.md describes), with parameters
+/// filled in, and a Korean description for the shopper-tester. Kept here, next to the parser,
+/// so the list cannot name a fault the parser has dropped (see the test below).
+pub const PAYMENT_WINDOW_FAULTS: &[(&str, &str)] = &[
+    ("delay-1800", "승인 응답 1.8초 지연"),
+    ("hang", "승인 후 120초 동안 응답 없음"),
+    ("drop", "승인 후 응답 없이 연결 끊김"),
+    ("late-800", "응답 없이 연결 끊김, 승인은 0.8초 뒤"),
+    (
+        "late-3000,lookup-404",
+        "응답 없이 연결 끊김, 승인은 3초 뒤, 그때까지 조회 404",
+    ),
+    ("fail-PROVIDER_ERROR-1", "첫 승인 요청만 PROVIDER_ERROR"),
+    (
+        "fail-FAILED_INTERNAL_SYSTEM_PROCESSING-1",
+        "첫 승인 요청만 FAILED_INTERNAL_SYSTEM_PROCESSING (500)",
+    ),
+    (
+        "partial-FAILED_INTERNAL_SYSTEM_PROCESSING",
+        "500 응답, 그래도 0.3초 뒤 승인",
+    ),
+    ("abort-REJECT_CARD_COMPANY", "카드사 거절, 결제는 ABORTED"),
+    ("amount-100", "요청과 다른 금액(100원)으로 승인"),
+    ("lookup-404", "승인 전까지 결제 조회 404"),
+    (
+        "cancel-fail-FAILED_REFUND_PROCESS-1",
+        "첫 취소 요청만 FAILED_REFUND_PROCESS (500)",
+    ),
+    ("cancel-drop", "취소 처리 후 응답 없이 연결 끊김"),
+    ("webhook-duplicate", "웹훅을 두 번씩 전송"),
+    ("webhook-reorder", "첫 웹훅을 1.5초 늦게 전송"),
+    ("webhook-lie", "웹훅 본문이 반대 상태를 주장"),
+    (
+        "mixed-key-UNAUTHORIZED_KEY",
+        "다른 키 종류로 승인하면 UNAUTHORIZED_KEY",
+    ),
+    ("with-secret", "Payment에 secret 포함"),
+];
+
 /// Why a fault list was rejected; rendered in both languages like Toss's own messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FaultError {
@@ -221,6 +261,62 @@ fn is_code(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// How many kinds of fault [`Faults`] has (its fields).
+    const FAULT_KINDS: usize = 16;
+
+    #[test]
+    fn the_payment_window_list_parses_and_offers_every_kind_of_fault() {
+        let mut seen = std::collections::HashSet::new();
+        let mut offered = [false; FAULT_KINDS];
+        for (list, description) in PAYMENT_WINDOW_FAULTS {
+            assert!(seen.insert(list), "{list} listed twice");
+            assert!(!description.is_empty(), "{list}: no description");
+            let (faults, _) = Faults::parse(list).unwrap_or_else(|e| panic!("{list}: {}", e.en()));
+            // Exhaustive on purpose: a new kind of fault does not compile until it is counted
+            // here, and the assertion below then wants it in the window's list.
+            let Faults {
+                delay,
+                hang,
+                drop,
+                fail,
+                amount,
+                abort,
+                lookup_404,
+                late,
+                partial,
+                mixed_key,
+                with_secret,
+                cancel_drop,
+                cancel_fail,
+                webhook_duplicate,
+                webhook_reorder,
+                webhook_lie,
+            } = faults;
+            let kinds: [bool; FAULT_KINDS] = [
+                delay.is_some(),
+                hang,
+                drop,
+                fail.is_some(),
+                amount.is_some(),
+                abort.is_some(),
+                lookup_404,
+                late.is_some(),
+                partial.is_some(),
+                mixed_key.is_some(),
+                with_secret,
+                cancel_drop,
+                cancel_fail.is_some(),
+                webhook_duplicate,
+                webhook_reorder,
+                webhook_lie,
+            ];
+            for (offered, given) in offered.iter_mut().zip(kinds) {
+                *offered |= given;
+            }
+        }
+        assert!(offered.iter().all(|o| *o), "{offered:?}");
+    }
 
     #[test]
     fn parses_every_fault_and_keeps_the_order_in_the_suffix() {

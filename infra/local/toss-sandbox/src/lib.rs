@@ -1,6 +1,7 @@
 //! A local stand-in for `https://api.tosspayments.com`: the payment confirm, lookup and cancel
 //! APIs with Toss's auth, error codes and Idempotency-Key semantics, plus a widget-like
-//! `/sandbox/authenticate`, a settable clock and faults selected through the paymentKey.
+//! `/sandbox/authenticate`, a settable clock and faults selected through the paymentKey, and a
+//! stand-in for the browser SDK v2 (`/v2/standard`) with its payment window (`/sandbox/pay`).
 //! See README.md for the endpoints and the fault syntax.
 
 mod auth;
@@ -8,13 +9,17 @@ mod codes;
 mod control;
 mod faults;
 mod idempotency;
+mod payment_window;
+mod sdk;
 mod state;
 mod v1;
 mod webhooks;
 
 pub use auth::KeyFamily;
 pub use codes::{ApiError, Lang, http_status, known_codes};
-pub use faults::{FaultError, Faults, HANG, MIXED_KEY_CODE, PARTIAL_LANDING};
+pub use faults::{
+    FaultError, Faults, HANG, MIXED_KEY_CODE, PARTIAL_LANDING, PAYMENT_WINDOW_FAULTS,
+};
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -72,7 +77,8 @@ impl Sandbox {
     }
 }
 
-/// All routes: the Toss API under `/v1` (Basic auth) and the sandbox controls under `/sandbox`.
+/// All routes: the Toss API under `/v1` (Basic auth), the sandbox controls under `/sandbox`
+/// and the browser side (the SDK script and the payment window it opens).
 pub fn router(sandbox: Sandbox) -> Router {
     let toss = Router::new()
         .route("/v1/payments/confirm", post(v1::confirm))
@@ -114,7 +120,10 @@ pub fn router(sandbox: Sandbox) -> Router {
             "/sandbox/webhooks/{transmission_id}/resend",
             post(webhooks::resend),
         );
-    toss.merge(controls).with_state(sandbox)
+    let browser = Router::new()
+        .route("/v2/standard", get(sdk::script))
+        .route("/sandbox/pay", get(payment_window::page));
+    toss.merge(controls).merge(browser).with_state(sandbox)
 }
 
 /// Serves [`router`] on `listener`, and sends webhooks to the registered URL, until the

@@ -75,6 +75,18 @@ impl Method {
             Method::VirtualAccount => "가상계좌",
         }
     }
+
+    /// Every method, in the order the payment window offers them.
+    pub const ALL: [Method; 3] = [Method::Card, Method::EasyPay, Method::VirtualAccount];
+
+    /// The SDK's name for the method (`CARD`, …), which the browser pages use as form values.
+    pub fn code(self) -> &'static str {
+        match self {
+            Method::Card => "CARD",
+            Method::EasyPay => "EASY_PAY",
+            Method::VirtualAccount => "VIRTUAL_ACCOUNT",
+        }
+    }
 }
 
 /// What the shopper's checkout fixed before authentication.
@@ -660,6 +672,14 @@ pub fn kst_local_micros(at: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_method_parses_from_its_code_and_its_label() {
+        for method in Method::ALL {
+            assert_eq!(Method::parse(method.code()), Some(method));
+            assert_eq!(Method::parse(method.label()), Some(method));
+        }
+    }
 
     fn payment(now: DateTime<Utc>) -> Payment {
         let checkout = Checkout {
