@@ -109,8 +109,37 @@ fn authenticate(
     }
     match authenticate_payment(sandbox, params) {
         Ok(issued) => issued.into_response(wants_json),
-        Err(error) => error.respond(lang),
+        Err(error) => match fail_url(params).filter(|_| !wants_json) {
+            Some(url) => fail_redirect(url, &error, params, lang),
+            None => error.respond(lang),
+        },
     }
+}
+
+/// A browser-style request that names an absolute failUrl (the payment window's form).
+fn fail_url(params: &HashMap<String, String>) -> Option<&str> {
+    absolute_url(&Params(params), "failUrl").ok().flatten()
+}
+
+/// Where Toss's window sends a shopper whose payment it refused:
+/// `failUrl?code&message&orderId` (docs/toss.md §8 "failUrl query"); nothing to confirm.
+fn fail_redirect(
+    url: &str,
+    error: &ApiError,
+    params: &HashMap<String, String>,
+    lang: Lang,
+) -> Response {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query
+        .append_pair("code", &error.code)
+        .append_pair("message", error.message(lang));
+    if let Some(order_id) = params.get("orderId") {
+        query.append_pair("orderId", order_id);
+    }
+    // Spaces as %20, which every decoder reads as a space (a `+` is one only to form
+    // decoders); the serializer writes a literal `+` as %2B.
+    let location = with_query(url, &query.finish().replace('+', "%20"));
+    (StatusCode::FOUND, [(LOCATION, location)]).into_response()
 }
 
 struct Issued {

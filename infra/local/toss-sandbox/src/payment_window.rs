@@ -101,6 +101,7 @@ impl<'a> Window<'a> {
             ("amount", Some(amount.as_str())),
             ("clientKey", self.client_key),
             ("successUrl", Some(self.success_url)),
+            ("failUrl", Some(self.fail_url)),
         ];
         let mut html = String::new();
         for (name, value) in fields {

@@ -291,3 +291,40 @@ async fn the_cancel_link_goes_to_fail_url_with_pay_process_canceled() {
         .unwrap();
     assert_eq!(lookup.status(), StatusCode::NOT_FOUND);
 }
+
+/// A payment the window's form cannot open (here a method Toss does not offer) sends the
+/// shopper to failUrl with Toss's code and message, as Toss's window does, instead of
+/// leaving them on an error body; an API-style caller still gets the JSON error.
+#[tokio::test]
+async fn a_refused_form_goes_to_fail_url_with_the_code() {
+    let sandbox = start().await;
+    let order = order_id();
+    let html = sandbox.window(&window_query(&order, &[])).await;
+    let hidden = hidden_fields(&html);
+    assert_eq!(hidden["failUrl"], FAIL_URL);
+    let form = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&hidden)
+        .append_pair("method", "BITCOIN")
+        .finish();
+    let post = |accept: &'static str| {
+        sandbox
+            .client
+            .post(format!("{}/sandbox/authenticate", sandbox.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", accept)
+            .body(form.clone())
+            .send()
+    };
+    let response = post("text/html").await.unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let location = response.headers()["location"].to_str().unwrap();
+    assert!(location.starts_with(&format!("{FAIL_URL}?code=NOT_SUPPORTED_METHOD&")));
+    let query = query_pairs(&Url::parse(location).unwrap());
+    assert_eq!(query["orderId"], order);
+    assert!(!query["message"].is_empty());
+
+    let api_style = post("application/json").await.unwrap();
+    assert_eq!(api_style.status(), StatusCode::BAD_REQUEST);
+    let body: Value = api_style.json().await.unwrap();
+    assert_eq!(body["code"], "NOT_SUPPORTED_METHOD");
+}
