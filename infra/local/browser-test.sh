@@ -30,7 +30,11 @@ mkdir -p .local
 STATE=$(mktemp -d "$ROOT/.local/browser-stack-XXXXXX")
 gateway_pid=
 cleanup() {
-  [ -n "$gateway_pid" ] && kill "$gateway_pid" 2>/dev/null && wait "$gateway_pid" 2>/dev/null
+  # (The gateway's own exit status after the kill is not the run's.)
+  if [ -n "$gateway_pid" ]; then
+    kill "$gateway_pid" 2>/dev/null || true
+    wait "$gateway_pid" 2>/dev/null || true
+  fi
   bash infra/local/stack.sh down "$STATE"
   rm -rf "$STATE"
 }
