@@ -24,41 +24,36 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
 fi
-(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-
-mkdir -p .local
-STATE=$(mktemp -d "$ROOT/.local/browser-stack-XXXXXX")
-gateway_pid=
-cleanup() {
-  # (The gateway's own exit status after the kill is not the run's.)
-  if [ -n "$gateway_pid" ]; then
-    kill "$gateway_pid" 2>/dev/null || true
-    wait "$gateway_pid" 2>/dev/null || true
-  fi
-  bash infra/local/stack.sh down "$STATE"
-  rm -rf "$STATE"
-}
-trap cleanup EXIT
-GATEWAY_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export GATEWAY_PORT
-# The sandbox sends Toss's webhooks to the gateway, as `make dev` has it.
-export TOSS_SANDBOX_WEBHOOK_URL=http://127.0.0.1:$GATEWAY_PORT/api/payments/toss/webhook
-bash infra/local/stack.sh up "$STATE" free
-# shellcheck disable=SC1091
-source "$STATE/stack.env"
+if [ -z "${BROWSER_STACK_UP:-}" ]; then
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  GATEWAY_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  export GATEWAY_PORT
+  # The sandbox sends Toss's webhooks to the gateway, as `make dev` has it.
+  export TOSS_SANDBOX_WEBHOOK_URL=http://127.0.0.1:$GATEWAY_PORT/api/payments/toss/webhook
+  # The rest of this script runs again inside a private stack (with-stack.sh starts it
+  # on free ports, exports its variables and tears it down whatever the outcome).
+  BROWSER_STACK_UP=1 exec bash infra/local/with-stack.sh bash "$0"
+fi
 # shellcheck disable=SC1091
 source infra/local/web-env.sh
-export RUST_LOG=${RUST_LOG:-warn}
+GATEWAY_LOG=$ROOT/.local/browser-gateway.log
+gateway_pid=
+stop_gateway() {
+  # (The gateway's own exit status after the kill is not the run's.)
+  kill "$gateway_pid" 2>/dev/null || true
+  wait "$gateway_pid" 2>/dev/null || true
+}
 # A Toss slower than our confirm's timeout within a browser step's patience (the
 # journey's "확인 중" step; the default is 30 s).
 export TOSS_TIMEOUT_SECONDS=1
 
 cargo build --quiet --locked -p local-gateway
-target/debug/local-gateway >"$STATE/gateway.log" 2>&1 &
+target/debug/local-gateway >"$GATEWAY_LOG" 2>&1 &
 gateway_pid=$!
+trap stop_gateway EXIT
 for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:$GATEWAY_PORT/config.js" >/dev/null 2>&1 && break
-  kill -0 "$gateway_pid" 2>/dev/null || { cat "$STATE/gateway.log"; exit 1; }
+  kill -0 "$gateway_pid" 2>/dev/null || { cat "$GATEWAY_LOG"; exit 1; }
   sleep 0.2
 done
 
@@ -68,6 +63,6 @@ BASE_URL=http://127.0.0.1:$GATEWAY_PORT CHROMIUM=$CHROMIUM SCREENSHOTS=$ROOT/.lo
   node tests/browser/journey.mjs || status=$?
 if [ "$status" -ne 0 ]; then
   log "the gateway's log:"
-  tail -50 "$STATE/gateway.log" >&2
+  tail -50 "$GATEWAY_LOG" >&2
 fi
 exit "$status"

@@ -689,6 +689,13 @@ impl TestApp {
         read(response.await.unwrap()).await.1
     }
 
+    /// The sandbox's own record of a payment (`GET /sandbox/payments/{key}`): Toss's truth,
+    /// also where a `lookup-404` fault hides it from the lookups.
+    pub async fn sandbox_payment(&self, payment_key: &str) -> Value {
+        let url = format!("{}/sandbox/payments/{payment_key}", self.toss);
+        read(self.http.get(url).send().await.unwrap()).await.1
+    }
+
     /// Registers this test's webhook route with its Toss sandbox, as a merchant does in
     /// Toss's developer center: from now on the sandbox sends its webhooks here.
     pub async fn register_webhooks(&self) {

@@ -138,16 +138,7 @@ struct Truth {
 
 /// Toss's payment as it is (`lookup-404` hides a deposit undone from the lookups).
 async fn truth(app: &TestApp, payment_key: &str) -> Truth {
-    let url = format!("{}/sandbox/payments/{payment_key}", app.toss);
-    let body: serde_json::Value = app
-        .http
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = app.sandbox_payment(payment_key).await;
     Truth {
         status: body["status"].as_str().unwrap_or("NOT_FOUND").to_owned(),
         total: body["totalAmount"].as_u64().unwrap_or(0),

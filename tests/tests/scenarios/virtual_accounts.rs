@@ -334,17 +334,8 @@ async fn a_deposit_seen_before_the_account_is_reversed_by_its_deposit_error() {
         "{body}"
     );
     // The confirm lands at Toss after its delay: the account is issued, then paid in.
-    let truth = format!("{}/sandbox/payments/{}", app.toss, order.payment_key);
     for _ in 0..50 {
-        let toss: Value = app
-            .http
-            .get(&truth)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let toss = app.sandbox_payment(&order.payment_key).await;
         if toss["status"] == "WAITING_FOR_DEPOSIT" {
             break;
         }
