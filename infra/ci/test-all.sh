@@ -19,13 +19,17 @@ timed=infra/ci/timed.sh
 started=()
 
 # start NAME NICENESS COMMAND…: runs COMMAND in a session of its own (so its whole tree,
-# cargo and rustc included, can be stopped), output to .local/stages/NAME.log.
+# cargo and rustc included, can be stopped), output to .local/stages/NAME.log. A new
+# session is also a new scheduling group where the kernel groups by session (autogroup):
+# groups share the CPU equally whatever their processes' nice values, so the group itself
+# is given the niceness too (without autogroup the file is absent and `nice` suffices).
 start() {
   local name=$1 niceness=$2
   shift 2
   rm -f ".local/stages/$name.status"
-  setsid nice -n "$niceness" bash -c '"${@:3}" >"$1" 2>&1; echo $? >"$2"' _ \
-    ".local/stages/$name.log" ".local/stages/$name.status" "$@" &
+  setsid nice -n "$niceness" bash -c \
+    'echo "$3" >/proc/self/autogroup 2>/dev/null; "${@:4}" >"$1" 2>&1; echo $? >"$2"' _ \
+    ".local/stages/$name.log" ".local/stages/$name.status" "$niceness" "$@" &
   started+=($!)
 }
 
