@@ -11,11 +11,18 @@ dev:
 ## Template checks (installs SAM CLI and cfn-lint), the whole suite against real servers
 ## started on free ports (then torn down) in the plain and the deployed shape (the chaos
 ## run bounded to 120 payments), the API fuzzer (bounded), the member journey in headless
-## Chromium, the arm64 release build of every function (started first, in the background
-## at the lowest CPU priority), and the production-shaped smoke run of those builds.
-## Ends with one timing line per stage (infra/ci/test-all.sh, infra/ci/timed.sh).
+## Chromium, the arm64 release build of every function, and the production-shaped smoke
+## run of those builds.
+## Ends with one timing line per stage (infra/ci/timed.sh).
 test:
-	bash infra/ci/test-all.sh
+	@bash infra/ci/timed.sh --reset
+	bash infra/ci/timed.sh "template checks" bash infra/ci/check-template.sh
+	bash infra/ci/timed.sh "suite (plain + production)" bash infra/local/test.sh
+	FUZZ_MAX_EXAMPLES=20 bash infra/ci/timed.sh "API fuzzing" bash infra/local/fuzz-api.sh
+	bash infra/ci/timed.sh "browser journey (Chromium)" bash infra/local/browser-test.sh
+	bash infra/ci/timed.sh "arm64 release build" bash infra/ci/build-arm64.sh
+	bash infra/ci/timed.sh "smoke run (Lambda emulator)" bash infra/ci/smoke.sh
+	@bash infra/ci/timed.sh --report
 
 ## The member journey in headless Chromium through the local stack (screenshots in
 ## .local/browser/).
